@@ -1,0 +1,7 @@
+//! Small pieces several pages share.
+
+mod chat_log;
+mod connection_badge;
+
+pub use chat_log::{ChatLine, ChatLog};
+pub use connection_badge::ConnectionBadge;

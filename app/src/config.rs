@@ -1,0 +1,24 @@
+//! What a page needs to know about the server it came from, fetched through a server function.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Server facts the pages show or use. The server provides one as context.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct SiteConfig {
+    /// Base URLs (scheme, host, port) under which phones on the same network reach this
+    /// server; `--public-url` replaces them. Empty when none is known.
+    pub lan_urls: Vec<String>,
+    /// True when the server listens on loopback only, so no phone can reach it whatever URL
+    /// it is shown.
+    pub loopback_only: bool,
+    /// True when the server speaks HTTPS itself (needed by phones for camera and gyroscope).
+    pub tls: bool,
+}
+
+/// The running server's [`SiteConfig`].
+#[server(prefix = "/api", endpoint = "site-config")]
+pub async fn get_site_config() -> Result<SiteConfig, ServerFnError> {
+    use_context::<SiteConfig>()
+        .ok_or_else(|| ServerFnError::new("the server has no site configuration"))
+}

@@ -1,0 +1,19 @@
+//! Switchboard's shared crate: the wire contract of every app and the Leptos pages.
+//!
+//! Layout:
+//! - [`protocol`]: namespaces, events and domain types (`Nickname`, ...), used by both ends.
+//! - [`socketio`]: the browser's socket.io client (codec, backoff, WebSocket driver).
+//! - [`routes`]: the router and the list of apps; [`pages`]: one module per page;
+//!   [`components`]: pieces pages share; [`config`]: what the server tells the pages.
+//!
+//! Architecture invariant: this crate never depends on tokio, axum or socketioxide; the
+//! server depends on it, never the other way round.
+
+pub mod components;
+pub mod config;
+pub mod pages;
+pub mod protocol;
+pub mod routes;
+pub mod socketio;
+
+pub use routes::App;

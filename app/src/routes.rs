@@ -1,0 +1,76 @@
+//! Every page of Switchboard, in one place: the router and the list the home page shows.
+
+use leptos::prelude::*;
+use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::path;
+
+use crate::pages::{
+    chat::ChatPage, home::HomePage, not_found::NotFound, simple_chat::SimpleChatPage,
+};
+
+/// One app on the home page.
+pub struct AppLink {
+    pub path: &'static str,
+    pub title: &'static str,
+    /// One line on what it shows.
+    pub blurb: &'static str,
+}
+
+/// The apps, in the order of the chapter.
+pub const APPS: &[AppLink] = &[
+    AppLink {
+        path: "/chat/simple",
+        title: "Simple chat",
+        blurb: "Everyone sees every message: socket.io's broadcast in its plainest form.",
+    },
+    AppLink {
+        path: "/chat",
+        title: "Chat with nicknames",
+        blurb: "Claim a unique name, then chat; the last 50 messages survive a restart.",
+    },
+];
+
+/// Paths the router serves besides the apps themselves.
+const OTHER_PATHS: &[&str] = &["/"];
+
+/// Whether the router has a page for `path` (the server answers 404 for the rest).
+pub fn is_page(path: &str) -> bool {
+    let path = match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    };
+    OTHER_PATHS.contains(&path) || APPS.iter().any(|app| app.path == path)
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    view! {
+        <Router>
+            <header class="site">
+                <A href="/" attr:class="brand">"Switchboard"</A>
+            </header>
+            <main>
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/chat/simple") view=SimpleChatPage/>
+                    <Route path=path!("/chat") view=ChatPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_paths_are_pages_and_others_are_not() {
+        assert!(is_page("/"));
+        assert!(is_page("/chat"));
+        assert!(is_page("/chat/"));
+        assert!(is_page("/chat/simple"));
+        assert!(!is_page("/nope"));
+        assert!(!is_page("/chat/simple/extra"));
+    }
+}

@@ -1,0 +1,226 @@
+//! The last messages of `/chat`, kept in memory for replay and written to SQLite by a
+//! background thread, so a restart loses nothing that was broadcast.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+
+use app::protocol::chat::{ChatText, HistoryEntry, Nickname, Sender, HISTORY_LEN};
+use rusqlite::{params, Connection};
+use tokio::sync::oneshot;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the chat history at {path}: {source}")]
+pub struct HistoryError {
+    path: String,
+    source: rusqlite::Error,
+}
+
+/// Cheap to clone; clones share the history and its writer.
+#[derive(Clone)]
+pub struct History {
+    /// The latest [`HISTORY_LEN`] messages, oldest first.
+    recent: Arc<Mutex<VecDeque<HistoryEntry>>>,
+    /// Feeds the writer thread, which owns the database connection.
+    writer: mpsc::Sender<Command>,
+}
+
+enum Command {
+    Append(HistoryEntry),
+    /// Answered once everything sent before it is on disk.
+    Flush(oneshot::Sender<()>),
+}
+
+impl History {
+    /// Opens (or creates) the database at `path` and loads its latest messages.
+    pub fn open(path: &Path) -> Result<History, HistoryError> {
+        let error = |source| HistoryError {
+            path: path.display().to_string(),
+            source,
+        };
+        let db = Connection::open(path).map_err(error)?;
+        db.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = NORMAL;
+             CREATE TABLE IF NOT EXISTS messages (
+                 id INTEGER PRIMARY KEY,
+                 sender_id TEXT NOT NULL,
+                 sender_name TEXT NOT NULL,
+                 text TEXT NOT NULL,
+                 at INTEGER NOT NULL
+             );",
+        )
+        .map_err(error)?;
+        let recent = load_latest(&db).map_err(error)?;
+        let (writer, commands) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("chat-history".into())
+            .spawn(move || write_loop(db, commands))
+            .map_err(|e| error(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
+        Ok(History {
+            recent: Arc::new(Mutex::new(recent)),
+            writer,
+        })
+    }
+
+    /// The latest messages, oldest first.
+    pub fn recent(&self) -> Vec<HistoryEntry> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Remembers a broadcast message (written to disk in the background).
+    pub fn record(&self, entry: HistoryEntry) {
+        {
+            let mut recent = self.lock();
+            if recent.len() == HISTORY_LEN {
+                recent.pop_front();
+            }
+            recent.push_back(entry.clone());
+        }
+        if self.writer.send(Command::Append(entry)).is_err() {
+            tracing::error!("the chat history writer has stopped; a message was not saved");
+        }
+    }
+
+    /// Waits until every recorded message is on disk.
+    pub async fn flush(&self) {
+        let (done, written) = oneshot::channel();
+        if self.writer.send(Command::Flush(done)).is_ok() {
+            let _ = written.await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<HistoryEntry>> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn load_latest(db: &Connection) -> rusqlite::Result<VecDeque<HistoryEntry>> {
+    let mut query = db.prepare(
+        "SELECT sender_id, sender_name, text, at FROM
+           (SELECT * FROM messages ORDER BY id DESC LIMIT ?1) ORDER BY id ASC",
+    )?;
+    let rows = query.query_map([HISTORY_LEN as i64], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            row.get::<_, String>(2)?,
+            row.get::<_, i64>(3)?,
+        ))
+    })?;
+    let mut entries = VecDeque::with_capacity(HISTORY_LEN);
+    for row in rows {
+        let (id, name, text, at) = row?;
+        // Rows that no longer pass today's rules are skipped rather than replayed.
+        match (Nickname::parse(&name), ChatText::parse(&text)) {
+            (Ok(name), Ok(text)) => entries.push_back(HistoryEntry {
+                sender: Sender { id, name },
+                text,
+                at,
+            }),
+            _ => tracing::warn!(name, "skipped an invalid stored message"),
+        }
+    }
+    Ok(entries)
+}
+
+/// Writes whatever has queued up in one transaction, then trims the table.
+fn write_loop(mut db: Connection, commands: mpsc::Receiver<Command>) {
+    while let Ok(first) = commands.recv() {
+        let mut batch = vec![first];
+        batch.extend(commands.try_iter());
+        let mut flushes = Vec::new();
+        let entries: Vec<HistoryEntry> = batch
+            .into_iter()
+            .filter_map(|command| match command {
+                Command::Append(entry) => Some(entry),
+                Command::Flush(done) => {
+                    flushes.push(done);
+                    None
+                }
+            })
+            .collect();
+        if !entries.is_empty() {
+            if let Err(error) = write_batch(&mut db, &entries) {
+                tracing::error!(%error, lost = entries.len(), "cannot save chat messages");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn write_batch(db: &mut Connection, entries: &[HistoryEntry]) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO messages (sender_id, sender_name, text, at) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for entry in entries {
+            insert.execute(params![
+                entry.sender.id,
+                entry.sender.name.as_str(),
+                entry.text.as_str(),
+                entry.at
+            ])?;
+        }
+        tx.execute(
+            "DELETE FROM messages WHERE id <= (SELECT MAX(id) FROM messages) - ?1",
+            [HISTORY_LEN as i64],
+        )?;
+    }
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize) -> HistoryEntry {
+        HistoryEntry {
+            sender: Sender {
+                id: format!("sid{n}"),
+                name: Nickname::parse("Ada").unwrap(),
+            },
+            text: ChatText::parse(&format!("message {n}")).unwrap(),
+            at: n as i64,
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_the_latest_fifty_across_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.sqlite3");
+        let history = History::open(&path).unwrap();
+        for n in 0..60 {
+            history.record(entry(n));
+        }
+        assert_eq!(history.recent().len(), HISTORY_LEN);
+        assert_eq!(history.recent()[0], entry(10));
+        history.flush().await;
+        drop(history);
+
+        let reopened = History::open(&path).unwrap();
+        let texts: Vec<_> = reopened
+            .recent()
+            .into_iter()
+            .map(|e| e.text.as_str().to_owned())
+            .collect();
+        assert_eq!(texts.len(), HISTORY_LEN);
+        assert_eq!(texts.first().unwrap(), "message 10");
+        assert_eq!(texts.last().unwrap(), "message 59");
+    }
+
+    #[test]
+    fn an_unreadable_path_is_a_clear_error() {
+        let error = History::open(Path::new("/nonexistent-dir/x/chat.sqlite3"))
+            .err()
+            .unwrap();
+        assert!(error
+            .to_string()
+            .contains("/nonexistent-dir/x/chat.sqlite3"));
+    }
+}

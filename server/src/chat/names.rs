@@ -1,0 +1,119 @@
+//! Who is called what in `/chat`: one name per socket, no two sockets with the same name
+//! (ignoring case).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use app::protocol::chat::{Nickname, Sender};
+use app::protocol::Rejection;
+use socketioxide::socket::Sid;
+
+/// The names of the connected clients. Cheap to clone; clones share the registry.
+#[derive(Clone, Default)]
+pub struct Names {
+    inner: Arc<Mutex<Registry>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    /// Each named socket's name.
+    by_socket: HashMap<Sid, Nickname>,
+    /// Which socket holds a name, by [`Nickname::key`].
+    by_key: HashMap<String, Sid>,
+}
+
+impl Names {
+    /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it.
+    pub fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
+        let mut registry = self.lock();
+        let key = name.key();
+        if let Some(holder) = registry.by_key.get(&key) {
+            if *holder != sid {
+                return Err(Rejection::new(format!(
+                    "The name “{name}” is already taken. Please choose another."
+                )));
+            }
+        }
+        if let Some(previous) = registry.by_socket.insert(sid, name) {
+            registry.by_key.remove(&previous.key());
+        }
+        registry.by_key.insert(key, sid);
+        Ok(())
+    }
+
+    /// The sender as the chat shows it, if `sid` has a name.
+    pub fn sender(&self, sid: Sid) -> Option<Sender> {
+        let registry = self.lock();
+        let name = registry.by_socket.get(&sid)?.clone();
+        Some(Sender {
+            id: sid.to_string(),
+            name,
+        })
+    }
+
+    /// Frees the name of a socket that left.
+    pub fn release(&self, sid: Sid) {
+        let mut registry = self.lock();
+        if let Some(name) = registry.by_socket.remove(&sid) {
+            registry.by_key.remove(&name.key());
+        }
+    }
+
+    /// How many names are held.
+    pub fn len(&self) -> usize {
+        self.lock().by_socket.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Registry> {
+        // A panic elsewhere cannot leave the maps half-updated (every update is two inserts
+        // or removes with no fallible step between), so a poisoned lock is still usable.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(raw: &str) -> Nickname {
+        Nickname::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn a_name_is_unique_ignoring_case() {
+        let names = Names::default();
+        let (a, b) = (Sid::new(), Sid::new());
+        names.claim(a, name("Ada")).unwrap();
+        let refused = names.claim(b, name("ADA")).unwrap_err();
+        assert!(refused.0.contains("already taken"));
+        assert_eq!(names.sender(a).unwrap().name.as_str(), "Ada");
+        assert!(names.sender(b).is_none());
+    }
+
+    #[test]
+    fn renaming_frees_the_old_name_and_may_change_case() {
+        let names = Names::default();
+        let (a, b) = (Sid::new(), Sid::new());
+        names.claim(a, name("Ada")).unwrap();
+        names.claim(a, name("ada")).unwrap();
+        names.claim(a, name("Grace")).unwrap();
+        names.claim(b, name("Ada")).unwrap();
+        assert_eq!(names.len(), 2);
+    }
+
+    #[test]
+    fn leaving_frees_the_name() {
+        let names = Names::default();
+        let (a, b) = (Sid::new(), Sid::new());
+        names.claim(a, name("Ada")).unwrap();
+        names.release(a);
+        assert!(names.is_empty());
+        names.claim(b, name("Ada")).unwrap();
+    }
+}

@@ -1,0 +1,111 @@
+//! Command-line flags, each also settable from the environment or a `.env` file.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+/// Switchboard: real-time web communication, one app at a time.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "switchboard", version, about, max_term_width = 100)]
+pub struct Config {
+    /// Address to listen on. The default keeps the server private to this computer; use
+    /// 0.0.0.0 to let phones on your network connect.
+    #[arg(long, env = "SWITCHBOARD_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "SWITCHBOARD_PORT", default_value_t = 3000)]
+    pub port: u16,
+
+    /// Directory for the chat history and the self-signed certificate; created if missing.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
+    /// "info,server::chat=debug".
+    #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Serve HTTPS with a certificate generated for localhost and this machine's LAN
+    /// addresses (kept in the data directory, so a browser's exception survives restarts).
+    /// Phones need HTTPS for the camera and the gyroscope.
+    #[arg(long, env = "SWITCHBOARD_TLS", value_enum, default_value_t = TlsMode::Off,
+          conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls: TlsMode,
+
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, env = "SWITCHBOARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// The URL phones should open (e.g. https://switchboard.example.org), instead of the
+    /// LAN addresses the server finds itself. Use it behind a proxy or a tunnel.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// The built web app (Trunk's output).
+    #[arg(long, env = "SWITCHBOARD_SITE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))]
+    pub site_dir: PathBuf,
+}
+
+/// How the server speaks TLS itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsMode {
+    /// Plain HTTP (production runs behind a TLS-terminating proxy).
+    Off,
+    /// HTTPS with a generated, self-signed certificate.
+    SelfSigned,
+}
+
+impl Config {
+    /// A configuration for tests: loopback, a free port, the given data directory.
+    pub fn for_tests(data_dir: &std::path::Path) -> Self {
+        Config::parse_from([
+            "switchboard".as_ref(),
+            "--port".as_ref(),
+            "0".as_ref(),
+            "--data-dir".as_ref(),
+            data_dir.as_os_str(),
+        ])
+    }
+
+    /// Whether the server itself serves HTTPS.
+    pub fn serves_tls(&self) -> bool {
+        self.tls == TlsMode::SelfSigned || self.tls_cert.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_private_and_plain() {
+        let config = Config::parse_from(["switchboard"]);
+        assert_eq!(config.bind.to_string(), "127.0.0.1");
+        assert_eq!(config.port, 3000);
+        assert!(!config.serves_tls());
+    }
+
+    #[test]
+    fn cert_and_key_go_together_and_exclude_self_signed() {
+        assert!(Config::try_parse_from(["s", "--tls-cert", "c.pem"]).is_err());
+        assert!(Config::try_parse_from([
+            "s",
+            "--tls",
+            "self-signed",
+            "--tls-cert",
+            "c",
+            "--tls-key",
+            "k"
+        ])
+        .is_err());
+        let files =
+            Config::try_parse_from(["s", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
+        assert!(files.serves_tls());
+    }
+}

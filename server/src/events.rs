@@ -1,0 +1,51 @@
+//! Typed emits and the connection log every namespace shares.
+//!
+//! Handlers emit only through these helpers, with an [`Event`] from `app::protocol`, so an
+//! event name or argument list can never drift from what the pages expect.
+
+use app::protocol::{Event, Rejection};
+use socketioxide::extract::{Event as EventName, SocketRef};
+use socketioxide::socket::DisconnectReason;
+use socketioxide::SocketIo;
+
+/// Sends `E` to one socket. A failure (the socket just left, or its buffer is full) is logged.
+pub fn emit<E: Event>(socket: &SocketRef, args: &E::Args) {
+    if let Err(error) = socket.emit(E::NAME, args) {
+        tracing::warn!(ns = socket.ns(), sid = %socket.id, event = E::NAME, %error, "emit failed");
+    }
+}
+
+/// Sends `E` to every socket of namespace `ns` (the packet is encoded once).
+pub async fn broadcast<E: Event>(io: &SocketIo, ns: &str, args: &E::Args) {
+    let Some(operators) = io.of(ns) else {
+        tracing::error!(
+            ns,
+            event = E::NAME,
+            "broadcast to a namespace that does not exist"
+        );
+        return;
+    };
+    if let Err(error) = operators.emit(E::NAME, args).await {
+        tracing::warn!(ns, event = E::NAME, %error, "broadcast failed for some sockets");
+    }
+}
+
+/// Tells the sender why `event` was refused, through the error event `E`, and logs it.
+pub fn reject<E: Event<Args = (String,)>>(socket: &SocketRef, event: &str, rejection: Rejection) {
+    tracing::warn!(ns = socket.ns(), sid = %socket.id, event, reason = %rejection, "rejected input");
+    emit::<E>(socket, &(rejection.0,));
+}
+
+/// Logs the connection and makes unknown events visible in the log instead of vanishing.
+pub fn connected(socket: &SocketRef) {
+    tracing::info!(ns = socket.ns(), sid = %socket.id, transport = ?socket.transport_type(), "connected");
+    socket.on_fallback(|socket: SocketRef, EventName(name): EventName| async move {
+        let name: String = name.chars().take(64).collect();
+        tracing::warn!(ns = socket.ns(), sid = %socket.id, event = %name.escape_debug(), "ignored an unknown event");
+    });
+}
+
+/// Logs a disconnection (each namespace's disconnect handler calls this).
+pub fn disconnected(socket: &SocketRef, reason: DisconnectReason) {
+    tracing::info!(ns = socket.ns(), sid = %socket.id, ?reason, "disconnected");
+}

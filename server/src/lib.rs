@@ -1,0 +1,230 @@
+//! Switchboard's server: the web app's files, its server functions, and every socket.io
+//! namespace, on one port.
+//!
+//! Layout:
+//! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
+//! - [`site`]: static files (compressed once) and the page fallback.
+//! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`].
+//!   [`events`] holds the typed emit helpers they share.
+//! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
+//!   [`Switchboard::serve`] runs it on a listener the caller owns until a shutdown future
+//!   completes. [`start`] is what the binary does with them.
+//!
+//! Architecture invariant: handlers see only parsed domain types from `app::protocol`; raw
+//! client input is parsed in exactly one place per event.
+
+pub mod chat;
+pub mod config;
+pub mod events;
+pub mod net;
+pub mod shutdown;
+pub mod simple_chat;
+pub mod site;
+pub mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use app::config::SiteConfig;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+use socketioxide::SocketIo;
+
+use crate::chat::ChatState;
+use crate::config::Config;
+use crate::site::Site;
+
+/// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
+/// or a cursor update all fit many times over). Larger ones close the connection.
+pub const MAX_PAYLOAD: u64 = 64 * 1024;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    History(#[from] chat::HistoryError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("invalid --log-level: {0}")]
+    LogLevel(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A built server, ready to serve.
+pub struct Switchboard {
+    router: Router,
+    /// Closed first on shutdown, so every client sees a clean disconnect.
+    io: SocketIo,
+    /// Flushed last on shutdown, so no broadcast message is lost.
+    chat: ChatState,
+}
+
+/// What axum's handlers share.
+#[derive(Clone)]
+struct HttpState {
+    site: Site,
+    /// Handed to server functions as Leptos context.
+    site_config: SiteConfig,
+}
+
+impl Switchboard {
+    /// Opens the stores in the data directory and builds the router for a server reachable
+    /// at `local` (needed for the URLs shown to phones).
+    pub fn build(config: &Config, local: SocketAddr) -> Result<Switchboard, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.display().to_string(),
+            source,
+        })?;
+        let chat = ChatState::open(&config.data_dir)?;
+        let (io_service, io) = SocketIo::builder()
+            .max_payload(MAX_PAYLOAD)
+            .ws_max_message_size(MAX_PAYLOAD as usize)
+            .ws_max_frame_size(MAX_PAYLOAD as usize)
+            .ping_interval(Duration::from_secs(25))
+            .ping_timeout(Duration::from_secs(20))
+            .with_state(chat.clone())
+            .build_svc();
+        simple_chat::register(&io);
+        chat::register(&io);
+
+        let site_config = SiteConfig {
+            lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
+            loopback_only: local.ip().is_loopback(),
+            tls: config.serves_tls(),
+        };
+        let state = HttpState {
+            site: Site::load(&config.site_dir),
+            site_config,
+        };
+        let router = Router::new()
+            .route("/healthz", get(healthz))
+            .route("/api/{*server_fn}", any(server_fn))
+            .route_service("/socket.io/", io_service)
+            .fallback(site_file)
+            .with_state(state);
+        Ok(Switchboard { router, io, chat })
+    }
+
+    /// The HTTP router (for in-process tests).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` completes, then disconnects every client and
+    /// saves what is pending.
+    pub async fn serve<L>(
+        self,
+        listener: L,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()>
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
+        let Switchboard { router, io, chat } = self;
+        let graceful = async move {
+            shutdown.await;
+            tracing::info!("shutting down: disconnecting clients");
+            io.close().await;
+        };
+        axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await?;
+        chat.history.flush().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// What the binary does: listen as configured, print where to go, serve until Ctrl-C/SIGTERM.
+pub async fn start(config: Config) -> Result<(), StartError> {
+    use axum::serve::ListenerExt;
+
+    let addr = SocketAddr::new(config.bind, config.port);
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind { addr, source })?;
+    let local = tcp.local_addr()?;
+    let server = Switchboard::build(&config, local)?;
+    print_urls(&config, local);
+    let acceptor = if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        Some(tls::from_files(cert, key)?)
+    } else if config.tls == config::TlsMode::SelfSigned {
+        Some(tls::self_signed(&config.data_dir, &net::lan_addresses())?)
+    } else {
+        None
+    };
+    match acceptor {
+        Some(acceptor) => {
+            server
+                .serve(tls::TlsListener::new(tcp, acceptor)?, shutdown::signal())
+                .await?
+        }
+        None => {
+            // Small frames (chat lines, cursor ticks) must not wait for Nagle's algorithm.
+            let tcp = tcp.tap_io(|stream| {
+                let _ = stream.set_nodelay(true);
+            });
+            server.serve(tcp, shutdown::signal()).await?
+        }
+    }
+    Ok(())
+}
+
+fn print_urls(config: &Config, local: SocketAddr) {
+    let tls = config.serves_tls();
+    println!("\nSwitchboard is running.");
+    println!("  On this computer:  {}", net::local_url(local, tls));
+    let lan = net::lan_urls(local, tls, config.public_url.as_deref());
+    for url in &lan {
+        if local.ip().is_loopback() && config.public_url.is_none() {
+            println!(
+                "  On your network:   {url}  (not reachable yet: restart with --bind 0.0.0.0)"
+            );
+        } else {
+            println!("  On your network:   {url}");
+        }
+    }
+    if !tls && !lan.is_empty() {
+        println!("  Phones need HTTPS for the camera and the gyroscope: add --tls self-signed.");
+    }
+    println!("Press Ctrl-C to stop.\n");
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true }))
+}
+
+async fn server_fn(State(state): State<HttpState>, request: Request<Body>) -> impl IntoResponse {
+    let site_config = state.site_config.clone();
+    leptos_axum::handle_server_fns_with_context(
+        move || leptos::prelude::provide_context(site_config.clone()),
+        request,
+    )
+    .await
+}
+
+async fn site_file(
+    State(state): State<HttpState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    state.site.respond(&method, &uri, &headers)
+}

@@ -1,0 +1,33 @@
+//! `switchboard`: reads the configuration and runs the server (see `server::start`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::config::Config;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // A `.env` file is optional; real environment variables win over it.
+    let _ = dotenvy::dotenv();
+    let config = Config::parse();
+    let filter = match EnvFilter::try_new(&config.log_level) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!(
+                "switchboard: {}",
+                server::StartError::LogLevel(error.to_string())
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    match server::start(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error}");
+            eprintln!("switchboard: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
