@@ -1,0 +1,330 @@
+//! What every integration test needs: a real server on a free port, clients that talk to it,
+//! and receiving with a timeout instead of sleeping.
+//!
+//! Two kinds of client: [`SioClient`] is `rust_socketio`, a socket.io client written by
+//! others; [`RawClient`] writes Engine.IO/Socket.IO frames by hand from the protocol spec,
+//! for what a well-behaved library would never send (and to learn a socket's own id, which
+//! `rust_socketio` does not expose).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use rust_socketio::asynchronous::{Client, ClientBuilder};
+use rust_socketio::{Event, Payload, TransportType};
+use serde_json::Value;
+use server::config::Config;
+use server::Switchboard;
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// How long a test waits for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// A server running in this process on 127.0.0.1 and a free port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    data_dir: TempDir,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        Self::start_in(tempfile::tempdir().expect("temp dir")).await
+    }
+
+    /// Starts on an existing data directory (to test what survives a restart).
+    pub async fn start_in(data_dir: TempDir) -> TestServer {
+        let config = Config::for_tests(data_dir.path());
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = Switchboard::build(&config, addr).expect("build server");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve(listener, async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            data_dir,
+            stop,
+            task,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops gracefully and hands back the data directory.
+    pub async fn stop(self) -> TempDir {
+        let _ = self.stop.send(());
+        tokio::time::timeout(PATIENCE, self.task)
+            .await
+            .expect("server did not stop in time")
+            .expect("server task")
+            .expect("server error");
+        self.data_dir
+    }
+
+    /// Whether the server still answers HTTP.
+    pub async fn healthy(&self) -> bool {
+        let url = format!("{}/healthz", self.url());
+        matches!(reqwest::get(url).await, Ok(r) if r.status().is_success())
+    }
+}
+
+/// One received event: its name and arguments.
+pub type Received = (String, Vec<Value>);
+
+/// A `rust_socketio` client connected to one namespace, with its events in a queue.
+pub struct SioClient {
+    pub client: Client,
+    events: mpsc::UnboundedReceiver<Received>,
+}
+
+impl SioClient {
+    pub async fn connect(server: &TestServer, ns: &str) -> SioClient {
+        Self::try_connect(server, ns)
+            .await
+            .expect("namespace connect")
+    }
+
+    /// Connects over HTTP long-polling only.
+    pub async fn connect_polling(server: &TestServer, ns: &str) -> SioClient {
+        Self::try_connect_with(server, ns, TransportType::Polling)
+            .await
+            .expect("namespace connect")
+    }
+
+    /// Connects and waits for the namespace to accept; `Err` carries the server's refusal.
+    pub async fn try_connect(server: &TestServer, ns: &str) -> Result<SioClient, String> {
+        Self::try_connect_with(server, ns, TransportType::Websocket).await
+    }
+
+    async fn try_connect_with(
+        server: &TestServer,
+        ns: &str,
+        transport: TransportType,
+    ) -> Result<SioClient, String> {
+        let (tx, events) = mpsc::unbounded_channel();
+        let (outcome_tx, outcome) = mpsc::unbounded_channel::<Result<(), String>>();
+        let error_tx = outcome_tx.clone();
+        let client = ClientBuilder::new(server.url())
+            .namespace(ns)
+            .transport_type(transport)
+            .reconnect(false)
+            .on(Event::Connect, move |_, _| {
+                let _ = outcome_tx.send(Ok(()));
+                async {}.boxed()
+            })
+            .on(Event::Error, move |payload, _| {
+                let _ = error_tx.send(Err(format!("{payload:?}")));
+                async {}.boxed()
+            })
+            .on_any(move |event, payload, _| {
+                if let Payload::Text(args) = payload {
+                    let _ = tx.send((String::from(event), args));
+                }
+                async {}.boxed()
+            })
+            .connect()
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut outcome = outcome;
+        match tokio::time::timeout(PATIENCE, outcome.recv()).await {
+            Ok(Some(Ok(()))) => Ok(SioClient { client, events }),
+            Ok(Some(Err(error))) => Err(error),
+            _ => Err("no answer to the namespace connect".into()),
+        }
+    }
+
+    pub async fn emit(&self, event: &str, args: Vec<Value>) {
+        self.client
+            .emit(event, Payload::Text(args))
+            .await
+            .expect("emit");
+    }
+
+    /// The next event, whatever it is.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(PATIENCE, self.events.recv())
+            .await
+            .expect("timed out waiting for an event")
+            .expect("client closed")
+    }
+
+    /// The next event, which must be `event`; returns its arguments.
+    pub async fn expect(&mut self, event: &str) -> Vec<Value> {
+        let (name, args) = self.next().await;
+        assert_eq!(name, event, "expected {event:?}, got {name:?} {args:?}");
+        args
+    }
+
+    /// Asserts that nothing arrives for `quiet`.
+    pub async fn expect_silence(&mut self, quiet: Duration) {
+        if let Ok(Some(event)) = tokio::time::timeout(quiet, self.events.recv()).await {
+            panic!("expected silence, got {event:?}");
+        }
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+type WsStream =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A client speaking raw Engine.IO/Socket.IO text frames over a WebSocket.
+pub struct RawClient {
+    ws: WsStream,
+    pub ns: String,
+    /// The socket id the namespace gave us.
+    pub sid: String,
+}
+
+impl RawClient {
+    /// Opens the WebSocket, answers the handshake and joins `ns` (with optional auth JSON).
+    pub async fn connect(server: &TestServer, ns: &str) -> RawClient {
+        Self::connect_with_auth(server, ns, None).await
+    }
+
+    pub async fn connect_with_auth(server: &TestServer, ns: &str, auth: Option<&str>) -> RawClient {
+        let mut ws = Self::open(server).await;
+        ws.send(WsMessage::text(format!("40{ns},{}", auth.unwrap_or(""))))
+            .await
+            .expect("send connect");
+        let prefix = format!("40{ns},");
+        let frame = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match next_text(&mut ws).await {
+                    Some(ping) if ping == "2" => {
+                        let _ = ws.send(WsMessage::text("3")).await;
+                    }
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .expect("no answer to the namespace connect")
+        .expect("closed instead of answering the namespace connect");
+        let sid = frame
+            .strip_prefix(&prefix)
+            .and_then(|json| serde_json::from_str::<Value>(json).ok())
+            .and_then(|v| v["sid"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| panic!("namespace {ns} refused: {frame}"));
+        RawClient {
+            ws,
+            ns: ns.to_owned(),
+            sid,
+        }
+    }
+
+    /// Opens the WebSocket and reads the Engine.IO open packet, without joining a namespace.
+    pub async fn open(server: &TestServer) -> WsStream {
+        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+        let (mut ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("websocket");
+        let open = tokio::time::timeout(PATIENCE, next_text(&mut ws))
+            .await
+            .expect("no engine.io open packet")
+            .expect("closed before the open packet");
+        assert!(
+            open.starts_with("0{"),
+            "expected the open packet, got {open}"
+        );
+        ws
+    }
+
+    /// Sends one text frame exactly as given.
+    pub async fn send_frame(&mut self, frame: impl Into<String>) -> Result<(), String> {
+        self.ws
+            .send(WsMessage::text(frame.into()))
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Emits `event` with `args` (a JSON array of the arguments).
+    pub async fn emit(&mut self, event: &str, args: Value) {
+        let mut list = vec![Value::from(event)];
+        list.extend(args.as_array().cloned().unwrap_or_default());
+        let frame = format!("42{},{}", self.ns, Value::Array(list));
+        self.send_frame(frame).await.expect("send event");
+    }
+
+    /// The next Socket.IO packet of our namespace as raw text after the namespace (pings are
+    /// answered on the way); `None` when the connection closed.
+    pub async fn next_packet(&mut self) -> Option<String> {
+        loop {
+            let frame = next_text(&mut self.ws).await?;
+            if frame == "2" {
+                let _ = self.ws.send(WsMessage::text("3")).await;
+                continue;
+            }
+            if let Some(rest) = frame.strip_prefix('4') {
+                if let Some(packet) = rest.get(1..).and_then(|r| r.strip_prefix(self.ns.as_str())) {
+                    return Some(format!("{}{packet}", &rest[..1]));
+                }
+            }
+        }
+    }
+
+    /// The next event (pings are answered on the way); `None` when the connection closed.
+    pub async fn next_event(&mut self) -> Option<Received> {
+        let prefix = format!("42{},", self.ns);
+        loop {
+            let frame = next_text(&mut self.ws).await?;
+            if frame == "2" {
+                let _ = self.ws.send(WsMessage::text("3")).await;
+                continue;
+            }
+            if let Some(json) = frame.strip_prefix(&prefix) {
+                let mut list: Vec<Value> = serde_json::from_str(json).expect("event JSON");
+                let name = list.remove(0).as_str().expect("event name").to_owned();
+                return Some((name, list));
+            }
+        }
+    }
+
+    pub async fn expect(&mut self, event: &str) -> Vec<Value> {
+        let (name, args) = tokio::time::timeout(PATIENCE, self.next_event())
+            .await
+            .expect("timed out waiting for an event")
+            .expect("connection closed");
+        assert_eq!(name, event, "expected {event:?}, got {name:?} {args:?}");
+        args
+    }
+
+    pub async fn expect_silence(&mut self, quiet: Duration) {
+        if let Ok(Some(event)) = tokio::time::timeout(quiet, self.next_event()).await {
+            panic!("expected silence, got {event:?}");
+        }
+    }
+
+    /// Waits until the server closes the connection.
+    pub async fn expect_closed(&mut self) {
+        let closed = tokio::time::timeout(PATIENCE, async {
+            while self.next_event().await.is_some() {}
+        })
+        .await;
+        assert!(closed.is_ok(), "the server kept the connection open");
+    }
+}
+
+/// The next text frame; `None` once the connection is closed. Callers bound the wait.
+async fn next_text(ws: &mut WsStream) -> Option<String> {
+    loop {
+        match ws.next().await? {
+            Ok(WsMessage::Text(text)) => return Some(text.to_string()),
+            Ok(WsMessage::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
