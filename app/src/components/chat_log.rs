@@ -26,7 +26,7 @@ pub fn ChatLog(lines: RwSignal<Vec<ChatLine>>) -> impl IntoView {
         }
     });
     view! {
-        <ol class="chat-log" node_ref=list role="log" aria-live="polite" aria-label="Messages">
+        <ol class="chat-log" node_ref=list role="log" aria-live="polite" aria-label="Conversation">
             <For each=move || lines.get() key=|line| line.key let:line>
                 <li class:own=line.own>
                     {line.from.map(|from| view! { <span class="from">{format!("<{from}>")}</span>" " })}

@@ -37,7 +37,7 @@ pub enum ConnectionState {
         retry_in_ms: u32,
         reason: String,
     },
-    /// The browser says there is no network; we retry as soon as it comes back.
+    /// The browser says there is no network; we keep retrying, and at once when it is back.
     Offline,
     /// The server refused this namespace; retrying would not help.
     Refused(String),
@@ -72,7 +72,7 @@ impl ConnectionState {
                 "Reconnecting (attempt {attempt}, in {:.1} s): {reason}",
                 *retry_in_ms as f64 / 1000.0
             ),
-            ConnectionState::Offline => "Offline: waiting for the network to come back".into(),
+            ConnectionState::Offline => "Offline: no network. Retrying…".into(),
             ConnectionState::Refused(reason) => format!("Refused by the server: {reason}"),
         }
     }
@@ -483,17 +483,15 @@ impl Inner {
         if self.closed.get() {
             return;
         }
-        if !browser_online() {
-            self.state.set(ConnectionState::Offline);
-            return;
-        }
         let attempt = self.attempt.get();
         self.attempt.set(attempt.saturating_add(1));
         let delay = self.backoff.delay_ms(attempt, js_sys::Math::random());
-        self.state.set(ConnectionState::Reconnecting {
-            attempt: attempt + 1,
-            retry_in_ms: delay,
-            reason,
+        // `navigator.onLine` is only a hint (it is false on a machine with nothing but
+        // loopback, where a local server still works), so we keep retrying either way.
+        self.state.set(if browser_online() {
+            ConnectionState::Reconnecting { attempt: attempt + 1, retry_in_ms: delay, reason }
+        } else {
+            ConnectionState::Offline
         });
         let weak = Rc::downgrade(self);
         let timer = Timeout::new(delay, move || reopen_later(weak));
@@ -517,7 +515,8 @@ impl Inner {
         warn!("socket.io: skipped a frame from the server ({what})");
     }
 
-    /// Goes `Offline` when the browser loses the network and retries as soon as it is back.
+    /// Shows `Offline` when the browser loses the network (a live connection is left alone:
+    /// heartbeats tell whether it really died) and retries as soon as it is back.
     fn listen_for_network(self: &Rc<Self>) {
         let Some(window) = web_sys::window() else {
             return;
@@ -533,8 +532,7 @@ impl Inner {
                     inner.attempt.set(0);
                     reopen_later(Rc::downgrade(&inner));
                 }
-            } else {
-                inner.teardown();
+            } else if !inner.state.get_untracked().is_connected() {
                 inner.state.set(ConnectionState::Offline);
             }
         });

@@ -1,0 +1,57 @@
+# Switchboard: two commands for newcomers (see README.md), a few more for developers.
+#
+#   make run  [ARGS='--port 4000 --bind 0.0.0.0 --tls self-signed']   build and start
+#   make test                                                         every Rust and browser test
+#   make help                                                         the other targets
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ARGS ?=
+# Tools installed by scripts/tools.sh: cargo's bin dir and npm's (wasm-opt comes from npm).
+export PATH := $(CURDIR)/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+# Trunk must not look for (or download) newer versions of itself or its tools.
+export TRUNK_SKIP_VERSION_CHECK := true
+
+# The wasm build's environment: empty with rustup's target, Debian's rustc-web otherwise.
+WASM_ENV = eval "$$(scripts/wasm-target.sh env)"
+
+.PHONY: help run test tools frontend server test-rust test-e2e fmt clippy
+
+help:
+	@echo "make run    build everything (release) and start the server; ARGS='...' passes flags"
+	@echo "make test   run every Rust test and every Playwright test"
+	@echo "make frontend | server | test-rust | test-e2e | fmt | clippy"
+
+## Installs what is missing (registries only; nothing else is downloaded).
+tools:
+	@scripts/tools.sh build
+
+## The browser half: frontend/ → wasm, JS glue and CSS in dist/.
+frontend: tools
+	$(WASM_ENV); trunk build --release
+
+server: tools
+	cargo build --release -p server
+
+run: frontend server
+	./target/release/switchboard $(ARGS)
+
+test-rust: tools
+	cargo test --workspace
+
+## Playwright drives Debian's Chromium against a debug server, inside a network namespace
+## that has only loopback (see scripts/e2e.sh).
+test-e2e: frontend
+	@scripts/tools.sh browser
+	cargo build -p server
+	scripts/e2e.sh
+
+test: test-rust test-e2e
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,62 @@
+// Helpers shared by the browser tests: several independent users, and servers a test owns
+// (to stop and restart them).
+import { Browser, Page, expect } from '@playwright/test';
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** `count` pages, each in its own browser context (separate users, separate storage). */
+export async function users(browser: Browser, count: number, viewport?: { width: number; height: number }): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (let i = 0; i < count; i++) {
+    const context = await browser.newContext(viewport ? { viewport } : {});
+    pages.push(await context.newPage());
+  }
+  return pages;
+}
+
+/** Waits until the page's connection badge says it is connected. */
+export async function connected(page: Page) {
+  await expect(page.getByTestId('connection')).toHaveText(/^Connected/);
+}
+
+const BINARY = resolve(__dirname, '../../target/debug/switchboard');
+
+/** A server process owned by one test: it can be stopped and started again on the same port
+ * and data directory. */
+export class OwnServer {
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-own-'));
+  private process?: ChildProcess;
+  constructor(readonly port: number) {}
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    const child = spawn(BINARY, ['--port', String(this.port), '--data-dir', this.dataDir, '--log-level', 'warn'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    this.process = child;
+    for (let i = 0; i < 200; i++) {
+      try {
+        const res = await fetch(`${this.url}/healthz`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`server on port ${this.port} did not start`);
+  }
+
+  /** Stops gracefully (SIGTERM) and waits for the process to exit. */
+  async stop() {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Installs whatever Switchboard's build is missing, only from registries (crates.io, npm,
+# Debian), and does nothing for what is already there. Used by `make run` and `make test`.
+#
+#   scripts/tools.sh build     wasm target, Trunk, wasm-bindgen, npm packages (wasm-opt, ...)
+#   scripts/tools.sh browser   also Debian's Chromium, for the Playwright tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRUNK_VERSION=0.21.14
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Runs a system package install as root, with sudo when we are not root.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "Need root to run: $*" >&2; exit 1; fi
+}
+
+apt_install() {
+  say "Installing Debian packages: $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" \
+    || { as_root apt-get update && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; }
+}
+
+need_command() {
+  command -v "$1" >/dev/null || { echo "$1 is required: $2" >&2; exit 1; }
+}
+
+wasm_bindgen_version() {
+  sed -n '/^name = "wasm-bindgen"$/{n;s/^version = "\(.*\)"$/\1/p;}' Cargo.lock
+}
+
+ensure_build_tools() {
+  need_command cargo "install Rust with rustup (https://rustup.rs)"
+  need_command npm "install Node.js 20 or newer"
+  # C toolchain and headers for the crates that build C (SQLite, ring, the test client's TLS).
+  local missing=()
+  command -v cc >/dev/null || missing+=(build-essential)
+  command -v pkg-config >/dev/null || missing+=(pkg-config)
+  [ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
+  scripts/wasm-target.sh check >/dev/null || scripts/wasm-target.sh install
+
+  if [ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]; then
+    say "Installing Trunk $TRUNK_VERSION from crates.io"
+    cargo install trunk --version "$TRUNK_VERSION" --locked
+  fi
+  local wbg; wbg=$(wasm_bindgen_version)
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $wbg" ]; then
+    # Without --locked: the registry index lags behind some of its pinned dependencies.
+    say "Installing wasm-bindgen-cli $wbg (the version in Cargo.lock) from crates.io"
+    cargo install wasm-bindgen-cli --version "$wbg"
+  fi
+  if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say "Installing npm packages (wasm-opt, socket.io client, Playwright)"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+ensure_browser() {
+  local missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v unshare >/dev/null || missing+=(util-linux)
+  command -v ip >/dev/null || missing+=(iproute2)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
+case "${1:-build}" in
+  build) ensure_build_tools ;;
+  browser) ensure_build_tools; ensure_browser ;;
+  *) echo "usage: $0 [build|browser]" >&2; exit 2 ;;
+esac
