@@ -14,6 +14,8 @@ pub struct SiteConfig {
     pub loopback_only: bool,
     /// True when the server speaks HTTPS itself (needed by phones for camera and gyroscope).
     pub tls: bool,
+    /// The operator's `--public-url`, which phones should use whatever else is known.
+    pub public_url: Option<String>,
 }
 
 /// The running server's [`SiteConfig`].

@@ -4,9 +4,12 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
-use crate::pages::{
-    chat::ChatPage, home::HomePage, not_found::NotFound, simple_chat::SimpleChatPage,
-};
+use crate::pages::chat::ChatPage;
+use crate::pages::cursors::CursorsPage;
+use crate::pages::home::HomePage;
+use crate::pages::not_found::NotFound;
+use crate::pages::remote::{ControllerPage, RemotePage};
+use crate::pages::simple_chat::SimpleChatPage;
 
 /// One app on the home page.
 pub struct AppLink {
@@ -28,10 +31,20 @@ pub const APPS: &[AppLink] = &[
         title: "Chat with nicknames",
         blurb: "Claim a unique name, then chat; the last 50 messages survive a restart.",
     },
+    AppLink {
+        path: "/cursors",
+        title: "Shared cursors",
+        blurb: "Everyone's pointer on everyone's screen, ten updates a second.",
+    },
+    AppLink {
+        path: "/remote",
+        title: "Phone as controller",
+        blurb: "Scan a QR code and steer a ball, or play Squash, with touch or tilt.",
+    },
 ];
 
 /// Paths the router serves besides the apps themselves.
-const OTHER_PATHS: &[&str] = &["/"];
+const OTHER_PATHS: &[&str] = &["/", "/remote/controller"];
 
 /// Whether the router has a page for `path` (the server answers 404 for the rest).
 pub fn is_page(path: &str) -> bool {
@@ -54,6 +67,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/") view=HomePage/>
                     <Route path=path!("/chat/simple") view=SimpleChatPage/>
                     <Route path=path!("/chat") view=ChatPage/>
+                    <Route path=path!("/cursors") view=CursorsPage/>
+                    <Route path=path!("/remote") view=RemotePage/>
+                    <Route path=path!("/remote/controller") view=ControllerPage/>
                 </Routes>
             </main>
         </Router>

@@ -4,7 +4,8 @@
 //! Layout:
 //! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
 //! - [`site`]: static files (compressed once) and the page fallback.
-//! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`].
+//! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`],
+//!   [`cursors`], [`remote`].
 //!   [`events`] holds the typed emit helpers they share.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
 //!   [`Switchboard::serve`] runs it on a listener the caller owns until a shutdown future
@@ -15,8 +16,10 @@
 
 pub mod chat;
 pub mod config;
+pub mod cursors;
 pub mod events;
 pub mod net;
+pub mod remote;
 pub mod shutdown;
 pub mod simple_chat;
 pub mod site;
@@ -37,6 +40,7 @@ use socketioxide::SocketIo;
 
 use crate::chat::ChatState;
 use crate::config::Config;
+use crate::cursors::Cursors;
 use crate::site::Site;
 
 /// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
@@ -73,6 +77,8 @@ pub struct Switchboard {
     io: SocketIo,
     /// Flushed last on shutdown, so no broadcast message is lost.
     chat: ChatState,
+    /// The `/cursors` broadcast loop, stopped on shutdown.
+    cursor_ticker: tokio::task::JoinHandle<()>,
 }
 
 /// What axum's handlers share.
@@ -85,13 +91,15 @@ struct HttpState {
 
 impl Switchboard {
     /// Opens the stores in the data directory and builds the router for a server reachable
-    /// at `local` (needed for the URLs shown to phones).
+    /// at `local` (needed for the URLs shown to phones). Must run inside a tokio runtime: it
+    /// starts the `/cursors` broadcast loop.
     pub fn build(config: &Config, local: SocketAddr) -> Result<Switchboard, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
         let chat = ChatState::open(&config.data_dir)?;
+        let cursors = Cursors::default();
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
             .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -99,14 +107,19 @@ impl Switchboard {
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
             .with_state(chat.clone())
+            .with_state(cursors.clone())
             .build_svc();
         simple_chat::register(&io);
         chat::register(&io);
+        cursors::register(&io);
+        remote::register(&io);
+        let cursor_ticker = cursors::spawn_ticker(io.clone(), cursors);
 
         let site_config = SiteConfig {
             lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
             loopback_only: local.ip().is_loopback(),
             tls: config.serves_tls(),
+            public_url: config.public_url.as_ref().map(|url| url.trim_end_matches('/').to_owned()),
         };
         let state = HttpState {
             site: Site::load(&config.site_dir),
@@ -118,7 +131,7 @@ impl Switchboard {
             .route_service("/socket.io/", io_service)
             .fallback(site_file)
             .with_state(state);
-        Ok(Switchboard { router, io, chat })
+        Ok(Switchboard { router, io, chat, cursor_ticker })
     }
 
     /// The HTTP router (for in-process tests).
@@ -137,15 +150,15 @@ impl Switchboard {
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
     {
-        let Switchboard { router, io, chat } = self;
+        let Switchboard { router, io, chat, cursor_ticker } = self;
         let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: disconnecting clients");
             io.close().await;
         };
-        axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await?;
+        let served = axum::serve(listener, router).with_graceful_shutdown(graceful).await;
+        cursor_ticker.abort();
+        served?;
         chat.history.flush().await;
         tracing::info!("stopped");
         Ok(())

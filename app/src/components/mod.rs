@@ -1,5 +1,6 @@
 //! Small pieces several pages share.
 
+pub mod browser;
 mod chat_log;
 mod connection_badge;
 

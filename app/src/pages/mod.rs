@@ -1,6 +1,8 @@
 //! One module per page; each app's page is named after the app.
 
 pub mod chat;
+pub mod cursors;
 pub mod home;
 pub mod not_found;
+pub mod remote;
 pub mod simple_chat;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::Receipt;
 use super::{Event, RawArgs, Rejection};
 
 pub const NAMESPACE: &str = "/chat";
@@ -117,33 +118,6 @@ pub struct HistoryEntry {
     pub text: ChatText,
     /// When the server broadcast it, in milliseconds since the Unix epoch.
     pub at: i64,
-}
-
-/// The acknowledgement of a `message` sent with an ack id (optional for clients: the seed's
-/// pages send none and get none).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Receipt {
-    /// True when the message was broadcast.
-    pub ok: bool,
-    /// Why it was not, when it was not.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl Receipt {
-    pub fn delivered() -> Self {
-        Receipt {
-            ok: true,
-            error: None,
-        }
-    }
-
-    pub fn refused(reason: &Rejection) -> Self {
-        Receipt {
-            ok: false,
-            error: Some(reason.0.clone()),
-        }
-    }
 }
 
 /// client → server: claim (or change) a nickname.

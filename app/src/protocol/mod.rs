@@ -5,6 +5,8 @@
 //! mismatch in an event name or argument order is a compile error, not a silent bug.
 
 pub mod chat;
+pub mod cursors;
+pub mod remote;
 pub mod simple_chat;
 
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
@@ -61,6 +63,27 @@ impl<'de> Deserialize<'de> for RawArgs {
     }
 }
 
+/// The acknowledgement the server sends for an event that asked for one (socket.io acks are
+/// optional: clients that send no ack id, like the seed's pages, get none).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    /// True when the event was accepted and delivered.
+    pub ok: bool,
+    /// Why it was not, when it was not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Receipt {
+    pub fn delivered() -> Self {
+        Receipt { ok: true, error: None }
+    }
+
+    pub fn refused(reason: &Rejection) -> Self {
+        Receipt { ok: false, error: Some(reason.0.clone()) }
+    }
+}
+
 /// Why an event from a client was refused, in words a person can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -73,7 +96,8 @@ impl Rejection {
 }
 
 /// The namespaces the server serves; any other is refused with `connect_error`.
-pub const NAMESPACES: &[&str] = &[simple_chat::NAMESPACE, chat::NAMESPACE];
+pub const NAMESPACES: &[&str] =
+    &[simple_chat::NAMESPACE, chat::NAMESPACE, cursors::NAMESPACE, remote::NAMESPACE];
 
 #[cfg(test)]
 mod tests {

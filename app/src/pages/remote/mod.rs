@@ -1,0 +1,127 @@
+//! `/remote`: the desktop side of "phone as controller". It shows a ball (or the Squash game)
+//! that a phone steers, and the link, as text and QR code, that turns a phone into the
+//! controller for this very page.
+
+mod controller;
+mod link;
+mod squash;
+
+use std::time::Duration;
+
+use leptos::prelude::*;
+
+pub use controller::ControllerPage;
+
+use crate::components::browser::use_interval;
+use crate::components::ConnectionBadge;
+use crate::config::get_site_config;
+use crate::protocol::remote::{self, controller_path, Steer, Update};
+use crate::socketio::use_socket;
+use link::{phone_base, qr_svg};
+use squash::SquashGame;
+
+/// A controller counts as "sending" for this long after its last update, in milliseconds
+/// (controllers also confirm they are there every 2 s).
+const SENDING_WINDOW_MS: f64 = 3000.0;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Ball,
+    Squash,
+}
+
+#[component]
+pub fn RemotePage() -> impl IntoView {
+    let socket = use_socket(remote::NAMESPACE);
+    let steer = RwSignal::new(None::<Steer>);
+    let last_seen = RwSignal::new(None::<f64>);
+    let now = RwSignal::new(js_sys::Date::now());
+    use_interval(Duration::from_millis(500), move || now.set(js_sys::Date::now()));
+    socket.on::<Update>(move |(data,)| {
+        if let Some(s) = Steer::from_value(&data) {
+            steer.set(Some(s));
+            last_seen.set(Some(js_sys::Date::now()));
+        }
+    });
+    let state = socket.state();
+    let my_id = socket.id();
+
+    let config = LocalResource::new(get_site_config);
+    let link = move || {
+        let id = my_id.get()?;
+        let config = config.get().map(|result| result.unwrap_or_default())?;
+        let location = window().location();
+        let (origin, host) = (location.origin().unwrap_or_default(), location.hostname().unwrap_or_default());
+        let base = phone_base(&config, &origin, &host);
+        Some((format!("{}{}", base.base, controller_path(&id)), base.warning, config))
+    };
+    let sending = move || last_seen.get().is_some_and(|t| now.get() - t < SENDING_WINDOW_MS);
+    let stage = RwSignal::new(Stage::Ball);
+    let steer_x = Signal::derive(move || steer.get().map(|s| s.x));
+
+    view! {
+        <section class="remote">
+            <h1>"Phone as controller"</h1>
+            <ConnectionBadge state=state/>
+            <div class="remote-grid">
+                <div class="stage-column">
+                    <div class="tabs" role="tablist">
+                        <StageTab stage=stage value=Stage::Ball label="Ball"/>
+                        <StageTab stage=stage value=Stage::Squash label="Squash"/>
+                    </div>
+                    <Show when=move || stage.get() == Stage::Ball fallback=move || view! { <SquashGame steer_x=steer_x/> }>
+                        <BallStage steer=steer/>
+                    </Show>
+                    <p class="controller-status" class:live=sending data-testid="controller-status" role="status">
+                        {move || if sending() { "Controller connected: steering" } else { "Waiting for a controller…" }}
+                    </p>
+                </div>
+                <aside class="link-panel">
+                    <h2>"Steer from your phone"</h2>
+                    {move || match link() {
+                        None => view! { <p class="muted">"Preparing your link…"</p> }.into_any(),
+                        Some((url, warning, config)) => view! {
+                            <div class="qr" data-testid="qr" inner_html=qr_svg(&url).unwrap_or_default()></div>
+                            <p class="url">
+                                <a data-testid="controller-url" href=url.clone() target="_blank" rel="noopener">{url.clone()}</a>
+                            </p>
+                            {warning.map(|w| view! { <p class="warning">{w}</p> })}
+                            {(!config.tls).then(|| view! {
+                                <p class="muted">
+                                    "Tilt steering on a phone needs HTTPS: start the server with "
+                                    <code>"--tls self-signed"</code> "."
+                                </p>
+                            })}
+                        }.into_any(),
+                    }}
+                </aside>
+            </div>
+        </section>
+    }
+}
+
+#[component]
+fn StageTab(stage: RwSignal<Stage>, value: Stage, label: &'static str) -> impl IntoView {
+    view! {
+        <button
+            role="tab"
+            class="tab"
+            aria-selected=move || (stage.get() == value).to_string()
+            on:click=move |_| stage.set(value)
+        >
+            {label}
+        </button>
+    }
+}
+
+/// The seed's app: one ball that goes where the controller points.
+#[component]
+fn BallStage(steer: RwSignal<Option<Steer>>) -> impl IntoView {
+    let left = move || format!("{:.3}%", steer.get().map_or(0.5, |s| s.x) * 100.0);
+    let top = move || format!("{:.3}%", steer.get().map_or(0.5, |s| s.y) * 100.0);
+    view! {
+        <div class="ball-stage" data-testid="stage">
+            <div class="ball" data-testid="ball" style:left=left style:top=top></div>
+        </div>
+    }
+}

@@ -1,0 +1,95 @@
+import { test, expect, Page, Browser } from '@playwright/test';
+import jsQR from 'jsqr';
+import { PNG } from 'pngjs';
+import { connected, users } from './support';
+
+/** A desktop page on /remote and the controller opened from the URL it shows. */
+async function pair(browser: Browser) {
+  const [desktop] = await users(browser, 1, { width: 1100, height: 800 });
+  await desktop.goto('/remote');
+  await connected(desktop);
+  const url = (await desktop.getByTestId('controller-url').textContent())!;
+  const phoneContext = await browser.newContext({ viewport: { width: 390, height: 740 }, hasTouch: true, isMobile: true });
+  const phone = await phoneContext.newPage();
+  await phone.goto(url);
+  await connected(phone);
+  return { desktop, phone, url };
+}
+
+/** Where the ball is, as fractions of the stage. */
+async function ball(desktop: Page) {
+  const stage = (await desktop.getByTestId('stage').boundingBox())!;
+  const b = (await desktop.getByTestId('ball').boundingBox())!;
+  const round = (v: number) => Math.round(v * 100) / 100;
+  return { x: round((b.x + b.width / 2 - stage.x) / stage.width), y: round((b.y + b.height / 2 - stage.y) / stage.height) };
+}
+
+/** Points at fractions of the controller's pad. */
+async function point(phone: Page, x: number, y: number) {
+  const pad = (await phone.getByTestId('pad').boundingBox())!;
+  await phone.mouse.move(pad.x + pad.width * x, pad.y + pad.height * y);
+}
+
+test('the QR code decodes to exactly the controller URL the desktop shows', async ({ browser }) => {
+  const [desktop] = await users(browser, 1);
+  await desktop.goto('/remote');
+  await connected(desktop);
+  const url = (await desktop.getByTestId('controller-url').textContent())!;
+  expect(url).toMatch(/\/remote\/controller\?id=[\w-]+$/);
+  const png = PNG.sync.read(await desktop.getByTestId('qr').screenshot());
+  const code = jsQR(new Uint8ClampedArray(png.data), png.width, png.height);
+  expect(code?.data).toBe(url);
+});
+
+test('moving in the controller moves the desktop ball', async ({ browser }) => {
+  const { desktop, phone } = await pair(browser);
+  await expect(desktop.getByTestId('controller-status')).toHaveText('Controller connected: steering');
+  await point(phone, 0.25, 0.75);
+  await expect.poll(() => ball(desktop)).toEqual({ x: 0.25, y: 0.75 });
+  await point(phone, 0.9, 0.1);
+  await expect.poll(() => ball(desktop)).toEqual({ x: 0.9, y: 0.1 });
+});
+
+test('tilt mode steers with the gyroscope', async ({ browser }) => {
+  const { desktop, phone } = await pair(browser);
+  await phone.getByRole('button', { name: 'Tilt' }).click();
+  await expect(phone.getByRole('button', { name: 'Tilt' })).toHaveAttribute('aria-pressed', 'true');
+  const tilt = (beta: number, gamma: number) =>
+    phone.evaluate(([b, g]) => window.dispatchEvent(new DeviceOrientationEvent('deviceorientation', { alpha: 0, beta: b, gamma: g })), [beta, gamma]);
+  await tilt(40, 5); // how the phone is held when tilt starts is the centre
+  await tilt(55, -10); // 15° towards you, 15° to the left
+  await expect.poll(() => ball(desktop)).toEqual({ x: 0.25, y: 0.75 });
+  await tilt(40, 5);
+  await expect.poll(() => ball(desktop)).toEqual({ x: 0.5, y: 0.5 });
+});
+
+test("the game's paddle follows the controller", async ({ browser }) => {
+  const { desktop, phone } = await pair(browser);
+  await desktop.getByRole('tab', { name: 'Squash' }).click();
+  const paddle = desktop.getByTestId('paddle');
+  const centre = async () => {
+    const x = Number(await paddle.getAttribute('x'));
+    const width = Number(await paddle.getAttribute('width'));
+    return Math.round(x + width / 2);
+  };
+  await point(phone, 0.3, 0.5);
+  await expect.poll(centre).toBe(30);
+  await point(phone, 0.7, 0.2);
+  await expect.poll(centre).toBe(70);
+  await expect(desktop.getByTestId('score')).toBeVisible();
+});
+
+test('a controller without an id, or with an unknown one, says so on the page', async ({ browser }) => {
+  const [phone] = await users(browser, 1, { width: 390, height: 740 });
+  await phone.goto('/remote/controller');
+  await expect(phone.getByRole('alert')).toContainText('needs to know which screen to steer');
+  await phone.goto('/remote/controller?id=not-a-desktop');
+  await expect(phone.getByTestId('problem')).toContainText('No desktop with this id');
+});
+
+test('the controller fits a phone without scrolling', async ({ browser }) => {
+  const { phone } = await pair(browser);
+  const scrolls = await phone.evaluate(() => document.documentElement.scrollHeight > window.innerHeight || document.documentElement.scrollWidth > window.innerWidth);
+  expect(scrolls).toBe(false);
+  await expect(phone.getByTestId('pad')).toBeInViewport({ ratio: 1 });
+});

@@ -1,0 +1,48 @@
+//! `/remote`: a controller's `update(targetId, data)` reaches the one socket it names.
+
+use app::protocol::remote::{parse_relay, Relay, Update, NAMESPACE};
+use app::protocol::{Event, RawArgs, Receipt, Rejection};
+use serde_json::Value;
+use socketioxide::extract::{AckSender, Data, SocketRef};
+use socketioxide::socket::{DisconnectReason, Sid};
+use socketioxide::SocketIo;
+
+use crate::events::{self, emit};
+
+pub fn register(io: &SocketIo) {
+    io.ns(NAMESPACE, on_connect);
+}
+
+async fn on_connect(socket: SocketRef) {
+    events::connected(&socket);
+    socket.on(Relay::NAME, on_update);
+    socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
+        events::disconnected(&socket, reason)
+    });
+}
+
+async fn on_update(socket: SocketRef, io: SocketIo, ack: AckSender, Data(args): Data<RawArgs>) {
+    let outcome = parse_relay(&args)
+        .inspect_err(|rejection| {
+            tracing::warn!(ns = NAMESPACE, sid = %socket.id, reason = %rejection, "rejected input")
+        })
+        .and_then(|(target, data)| deliver(&io, &target, data));
+    // Controllers that ask for an acknowledgement learn whether their desktop is there; the
+    // seed's controller asks for none and gets none.
+    let receipt = match &outcome {
+        Ok(()) => Receipt::delivered(),
+        Err(rejection) => Receipt::refused(rejection),
+    };
+    if let Err(error) = ack.send(&(receipt,)) {
+        tracing::debug!(sid = %socket.id, %error, "could not acknowledge an update");
+    }
+}
+
+/// Sends `data` to the `/remote` socket `target` only.
+fn deliver(io: &SocketIo, target: &str, data: Value) -> Result<(), Rejection> {
+    let unknown = || Rejection::new("No desktop with this id is connected. Scan the code on the desktop page again.");
+    let sid: Sid = target.parse().map_err(|_| unknown())?;
+    let socket = io.of(NAMESPACE).and_then(|ns| ns.get_socket(sid)).ok_or_else(unknown)?;
+    emit::<Update>(&socket, &(data,));
+    Ok(())
+}
