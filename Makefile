@@ -17,12 +17,12 @@ export TRUNK_SKIP_VERSION_CHECK := true
 # The wasm build's environment: empty with rustup's target, Debian's rustc-web otherwise.
 WASM_ENV = eval "$$(scripts/wasm-target.sh env)"
 
-.PHONY: help run test tools frontend server test-rust test-e2e fmt clippy
+.PHONY: help run test tools frontend server test-rust test-e2e bench fmt clippy
 
 help:
 	@echo "make run    build everything (release) and start the server; ARGS='...' passes flags"
 	@echo "make test   run every Rust test and every Playwright test"
-	@echo "make frontend | server | test-rust | test-e2e | fmt | clippy"
+	@echo "make frontend | server | test-rust | test-e2e | bench | fmt | clippy"
 
 ## Installs what is missing (registries only; nothing else is downloaded).
 tools:
@@ -49,6 +49,11 @@ test-e2e: frontend
 	scripts/e2e.sh
 
 test: test-rust test-e2e
+
+## Load benchmarks against a release server on CPU 0 (prints figures; asserts nothing).
+bench: tools
+	cargo build --release -p server -p bench
+	./target/release/bench cursors
 
 fmt:
 	cargo fmt --all

@@ -6,7 +6,9 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use app::protocol::cursors::{parse_move, Cursor, CursorMap, Move, Position, Update, NAMESPACE, TICK_MS};
+use app::protocol::cursors::{
+    parse_move, Cursor, CursorMap, Move, Position, Update, NAMESPACE, TICK_MS,
+};
 use app::protocol::{Event, RawArgs};
 use socketioxide::extract::{Data, SocketRef, State};
 use socketioxide::socket::{DisconnectReason, Sid};
@@ -61,7 +63,9 @@ impl Cursors {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<Sid, Position>> {
-        self.positions.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.positions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -91,10 +95,12 @@ async fn on_connect(socket: SocketRef, State(cursors): State<Cursors>) {
     events::connected(&socket);
     cursors.join(socket.id);
     socket.on(Move::NAME, on_move);
-    socket.on_disconnect(|socket: SocketRef, State(cursors): State<Cursors>, reason: DisconnectReason| async move {
-        cursors.leave(socket.id);
-        events::disconnected(&socket, reason);
-    });
+    socket.on_disconnect(
+        |socket: SocketRef, State(cursors): State<Cursors>, reason: DisconnectReason| async move {
+            cursors.leave(socket.id);
+            events::disconnected(&socket, reason);
+        },
+    );
 }
 
 /// Marks a socket already warned about, so a flood of bad updates logs one warning.
@@ -131,7 +137,14 @@ mod tests {
         let start = cursors.join(sid);
         assert!((0.0..=1.0).contains(&start.x) && (0.0..=1.0).contains(&start.y));
         let snapshot = cursors.snapshot();
-        assert_eq!(snapshot[&sid.to_string()], Cursor { id: sid.to_string(), x: start.x, y: start.y });
+        assert_eq!(
+            snapshot[&sid.to_string()],
+            Cursor {
+                id: sid.to_string(),
+                x: start.x,
+                y: start.y
+            }
+        );
         cursors.leave(sid);
         assert!(cursors.snapshot().is_empty());
     }
@@ -145,7 +158,10 @@ mod tests {
         cursors.moved(gone, Position { x: 0.5, y: 0.5 });
         let snapshot = cursors.snapshot();
         assert_eq!(snapshot.len(), 1);
-        assert_eq!((snapshot[&here.to_string()].x, snapshot[&here.to_string()].y), (0.1, 0.9));
+        assert_eq!(
+            (snapshot[&here.to_string()].x, snapshot[&here.to_string()].y),
+            (0.1, 0.9)
+        );
     }
 
     #[test]

@@ -119,7 +119,10 @@ impl Switchboard {
             lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
             loopback_only: local.ip().is_loopback(),
             tls: config.serves_tls(),
-            public_url: config.public_url.as_ref().map(|url| url.trim_end_matches('/').to_owned()),
+            public_url: config
+                .public_url
+                .as_ref()
+                .map(|url| url.trim_end_matches('/').to_owned()),
         };
         let state = HttpState {
             site: Site::load(&config.site_dir),
@@ -131,7 +134,12 @@ impl Switchboard {
             .route_service("/socket.io/", io_service)
             .fallback(site_file)
             .with_state(state);
-        Ok(Switchboard { router, io, chat, cursor_ticker })
+        Ok(Switchboard {
+            router,
+            io,
+            chat,
+            cursor_ticker,
+        })
     }
 
     /// The HTTP router (for in-process tests).
@@ -150,13 +158,20 @@ impl Switchboard {
         L: axum::serve::Listener,
         L::Addr: std::fmt::Debug,
     {
-        let Switchboard { router, io, chat, cursor_ticker } = self;
+        let Switchboard {
+            router,
+            io,
+            chat,
+            cursor_ticker,
+        } = self;
         let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: disconnecting clients");
             io.close().await;
         };
-        let served = axum::serve(listener, router).with_graceful_shutdown(graceful).await;
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(graceful)
+            .await;
         cursor_ticker.abort();
         served?;
         chat.history.flush().await;

@@ -40,9 +40,16 @@ async fn on_update(socket: SocketRef, io: SocketIo, ack: AckSender, Data(args): 
 
 /// Sends `data` to the `/remote` socket `target` only.
 fn deliver(io: &SocketIo, target: &str, data: Value) -> Result<(), Rejection> {
-    let unknown = || Rejection::new("No desktop with this id is connected. Scan the code on the desktop page again.");
+    let unknown = || {
+        Rejection::new(
+            "No desktop with this id is connected. Scan the code on the desktop page again.",
+        )
+    };
     let sid: Sid = target.parse().map_err(|_| unknown())?;
-    let socket = io.of(NAMESPACE).and_then(|ns| ns.get_socket(sid)).ok_or_else(unknown)?;
+    let socket = io
+        .of(NAMESPACE)
+        .and_then(|ns| ns.get_socket(sid))
+        .ok_or_else(unknown)?;
     emit::<Update>(&socket, &(data,));
     Ok(())
 }

@@ -17,7 +17,10 @@ async fn next_map(client: &mut RawClient) -> Map<String, Value> {
 }
 
 /// Waits (up to 20 ticks) for a broadcast satisfying `check`.
-async fn map_where(client: &mut RawClient, check: impl Fn(&Map<String, Value>) -> bool) -> Map<String, Value> {
+async fn map_where(
+    client: &mut RawClient,
+    check: impl Fn(&Map<String, Value>) -> bool,
+) -> Map<String, Value> {
     for _ in 0..20 {
         let map = next_map(client).await;
         if check(&map) {
@@ -67,12 +70,20 @@ async fn the_map_holds_every_client_with_its_position_and_drops_those_who_leave(
     }
     let mover_id = map.keys().find(|id| **id != observer.sid).unwrap().clone();
 
-    mover.emit("update", vec![json!({"x": 0.25, "y": 0.75})]).await;
+    mover
+        .emit("update", vec![json!({"x": 0.25, "y": 0.75})])
+        .await;
     let map = map_where(&mut observer, |m| m[&mover_id]["x"] == json!(0.25)).await;
-    assert_eq!(map[&mover_id], json!({"id": mover_id, "x": 0.25, "y": 0.75}));
+    assert_eq!(
+        map[&mover_id],
+        json!({"id": mover_id, "x": 0.25, "y": 0.75})
+    );
 
     mover.disconnect().await;
-    map_where(&mut observer, |m| !m.contains_key(&mover_id) && m.len() == 1).await;
+    map_where(&mut observer, |m| {
+        !m.contains_key(&mover_id) && m.len() == 1
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -113,10 +124,15 @@ async fn a_frame_that_is_not_json_disconnects_its_sender_and_nobody_else() {
     let mut bad = RawClient::connect(&server, NS).await;
     let bad_id = bad.sid.clone();
     // NaN is not JSON, but nothing stops a client from sending the bare token.
-    bad.send_frame(r#"42/cursors,["update",{"x":NaN,"y":0.1}]"#).await.unwrap();
+    bad.send_frame(r#"42/cursors,["update",{"x":NaN,"y":0.1}]"#)
+        .await
+        .unwrap();
     bad.expect_closed().await;
     let id = observer.sid.clone();
-    let map = map_where(&mut observer, |m| !m.contains_key(&bad_id) && m[&id]["x"] == json!(0.5)).await;
+    let map = map_where(&mut observer, |m| {
+        !m.contains_key(&bad_id) && m[&id]["x"] == json!(0.5)
+    })
+    .await;
     assert_eq!(map[&id], json!({"id": id, "x": 0.5, "y": 0.5}));
 }
 

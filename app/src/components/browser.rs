@@ -29,7 +29,9 @@ pub fn use_interval(period: Duration, tick: impl Fn() + 'static) {
 
 /// Returns a function that remembers the latest value it is given and passes it to `send`
 /// at most once per animation frame: pointer events fire far more often than screens draw.
-pub fn use_frame_throttle<T: Clone + Send + Sync + 'static>(send: impl Fn(T) + 'static) -> impl Fn(T) + Clone {
+pub fn use_frame_throttle<T: Clone + Send + Sync + 'static>(
+    send: impl Fn(T) + 'static,
+) -> impl Fn(T) + Clone {
     let latest = StoredValue::new(None::<T>);
     let send = Rc::new(send);
     move |value: T| {
@@ -55,14 +57,24 @@ pub fn use_animation_loop(mut frame: impl FnMut(f64) + 'static) {
     let previous = Cell::new(None::<f64>);
     let (again, requested) = (callback.clone(), request.clone());
     *callback.borrow_mut() = Some(Closure::new(move |now: f64| {
-        let dt = previous.replace(Some(now)).map_or(0.0, |before| ((now - before) / 1000.0).clamp(0.0, 0.05));
+        let dt = previous
+            .replace(Some(now))
+            .map_or(0.0, |before| ((now - before) / 1000.0).clamp(0.0, 0.05));
         frame(dt);
         if let Some(next) = again.borrow().as_ref() {
-            requested.set(window().request_animation_frame(next.as_ref().unchecked_ref()).ok());
+            requested.set(
+                window()
+                    .request_animation_frame(next.as_ref().unchecked_ref())
+                    .ok(),
+            );
         }
     }));
     if let Some(first) = callback.borrow().as_ref() {
-        request.set(window().request_animation_frame(first.as_ref().unchecked_ref()).ok());
+        request.set(
+            window()
+                .request_animation_frame(first.as_ref().unchecked_ref())
+                .ok(),
+        );
     }
     let stop = SendWrapper::new(move || {
         if let Some(id) = request.take() {
@@ -80,7 +92,9 @@ pub fn use_animation_loop(mut frame: impl FnMut(f64) + 'static) {
 /// A colour of its own for each id (same id, same colour, on every screen).
 pub fn colour_for(id: &str) -> String {
     // FNV-1a: tiny, stable across platforms.
-    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    });
     format!("hsl({} 80% 45%)", hash % 360)
 }
 

@@ -25,11 +25,15 @@ pub fn CursorsPage() -> impl IntoView {
     // Fractions of the window, like the seed, so the course's own page shares the space.
     let at = move |x: i32, y: i32| {
         let (w, h) = (window().inner_width(), window().inner_height());
-        let size = |v: Result<wasm_bindgen::JsValue, _>| v.ok().and_then(|v| v.as_f64()).unwrap_or(1.0).max(1.0);
+        let size = |v: Result<wasm_bindgen::JsValue, _>| {
+            v.ok().and_then(|v| v.as_f64()).unwrap_or(1.0).max(1.0)
+        };
         Position::clamped(x as f64 / size(w), y as f64 / size(h))
     };
     let on_pointer = send.clone();
-    use_window_listener(ev::pointermove, move |e| on_pointer(at(e.client_x(), e.client_y())));
+    use_window_listener(ev::pointermove, move |e| {
+        on_pointer(at(e.client_x(), e.client_y()))
+    });
     use_window_listener(ev::touchmove, move |e| {
         if let Some(touch) = e.touches().get(0) {
             send(at(touch.client_x(), touch.client_y()));
@@ -72,7 +76,11 @@ pub fn CursorsPage() -> impl IntoView {
 
 /// One cursor, placed by its position in the latest map.
 #[component]
-fn CursorDot(id: String, cursors: RwSignal<CursorMap>, mine: ArcRwSignal<Option<String>>) -> impl IntoView {
+fn CursorDot(
+    id: String,
+    cursors: RwSignal<CursorMap>,
+    mine: ArcRwSignal<Option<String>>,
+) -> impl IntoView {
     let colour = colour_for(&id);
     let is_mine = {
         let id = id.clone();

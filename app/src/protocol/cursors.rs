@@ -27,14 +27,25 @@ impl Position {
         if fits(x) && fits(y) {
             Ok(Position { x, y })
         } else {
-            Err(Rejection::new("A cursor position needs x and y between 0 and 1."))
+            Err(Rejection::new(
+                "A cursor position needs x and y between 0 and 1.",
+            ))
         }
     }
 
     /// Clamps a point into the page (for positions computed locally, e.g. from a pointer).
     pub fn clamped(x: f64, y: f64) -> Self {
-        let clamp = |v: f64| if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.5 };
-        Position { x: clamp(x), y: clamp(y) }
+        let clamp = |v: f64| {
+            if v.is_finite() {
+                v.clamp(0.0, 1.0)
+            } else {
+                0.5
+            }
+        };
+        Position {
+            x: clamp(x),
+            y: clamp(y),
+        }
     }
 }
 
@@ -82,8 +93,14 @@ mod tests {
 
     #[test]
     fn accepts_fractions_of_the_viewport() {
-        assert_eq!(parse(json!({"x": 0.25, "y": 1})).unwrap(), Position { x: 0.25, y: 1.0 });
-        assert_eq!(parse(json!({"x": 0, "y": 0, "extra": "ignored"})).unwrap(), Position { x: 0.0, y: 0.0 });
+        assert_eq!(
+            parse(json!({"x": 0.25, "y": 1})).unwrap(),
+            Position { x: 0.25, y: 1.0 }
+        );
+        assert_eq!(
+            parse(json!({"x": 0, "y": 0, "extra": "ignored"})).unwrap(),
+            Position { x: 0.0, y: 0.0 }
+        );
     }
 
     #[test]
@@ -110,14 +127,27 @@ mod tests {
     #[test]
     fn clamping_keeps_local_points_on_the_page() {
         assert_eq!(Position::clamped(-3.0, 2.0), Position { x: 0.0, y: 1.0 });
-        assert_eq!(Position::clamped(f64::NAN, 0.3), Position { x: 0.5, y: 0.3 });
+        assert_eq!(
+            Position::clamped(f64::NAN, 0.3),
+            Position { x: 0.5, y: 0.3 }
+        );
     }
 
     #[test]
     fn the_broadcast_is_the_seed_map() {
         let mut map = CursorMap::new();
-        map.insert("abc".into(), Cursor { id: "abc".into(), x: 0.5, y: 0.25 });
+        map.insert(
+            "abc".into(),
+            Cursor {
+                id: "abc".into(),
+                x: 0.5,
+                y: 0.25,
+            },
+        );
         let args: <Update as Event>::Args = (map,);
-        assert_eq!(serde_json::to_value(args).unwrap(), json!([{"abc": {"id": "abc", "x": 0.5, "y": 0.25}}]));
+        assert_eq!(
+            serde_json::to_value(args).unwrap(),
+            json!([{"abc": {"id": "abc", "x": 0.5, "y": 0.25}}])
+        );
     }
 }

@@ -76,11 +76,17 @@ pub struct Receipt {
 
 impl Receipt {
     pub fn delivered() -> Self {
-        Receipt { ok: true, error: None }
+        Receipt {
+            ok: true,
+            error: None,
+        }
     }
 
     pub fn refused(reason: &Rejection) -> Self {
-        Receipt { ok: false, error: Some(reason.0.clone()) }
+        Receipt {
+            ok: false,
+            error: Some(reason.0.clone()),
+        }
     }
 }
 
@@ -96,8 +102,12 @@ impl Rejection {
 }
 
 /// The namespaces the server serves; any other is refused with `connect_error`.
-pub const NAMESPACES: &[&str] =
-    &[simple_chat::NAMESPACE, chat::NAMESPACE, cursors::NAMESPACE, remote::NAMESPACE];
+pub const NAMESPACES: &[&str] = &[
+    simple_chat::NAMESPACE,
+    chat::NAMESPACE,
+    cursors::NAMESPACE,
+    remote::NAMESPACE,
+];
 
 #[cfg(test)]
 mod tests {

@@ -50,29 +50,51 @@ impl Steer {
     /// Reads relayed data leniently: any object with finite numbers `x` and `y` (the seed's
     /// controller sends exactly `{x, y}`), clamped into [0, 1]. Anything else is `None`.
     pub fn from_value(data: &Value) -> Option<Steer> {
-        let number = |key| data.get(key).and_then(Value::as_f64).filter(|v| v.is_finite());
+        let number = |key| {
+            data.get(key)
+                .and_then(Value::as_f64)
+                .filter(|v| v.is_finite())
+        };
         let source = match data.get("source").and_then(Value::as_str) {
             Some("tilt") => SteerSource::Tilt,
             _ => SteerSource::Touch,
         };
-        Some(Steer { x: number("x")?.clamp(0.0, 1.0), y: number("y")?.clamp(0.0, 1.0), source })
+        Some(Steer {
+            x: number("x")?.clamp(0.0, 1.0),
+            y: number("y")?.clamp(0.0, 1.0),
+            source,
+        })
     }
 }
 
 /// Reads `update(targetId, data)`: a single string id and a bounded, present JSON value.
 pub fn parse_relay(args: &RawArgs) -> Result<(String, Value), Rejection> {
     let target = match args.get(0) {
-        Some(Value::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => id.clone(),
-        Some(Value::Array(_)) => return Err(Rejection::new("Send an update to one target id, not a list.")),
-        _ => return Err(Rejection::new("An update needs the target's id (a string) first.")),
+        Some(Value::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
+            id.clone()
+        }
+        Some(Value::Array(_)) => {
+            return Err(Rejection::new(
+                "Send an update to one target id, not a list.",
+            ))
+        }
+        _ => {
+            return Err(Rejection::new(
+                "An update needs the target's id (a string) first.",
+            ))
+        }
     };
     let data = match args.get(1) {
-        None | Some(Value::Null) => return Err(Rejection::new("An update needs data after the target id.")),
+        None | Some(Value::Null) => {
+            return Err(Rejection::new("An update needs data after the target id."))
+        }
         Some(data) => data.clone(),
     };
     let size = serde_json::to_vec(&data).map_or(usize::MAX, |bytes| bytes.len());
     if size > MAX_DATA_BYTES {
-        return Err(Rejection::new(format!("Update data is limited to {MAX_DATA_BYTES} bytes of JSON.")));
+        return Err(Rejection::new(format!(
+            "Update data is limited to {MAX_DATA_BYTES} bytes of JSON."
+        )));
     }
     Ok((target, data))
 }
@@ -82,7 +104,9 @@ pub fn controller_path(id: &str) -> String {
     let encoded: String = id
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect();
@@ -114,15 +138,39 @@ mod tests {
 
     #[test]
     fn any_json_data_is_relayed_as_is() {
-        for data in [json!(1), json!("text"), json!([1, 2]), json!({"deep": {"er": true}})] {
-            assert_eq!(parse_relay(&RawArgs(vec![json!("t"), data.clone()])).unwrap().1, data);
+        for data in [
+            json!(1),
+            json!("text"),
+            json!([1, 2]),
+            json!({"deep": {"er": true}}),
+        ] {
+            assert_eq!(
+                parse_relay(&RawArgs(vec![json!("t"), data.clone()]))
+                    .unwrap()
+                    .1,
+                data
+            );
         }
     }
 
     #[test]
     fn steering_is_read_leniently_and_clamped() {
-        assert_eq!(Steer::from_value(&json!({"x": 0.2, "y": 0.9})), Some(Steer { x: 0.2, y: 0.9, source: SteerSource::Touch }));
-        assert_eq!(Steer::from_value(&json!({"x": -1, "y": 3, "source": "tilt"})), Some(Steer { x: 0.0, y: 1.0, source: SteerSource::Tilt }));
+        assert_eq!(
+            Steer::from_value(&json!({"x": 0.2, "y": 0.9})),
+            Some(Steer {
+                x: 0.2,
+                y: 0.9,
+                source: SteerSource::Touch
+            })
+        );
+        assert_eq!(
+            Steer::from_value(&json!({"x": -1, "y": 3, "source": "tilt"})),
+            Some(Steer {
+                x: 0.0,
+                y: 1.0,
+                source: SteerSource::Tilt
+            })
+        );
         assert_eq!(Steer::from_value(&json!({"x": "0.2", "y": 0.9})), None);
         assert_eq!(Steer::from_value(&json!([0.2, 0.9])), None);
     }

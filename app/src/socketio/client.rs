@@ -489,7 +489,11 @@ impl Inner {
         // `navigator.onLine` is only a hint (it is false on a machine with nothing but
         // loopback, where a local server still works), so we keep retrying either way.
         self.state.set(if browser_online() {
-            ConnectionState::Reconnecting { attempt: attempt + 1, retry_in_ms: delay, reason }
+            ConnectionState::Reconnecting {
+                attempt: attempt + 1,
+                retry_in_ms: delay,
+                reason,
+            }
         } else {
             ConnectionState::Offline
         });

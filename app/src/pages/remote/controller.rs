@@ -27,7 +27,11 @@ const TILT_RANGE_DEG: f64 = 30.0;
 #[component]
 pub fn ControllerPage() -> impl IntoView {
     let query = use_query_map();
-    let target = move || query.with(|q| q.get("id")).filter(|id| !id.trim().is_empty());
+    let target = move || {
+        query
+            .with(|q| q.get("id"))
+            .filter(|id| !id.trim().is_empty())
+    };
     move || match target() {
         Some(id) => view! { <Controller target=id/> }.into_any(),
         None => view! {
@@ -61,7 +65,11 @@ fn Controller(target: String) -> impl IntoView {
     let mode = RwSignal::new(Mode::Touch);
     // Where the finger (or the tilt) points, as fractions of the pad.
     let pointer = RwSignal::new(None::<(f64, f64)>);
-    let last = StoredValue::new(Steer { x: 0.5, y: 0.5, source: SteerSource::Touch });
+    let last = StoredValue::new(Steer {
+        x: 0.5,
+        y: 0.5,
+        source: SteerSource::Touch,
+    });
 
     let send = use_frame_throttle(move |steer: Steer| {
         last.set_value(steer);
@@ -90,11 +98,17 @@ fn Controller(target: String) -> impl IntoView {
         if mode.get_untracked() != Mode::Touch {
             return;
         }
-        let Some(pad) = pad.get_untracked() else { return };
+        let Some(pad) = pad.get_untracked() else {
+            return;
+        };
         let rect = pad.get_bounding_client_rect();
         let x = (e.client_x() as f64 - rect.left()) / rect.width().max(1.0);
         let y = (e.client_y() as f64 - rect.top()) / rect.height().max(1.0);
-        touch_send(Steer { x: x.clamp(0.0, 1.0), y: y.clamp(0.0, 1.0), source: SteerSource::Touch });
+        touch_send(Steer {
+            x: x.clamp(0.0, 1.0),
+            y: y.clamp(0.0, 1.0),
+            source: SteerSource::Touch,
+        });
     };
     let on_move = on_pointer.clone();
 
@@ -104,14 +118,22 @@ fn Controller(target: String) -> impl IntoView {
         if mode.get_untracked() != Mode::Tilt {
             return;
         }
-        let Ok(event) = event.dyn_into::<web_sys::DeviceOrientationEvent>() else { return };
-        let (Some(beta), Some(gamma)) = (event.beta(), event.gamma()) else { return };
+        let Ok(event) = event.dyn_into::<web_sys::DeviceOrientationEvent>() else {
+            return;
+        };
+        let (Some(beta), Some(gamma)) = (event.beta(), event.gamma()) else {
+            return;
+        };
         let (beta0, gamma0) = centre.get_value().unwrap_or_else(|| {
             centre.set_value(Some((beta, gamma)));
             (beta, gamma)
         });
         let to_fraction = |deg: f64| (0.5 + deg / (2.0 * TILT_RANGE_DEG)).clamp(0.0, 1.0);
-        send(Steer { x: to_fraction(gamma - gamma0), y: to_fraction(beta - beta0), source: SteerSource::Tilt });
+        send(Steer {
+            x: to_fraction(gamma - gamma0),
+            y: to_fraction(beta - beta0),
+            source: SteerSource::Tilt,
+        });
     });
     on_cleanup(move || tilt_listener.remove());
 
@@ -167,11 +189,13 @@ async fn tilt_permission() -> Result<(), String> {
     if !window.is_secure_context() {
         return Err("Tilt needs a secure page: open this controller over HTTPS (start the server with --tls self-signed).".into());
     }
-    let constructor = js_sys::Reflect::get(&window, &JsValue::from_str("DeviceOrientationEvent")).unwrap_or(JsValue::UNDEFINED);
+    let constructor = js_sys::Reflect::get(&window, &JsValue::from_str("DeviceOrientationEvent"))
+        .unwrap_or(JsValue::UNDEFINED);
     if constructor.is_undefined() {
         return Err("This browser gives no access to the gyroscope.".into());
     }
-    let request = js_sys::Reflect::get(&constructor, &JsValue::from_str("requestPermission")).unwrap_or(JsValue::UNDEFINED);
+    let request = js_sys::Reflect::get(&constructor, &JsValue::from_str("requestPermission"))
+        .unwrap_or(JsValue::UNDEFINED);
     let Some(request) = request.dyn_ref::<js_sys::Function>() else {
         return Ok(()); // Only iOS asks; elsewhere events simply arrive.
     };

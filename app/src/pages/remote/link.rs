@@ -17,11 +17,20 @@ pub struct PhoneBase {
 /// address instead; `--public-url` beats everything.
 pub fn phone_base(config: &SiteConfig, origin: &str, hostname: &str) -> PhoneBase {
     if let Some(public) = &config.public_url {
-        return PhoneBase { base: public.clone(), warning: None };
+        return PhoneBase {
+            base: public.clone(),
+            warning: None,
+        };
     }
-    let loopback = hostname == "localhost" || hostname.starts_with("127.") || hostname == "[::1]" || hostname == "::1";
+    let loopback = hostname == "localhost"
+        || hostname.starts_with("127.")
+        || hostname == "[::1]"
+        || hostname == "::1";
     if !loopback {
-        return PhoneBase { base: origin.to_owned(), warning: None };
+        return PhoneBase {
+            base: origin.to_owned(),
+            warning: None,
+        };
     }
     match config.lan_urls.first() {
         Some(lan) => PhoneBase {
@@ -71,32 +80,68 @@ mod tests {
 
     #[test]
     fn a_page_opened_on_localhost_shows_the_lan_address() {
-        let chosen = phone_base(&config(&["http://192.168.1.5:3000"], false, None), "http://localhost:3000", "localhost");
-        assert_eq!(chosen, PhoneBase { base: "http://192.168.1.5:3000".into(), warning: None });
+        let chosen = phone_base(
+            &config(&["http://192.168.1.5:3000"], false, None),
+            "http://localhost:3000",
+            "localhost",
+        );
+        assert_eq!(
+            chosen,
+            PhoneBase {
+                base: "http://192.168.1.5:3000".into(),
+                warning: None
+            }
+        );
     }
 
     #[test]
     fn a_loopback_only_server_warns_that_phones_cannot_reach_it() {
-        let chosen = phone_base(&config(&["http://192.168.1.5:3000"], true, None), "http://127.0.0.1:3000", "127.0.0.1");
+        let chosen = phone_base(
+            &config(&["http://192.168.1.5:3000"], true, None),
+            "http://127.0.0.1:3000",
+            "127.0.0.1",
+        );
         assert_eq!(chosen.base, "http://192.168.1.5:3000");
         assert!(chosen.warning.unwrap().contains("--bind 0.0.0.0"));
     }
 
     #[test]
     fn a_page_opened_on_the_lan_address_keeps_it() {
-        let chosen = phone_base(&config(&["http://10.0.0.2:3000"], false, None), "http://192.168.1.5:3000", "192.168.1.5");
+        let chosen = phone_base(
+            &config(&["http://10.0.0.2:3000"], false, None),
+            "http://192.168.1.5:3000",
+            "192.168.1.5",
+        );
         assert_eq!(chosen.base, "http://192.168.1.5:3000");
     }
 
     #[test]
     fn the_public_url_wins() {
-        let chosen = phone_base(&config(&["http://10.0.0.2:3000"], true, Some("https://sb.example.org")), "http://localhost:3000", "localhost");
-        assert_eq!(chosen, PhoneBase { base: "https://sb.example.org".into(), warning: None });
+        let chosen = phone_base(
+            &config(
+                &["http://10.0.0.2:3000"],
+                true,
+                Some("https://sb.example.org"),
+            ),
+            "http://localhost:3000",
+            "localhost",
+        );
+        assert_eq!(
+            chosen,
+            PhoneBase {
+                base: "https://sb.example.org".into(),
+                warning: None
+            }
+        );
     }
 
     #[test]
     fn without_any_lan_address_the_origin_is_used_with_a_warning() {
-        let chosen = phone_base(&config(&[], true, None), "http://127.0.0.1:4173", "127.0.0.1");
+        let chosen = phone_base(
+            &config(&[], true, None),
+            "http://127.0.0.1:4173",
+            "127.0.0.1",
+        );
         assert_eq!(chosen.base, "http://127.0.0.1:4173");
         assert!(chosen.warning.is_some());
     }

@@ -36,7 +36,9 @@ pub fn RemotePage() -> impl IntoView {
     let steer = RwSignal::new(None::<Steer>);
     let last_seen = RwSignal::new(None::<f64>);
     let now = RwSignal::new(js_sys::Date::now());
-    use_interval(Duration::from_millis(500), move || now.set(js_sys::Date::now()));
+    use_interval(Duration::from_millis(500), move || {
+        now.set(js_sys::Date::now())
+    });
     socket.on::<Update>(move |(data,)| {
         if let Some(s) = Steer::from_value(&data) {
             steer.set(Some(s));
@@ -51,11 +53,22 @@ pub fn RemotePage() -> impl IntoView {
         let id = my_id.get()?;
         let config = config.get().map(|result| result.unwrap_or_default())?;
         let location = window().location();
-        let (origin, host) = (location.origin().unwrap_or_default(), location.hostname().unwrap_or_default());
+        let (origin, host) = (
+            location.origin().unwrap_or_default(),
+            location.hostname().unwrap_or_default(),
+        );
         let base = phone_base(&config, &origin, &host);
-        Some((format!("{}{}", base.base, controller_path(&id)), base.warning, config))
+        Some((
+            format!("{}{}", base.base, controller_path(&id)),
+            base.warning,
+            config,
+        ))
     };
-    let sending = move || last_seen.get().is_some_and(|t| now.get() - t < SENDING_WINDOW_MS);
+    let sending = move || {
+        last_seen
+            .get()
+            .is_some_and(|t| now.get() - t < SENDING_WINDOW_MS)
+    };
     let stage = RwSignal::new(Stage::Ball);
     let steer_x = Signal::derive(move || steer.get().map(|s| s.x));
 

@@ -31,7 +31,14 @@ pub struct Squash {
 
 impl Default for Squash {
     fn default() -> Self {
-        let mut game = Squash { ball: (0.0, 0.0), velocity: (0.0, 0.0), paddle: 0.5, score: 0, best: 0, misses: 0 };
+        let mut game = Squash {
+            ball: (0.0, 0.0),
+            velocity: (0.0, 0.0),
+            paddle: 0.5,
+            score: 0,
+            best: 0,
+            misses: 0,
+        };
         game.serve();
         game
     }
@@ -41,7 +48,11 @@ impl Squash {
     /// Moves the paddle's centre to `x` (a fraction of the width), keeping it on court.
     pub fn steer(&mut self, x: f64) {
         let half = PADDLE_WIDTH / 2.0;
-        self.paddle = if x.is_finite() { x.clamp(half, 1.0 - half) } else { 0.5 };
+        self.paddle = if x.is_finite() {
+            x.clamp(half, 1.0 - half)
+        } else {
+            0.5
+        };
     }
 
     /// Advances the game by `dt` seconds.
@@ -85,7 +96,11 @@ impl Squash {
 
     /// Puts the ball back at the top, falling, alternating sides.
     fn serve(&mut self) {
-        let side = if self.misses % 2 == 0 { 1.0 } else { -1.0 };
+        let side = if self.misses.is_multiple_of(2) {
+            1.0
+        } else {
+            -1.0
+        };
         self.ball = (0.5, 0.15);
         self.velocity = (side * SERVE_SPEED * 0.45, SERVE_SPEED * 0.9);
     }
@@ -138,7 +153,11 @@ mod tests {
     use super::*;
 
     fn game_with_ball(ball: (f64, f64), velocity: (f64, f64)) -> Squash {
-        Squash { ball, velocity, ..Squash::default() }
+        Squash {
+            ball,
+            velocity,
+            ..Squash::default()
+        }
     }
 
     #[test]
@@ -166,7 +185,10 @@ mod tests {
 
     #[test]
     fn an_edge_hit_sends_the_ball_sideways() {
-        let mut g = game_with_ball((0.5 + PADDLE_WIDTH / 2.0, PADDLE_Y - BALL_RADIUS - 0.01), (0.0, 0.5));
+        let mut g = game_with_ball(
+            (0.5 + PADDLE_WIDTH / 2.0, PADDLE_Y - BALL_RADIUS - 0.01),
+            (0.0, 0.5),
+        );
         g.steer(0.5);
         g.step(0.05);
         assert_eq!(g.score, 1);

@@ -1,0 +1,196 @@
+//! The `/cursors` scenario: N clients connected, M of them moving at a fixed rate; every client
+//! counts the `update` broadcasts it receives, their spacing and their size.
+
+use std::time::Duration;
+
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+
+use crate::client::{connect_many, Conn, Frame};
+use crate::stats::{ms, percentile};
+use crate::target::{raise_open_files_limit, CpuWindow, Target};
+
+pub struct Setup {
+    pub clients: usize,
+    pub movers: usize,
+    pub rate_hz: f64,
+    pub warmup: Duration,
+    pub measure: Duration,
+}
+
+pub const HEADER: [&str; 8] = [
+    "clients",
+    "movers",
+    "ticks/client/s",
+    "min ticks/s",
+    "gap p50",
+    "gap p99",
+    "server CPU",
+    "KB/client/s",
+];
+
+/// What one client saw in the measured window.
+#[derive(Default)]
+struct Seen {
+    ticks: u64,
+    bytes: u64,
+    gaps: Vec<Duration>,
+    dropped: bool,
+}
+
+pub struct Report {
+    seen: Vec<Seen>,
+    seconds: f64,
+    cpu: Option<(f64, f64)>,
+}
+
+pub async fn run(target: &Target, setup: &Setup) -> Report {
+    raise_open_files_limit();
+    let conns = connect_many(target.addr, "/cursors", setup.clients, None).await;
+    let from = Instant::now() + setup.warmup;
+    let until = from + setup.measure;
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, conn)| {
+            let moving = i < setup.movers;
+            let period = Duration::from_secs_f64(1.0 / setup.rate_hz);
+            // Spread the movers over the period, as real people do not move in lockstep.
+            let phase = period.mul_f64(i as f64 / setup.clients.max(1) as f64);
+            tokio::spawn(drive(
+                conn,
+                moving.then_some((period, phase)),
+                i,
+                from,
+                until,
+            ))
+        })
+        .collect();
+    sleep_until(from).await;
+    let window = CpuWindow::start(target);
+    sleep_until(until).await;
+    let cpu = window.finish(target);
+    let mut seen = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        seen.push(task.await.unwrap_or_default());
+    }
+    Report {
+        seen,
+        seconds: setup.measure.as_secs_f64(),
+        cpu,
+    }
+}
+
+async fn drive(
+    mut conn: Conn,
+    moving: Option<(Duration, Duration)>,
+    seed: usize,
+    from: Instant,
+    until: Instant,
+) -> Seen {
+    let (period, phase) = moving.unwrap_or((Duration::from_secs(3600), Duration::ZERO));
+    let mut sends = tokio::time::interval_at(Instant::now() + phase, period);
+    sends.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut seen = Seen::default();
+    let mut last: Option<Instant> = None;
+    let mut position = Walk::new(seed);
+    loop {
+        tokio::select! {
+            _ = sends.tick(), if moving.is_some() => {
+                let (x, y) = position.step();
+                if !conn.send(format!(r#"42/cursors,["update",{{"x":{x:.4},"y":{y:.4}}}]"#)).await {
+                    seen.dropped = true;
+                    break;
+                }
+            }
+            frame = conn.next() => match frame {
+                Frame::Packet(packet) if packet.starts_with("2/cursors,[\"update\"") => {
+                    let now = Instant::now();
+                    if now >= from && now < until {
+                        seen.ticks += 1;
+                        seen.bytes += packet.len() as u64 + 1;
+                        if let Some(previous) = last.filter(|t| *t >= from) {
+                            seen.gaps.push(now - previous);
+                        }
+                    }
+                    last = Some(now);
+                }
+                Frame::Closed => {
+                    seen.dropped = Instant::now() < until;
+                    break;
+                }
+                _ => {}
+            },
+            _ = sleep_until(until) => break,
+        }
+    }
+    conn.close().await;
+    seen
+}
+
+/// A cursor wandering around the page.
+struct Walk {
+    state: u64,
+    x: f64,
+    y: f64,
+}
+
+impl Walk {
+    fn new(seed: usize) -> Walk {
+        Walk {
+            state: seed as u64 * 0x9E37_79B9_7F4A_7C15 + 1,
+            x: 0.5,
+            y: 0.5,
+        }
+    }
+
+    fn step(&mut self) -> (f64, f64) {
+        let mut next = || {
+            // xorshift: deterministic and plenty for wandering.
+            self.state ^= self.state << 13;
+            self.state ^= self.state >> 7;
+            self.state ^= self.state << 17;
+            (self.state % 2001) as f64 / 1000.0 - 1.0
+        };
+        let (dx, dy) = (next() * 0.02, next() * 0.02);
+        self.x = (self.x + dx).clamp(0.0, 1.0);
+        self.y = (self.y + dy).clamp(0.0, 1.0);
+        (self.x, self.y)
+    }
+}
+
+impl Report {
+    pub fn row(&self, setup: &Setup) -> Vec<String> {
+        let n = self.seen.len().max(1) as f64;
+        let rates: Vec<f64> = self
+            .seen
+            .iter()
+            .map(|s| s.ticks as f64 / self.seconds)
+            .collect();
+        let mean = rates.iter().sum::<f64>() / n;
+        let min = rates.iter().cloned().fold(f64::INFINITY, f64::min);
+        let mut gaps: Vec<Duration> = self
+            .seen
+            .iter()
+            .flat_map(|s| s.gaps.iter().copied())
+            .collect();
+        gaps.sort();
+        let bytes = self.seen.iter().map(|s| s.bytes).sum::<u64>() as f64 / n / self.seconds;
+        let dropped = self.seen.iter().filter(|s| s.dropped).count();
+        let clients = if dropped > 0 {
+            format!("{} ({dropped} lost)", setup.clients)
+        } else {
+            setup.clients.to_string()
+        };
+        vec![
+            clients,
+            setup.movers.to_string(),
+            format!("{mean:.2}"),
+            format!("{:.2}", if min.is_finite() { min } else { 0.0 }),
+            ms(percentile(&gaps, 50.0)),
+            ms(percentile(&gaps, 99.0)),
+            self.cpu
+                .map_or("-".into(), |(_, share)| format!("{:.0} %", share * 100.0)),
+            format!("{:.1}", bytes / 1024.0),
+        ]
+    }
+}

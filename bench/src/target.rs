@@ -1,0 +1,190 @@
+//! The server under test: started as its own process (pinned to CPU 0) or already running,
+//! and measured through `/proc/<pid>`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+pub struct Target {
+    pub addr: SocketAddr,
+    pub pid: Option<u32>,
+    child: Option<Child>,
+    _data_dir: Option<std::path::PathBuf>,
+}
+
+impl Target {
+    pub fn existing(addr: SocketAddr, pid: Option<u32>) -> Target {
+        Target {
+            addr,
+            pid,
+            child: None,
+            _data_dir: None,
+        }
+    }
+
+    /// Starts Switchboard on a free loopback port, pinned to CPU 0 when `taskset` exists.
+    pub async fn start_switchboard(binary: &Path) -> Target {
+        let port = free_port();
+        let data_dir =
+            std::env::temp_dir().join(format!("switchboard-bench-{}-{port}", std::process::id()));
+        let args = [
+            "--port".to_owned(),
+            port.to_string(),
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--log-level".to_owned(),
+            "warn".to_owned(),
+        ];
+        Self::start(binary.as_os_str(), &args, port, Some(data_dir), &[]).await
+    }
+
+    pub async fn start(
+        program: &std::ffi::OsStr,
+        args: &[String],
+        port: u16,
+        data_dir: Option<std::path::PathBuf>,
+        env: &[(&str, String)],
+    ) -> Target {
+        let mut command = if two_cpus() && which("taskset") {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg("0").arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        command
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {program:?}: {e}"));
+        let pid = child.id();
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let started = Instant::now();
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{program:?} did not start listening"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Target {
+            addr,
+            pid,
+            child: Some(child),
+            _data_dir: data_dir,
+        }
+    }
+
+    /// CPU seconds the server has used so far (user + system).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid?)).ok()?;
+        // Fields after the command name (which may contain spaces) start at field 3.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 =
+            fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+        Some(ticks / clock_ticks_per_second())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                // SIGTERM first: the server shuts down gracefully.
+                unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            }
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+        if let Some(dir) = &self._data_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Measures the server's CPU use over a window: `start()` then `finish()`.
+pub struct CpuWindow {
+    cpu: Option<f64>,
+    wall: Instant,
+}
+
+impl CpuWindow {
+    pub fn start(target: &Target) -> CpuWindow {
+        CpuWindow {
+            cpu: target.cpu_seconds(),
+            wall: Instant::now(),
+        }
+    }
+
+    /// Server CPU seconds used and the fraction of one core, since `start`.
+    pub fn finish(&self, target: &Target) -> Option<(f64, f64)> {
+        let used = target.cpu_seconds()? - self.cpu?;
+        Some((used, used / self.wall.elapsed().as_secs_f64()))
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn clock_ticks_per_second() -> f64 {
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+fn two_cpus() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+}
+
+/// Keeps the load generator off the server's core (CPU 0) on a machine with two or more.
+pub fn pin_current_process_to_last_cpu() {
+    let Ok(cpus) = std::thread::available_parallelism() else {
+        return;
+    };
+    if cpus.get() < 2 {
+        return;
+    }
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 1..cpus.get() {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// Lets this process open as many sockets as the hard limit allows.
+pub fn raise_open_files_limit() {
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
