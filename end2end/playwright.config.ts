@@ -33,7 +33,8 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `../target/debug/switchboard --port ${PORT} --data-dir ${dataDir} --log-level warn`,
+    // No internet in the test namespace: the trades page uses the built-in demo market.
+    command: `../target/debug/switchboard --port ${PORT} --data-dir ${dataDir} --log-level warn --market demo`,
     url: `http://127.0.0.1:${PORT}/healthz`,
     reuseExistingServer: false,
     stdout: 'ignore',

@@ -16,6 +16,11 @@ pub struct SiteConfig {
     pub tls: bool,
     /// The operator's `--public-url`, which phones should use whatever else is known.
     pub public_url: Option<String>,
+    /// The live trades feed (Bitstamp WebSocket API v2): an absolute `wss://` URL, or a path
+    /// on this server for the demo market.
+    pub market_feed: String,
+    /// Who runs that feed, for messages ("ws.bitstamp.net", "the built-in demo market").
+    pub market_name: String,
 }
 
 /// The running server's [`SiteConfig`].

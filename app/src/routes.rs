@@ -10,6 +10,7 @@ use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
 use crate::pages::remote::{ControllerPage, RemotePage};
 use crate::pages::simple_chat::SimpleChatPage;
+use crate::pages::trades::TradesPage;
 
 /// One app on the home page.
 pub struct AppLink {
@@ -21,6 +22,11 @@ pub struct AppLink {
 
 /// The apps, in the order of the chapter.
 pub const APPS: &[AppLink] = &[
+    AppLink {
+        path: "/trades",
+        title: "Live trades",
+        blurb: "Crypto trades over a WebSocket, next to a poller that misses most of them.",
+    },
     AppLink {
         path: "/chat/simple",
         title: "Simple chat",
@@ -65,6 +71,7 @@ pub fn App() -> impl IntoView {
             <main>
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=HomePage/>
+                    <Route path=path!("/trades") view=TradesPage/>
                     <Route path=path!("/chat/simple") view=SimpleChatPage/>
                     <Route path=path!("/chat") view=ChatPage/>
                     <Route path=path!("/cursors") view=CursorsPage/>

@@ -47,9 +47,40 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Where live trades come from: the real Bitstamp, or a simulated market inside this
+    /// server that speaks the same protocol (no internet needed).
+    #[arg(long, env = "SWITCHBOARD_MARKET", value_enum, default_value_t = MarketMode::Bitstamp)]
+    pub market: MarketMode,
+
+    /// The market's WebSocket feed (Bitstamp API v2), when --market bitstamp.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MARKET_WS",
+        default_value = "wss://ws.bitstamp.net"
+    )]
+    pub market_ws: String,
+
+    /// The market's REST API base (the ticker is `<base>/api/v2/ticker/<pair>/`), when
+    /// --market bitstamp.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MARKET_API",
+        default_value = "https://www.bitstamp.net"
+    )]
+    pub market_api: String,
+
     /// The built web app (Trunk's output).
     #[arg(long, env = "SWITCHBOARD_SITE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))]
     pub site_dir: PathBuf,
+}
+
+/// Where the trades page gets its market data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MarketMode {
+    /// Bitstamp (or whatever --market-ws / --market-api point at).
+    Bitstamp,
+    /// The built-in simulated market.
+    Demo,
 }
 
 /// How the server speaks TLS itself.
@@ -62,15 +93,18 @@ pub enum TlsMode {
 }
 
 impl Config {
-    /// A configuration for tests: loopback, a free port, the given data directory.
-    pub fn for_tests(data_dir: &std::path::Path) -> Self {
-        Config::parse_from([
-            "switchboard".as_ref(),
-            "--port".as_ref(),
-            "0".as_ref(),
-            "--data-dir".as_ref(),
-            data_dir.as_os_str(),
-        ])
+    /// A configuration for tests: loopback, a free port, the given data directory, and any
+    /// further flags.
+    pub fn for_tests(data_dir: &std::path::Path, extra: &[&str]) -> Self {
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "switchboard".into(),
+            "--port".into(),
+            "0".into(),
+            "--data-dir".into(),
+            data_dir.into(),
+        ];
+        args.extend(extra.iter().map(Into::into));
+        Config::parse_from(args)
     }
 
     /// Whether the server itself serves HTTPS.

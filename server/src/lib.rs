@@ -5,7 +5,8 @@
 //! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
 //! - [`site`]: static files (compressed once) and the page fallback.
 //! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`],
-//!   [`cursors`], [`remote`].
+//!   [`cursors`], [`remote`]. [`trades`] is plain HTTP and WebSocket (the ticker proxy and the
+//!   demo market).
 //!   [`events`] holds the typed emit helpers they share.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
 //!   [`Switchboard::serve`] runs it on a listener the caller owns until a shutdown future
@@ -24,6 +25,7 @@ pub mod shutdown;
 pub mod simple_chat;
 pub mod site;
 pub mod tls;
+pub mod trades;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -100,6 +102,7 @@ impl Switchboard {
         })?;
         let chat = ChatState::open(&config.data_dir)?;
         let cursors = Cursors::default();
+        let trades = trades::Trades::new(config);
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
             .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -123,6 +126,8 @@ impl Switchboard {
                 .public_url
                 .as_ref()
                 .map(|url| url.trim_end_matches('/').to_owned()),
+            market_feed: trades.feed_url.clone(),
+            market_name: trades.market_name.clone(),
         };
         let state = HttpState {
             site: Site::load(&config.site_dir),
@@ -133,7 +138,8 @@ impl Switchboard {
             .route("/api/{*server_fn}", any(server_fn))
             .route_service("/socket.io/", io_service)
             .fallback(site_file)
-            .with_state(state);
+            .with_state(state)
+            .merge(trades.routes());
         Ok(Switchboard {
             router,
             io,

@@ -7,13 +7,11 @@ use crate::socketio::ConnectionState;
 /// A small status line: "Connected", "Reconnecting (attempt 2, in 1.3 s): ...".
 #[component]
 pub fn ConnectionBadge(
-    /// The socket's state signal ([`crate::socketio::Socket::state`]).
-    state: ArcRwSignal<ConnectionState>,
+    /// The connection's state ([`crate::socketio::Socket::state`], or any other connection).
+    #[prop(into)]
+    state: Signal<ConnectionState>,
 ) -> impl IntoView {
-    let kind = {
-        let state = state.clone();
-        move || format!("connection {}", state.with(ConnectionState::kind))
-    };
+    let kind = move || format!("connection {}", state.with(ConnectionState::kind));
     let text = move || state.with(ConnectionState::describe);
     view! {
         <p class=kind role="status" aria-live="polite" data-testid="connection">

@@ -6,3 +6,4 @@ pub mod home;
 pub mod not_found;
 pub mod remote;
 pub mod simple_chat;
+pub mod trades;

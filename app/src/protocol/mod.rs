@@ -8,6 +8,7 @@ pub mod chat;
 pub mod cursors;
 pub mod remote;
 pub mod simple_chat;
+pub mod trades;
 
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};

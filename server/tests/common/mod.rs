@@ -39,9 +39,18 @@ impl TestServer {
         Self::start_in(tempfile::tempdir().expect("temp dir")).await
     }
 
+    /// Starts with further flags, e.g. `["--market", "demo"]`.
+    pub async fn start_with(flags: &[&str]) -> TestServer {
+        Self::launch(tempfile::tempdir().expect("temp dir"), flags).await
+    }
+
     /// Starts on an existing data directory (to test what survives a restart).
     pub async fn start_in(data_dir: TempDir) -> TestServer {
-        let config = Config::for_tests(data_dir.path());
+        Self::launch(data_dir, &[]).await
+    }
+
+    async fn launch(data_dir: TempDir, flags: &[&str]) -> TestServer {
+        let config = Config::for_tests(data_dir.path(), flags);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server = Switchboard::build(&config, addr).expect("build server");

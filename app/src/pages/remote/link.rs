@@ -75,6 +75,7 @@ mod tests {
             loopback_only,
             tls: false,
             public_url: public.map(str::to_owned),
+            ..SiteConfig::default()
         }
     }
 
