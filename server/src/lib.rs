@@ -5,7 +5,7 @@
 //! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
 //! - [`site`]: static files (compressed once) and the page fallback.
 //! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`],
-//!   [`cursors`], [`remote`]. [`trades`] is plain HTTP and WebSocket (the ticker proxy and the
+//!   [`cursors`], [`remote`], [`signal`]. [`trades`] is plain HTTP and WebSocket (the ticker proxy and the
 //!   demo market).
 //!   [`events`] holds the typed emit helpers they share.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
@@ -22,6 +22,7 @@ pub mod events;
 pub mod net;
 pub mod remote;
 pub mod shutdown;
+pub mod signal;
 pub mod simple_chat;
 pub mod site;
 pub mod tls;
@@ -111,11 +112,13 @@ impl Switchboard {
             .ping_timeout(Duration::from_secs(20))
             .with_state(chat.clone())
             .with_state(cursors.clone())
+            .with_state(signal::Peers::default())
             .build_svc();
         simple_chat::register(&io);
         chat::register(&io);
         cursors::register(&io);
         remote::register(&io);
+        signal::register(&io);
         let cursor_ticker = cursors::spawn_ticker(io.clone(), cursors);
 
         let site_config = SiteConfig {

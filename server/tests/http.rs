@@ -37,6 +37,16 @@ async fn the_official_socket_io_client_is_served() {
 }
 
 #[tokio::test]
+async fn every_apps_namespace_accepts_connections() {
+    let server = TestServer::start().await;
+    for ns in app::protocol::NAMESPACES {
+        SioClient::try_connect(&server, ns)
+            .await
+            .unwrap_or_else(|e| panic!("{ns}: {e}"));
+    }
+}
+
+#[tokio::test]
 async fn a_namespace_that_does_not_exist_is_refused() {
     let server = TestServer::start().await;
     let refused = SioClient::try_connect(&server, "/nope")

@@ -7,6 +7,7 @@
 pub mod chat;
 pub mod cursors;
 pub mod remote;
+pub mod signal;
 pub mod simple_chat;
 pub mod trades;
 
@@ -108,6 +109,7 @@ pub const NAMESPACES: &[&str] = &[
     chat::NAMESPACE,
     cursors::NAMESPACE,
     remote::NAMESPACE,
+    signal::NAMESPACE,
 ];
 
 #[cfg(test)]
