@@ -21,6 +21,74 @@ pub struct SiteConfig {
     pub market_feed: String,
     /// Who runs that feed, for messages ("ws.bitstamp.net", "the built-in demo market").
     pub market_name: String,
+    /// STUN/TURN servers for WebRTC (`RTCConfiguration.iceServers`).
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl IceServer {
+    /// Reads `stun:host:port`, or `turn:user:password@host:port` (credentials before the `@`).
+    pub fn parse(raw: &str) -> Result<IceServer, String> {
+        let (scheme, rest) = raw
+            .split_once(':')
+            .ok_or_else(|| format!("{raw}: expected stun:, turn: or turns:"))?;
+        if !matches!(scheme, "stun" | "stuns" | "turn" | "turns") {
+            return Err(format!("{raw}: expected stun:, turn: or turns:"));
+        }
+        match rest.rsplit_once('@') {
+            Some((credentials, host)) => {
+                let (username, credential) = credentials
+                    .split_once(':')
+                    .ok_or_else(|| format!("{raw}: credentials must be user:password@"))?;
+                Ok(IceServer {
+                    urls: format!("{scheme}:{host}"),
+                    username: Some(username.to_owned()),
+                    credential: Some(credential.to_owned()),
+                })
+            }
+            None if rest.is_empty() => Err(format!("{raw}: no host")),
+            None => Ok(IceServer {
+                urls: raw.to_owned(),
+                username: None,
+                credential: None,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ice_servers_parse_with_and_without_credentials() {
+        assert_eq!(
+            IceServer::parse("stun:stun.l.google.com:19302").unwrap(),
+            IceServer {
+                urls: "stun:stun.l.google.com:19302".into(),
+                username: None,
+                credential: None
+            }
+        );
+        let turn = IceServer::parse("turn:ada:s3cret@turn.example.org:3478?transport=udp").unwrap();
+        assert_eq!(turn.urls, "turn:turn.example.org:3478?transport=udp");
+        assert_eq!(
+            (turn.username.as_deref(), turn.credential.as_deref()),
+            (Some("ada"), Some("s3cret"))
+        );
+        assert!(IceServer::parse("http://example.org").is_err());
+        assert!(IceServer::parse("turn:nopassword@host").is_err());
+        assert!(IceServer::parse("stun:").is_err());
+    }
 }
 
 /// The running server's [`SiteConfig`].

@@ -3,6 +3,7 @@
 //! Layout:
 //! - [`protocol`]: namespaces, events and domain types (`Nickname`, ...), used by both ends.
 //! - [`socketio`]: the browser's socket.io client (codec, backoff, WebSocket driver).
+//! - [`webrtc`]: the camera, and `Peer` (a simple-peer equivalent with perfect negotiation).
 //! - [`routes`]: the router and the list of apps; [`pages`]: one module per page;
 //!   [`components`]: pieces pages share; [`config`]: what the server tells the pages.
 //!
@@ -15,5 +16,6 @@ pub mod pages;
 pub mod protocol;
 pub mod routes;
 pub mod socketio;
+pub mod webrtc;
 
 pub use routes::App;

@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
+use crate::pages::call::CallPage;
 use crate::pages::chat::ChatPage;
 use crate::pages::cursors::CursorsPage;
 use crate::pages::home::HomePage;
@@ -11,6 +12,9 @@ use crate::pages::not_found::NotFound;
 use crate::pages::remote::{ControllerPage, RemotePage};
 use crate::pages::simple_chat::SimpleChatPage;
 use crate::pages::trades::TradesPage;
+use crate::pages::webcam::WebcamPage;
+use crate::pages::webrtc::raw::{ReceiverRawPage, SenderRawPage};
+use crate::pages::webrtc::simple::{PeerReceiverPage, PeerSenderPage};
 
 /// One app on the home page.
 pub struct AppLink {
@@ -47,6 +51,36 @@ pub const APPS: &[AppLink] = &[
         title: "Phone as controller",
         blurb: "Scan a QR code and steer a ball, or play Squash, with touch or tilt.",
     },
+    AppLink {
+        path: "/webcam",
+        title: "Webcam",
+        blurb: "Your camera in the page: resolution, front or back, device, microphone, mirror.",
+    },
+    AppLink {
+        path: "/webrtc/sender",
+        title: "WebRTC sender (raw)",
+        blurb: "The seed's first call, written out with RTCPeerConnection: offer, answer, ICE.",
+    },
+    AppLink {
+        path: "/webrtc/receiver",
+        title: "WebRTC receiver (raw)",
+        blurb: "Answers the raw sender and shows its camera.",
+    },
+    AppLink {
+        path: "/webrtc/peer-sender",
+        title: "WebRTC sender (Peer)",
+        blurb: "The same one-way call through Peer, Switchboard's Rust simple-peer.",
+    },
+    AppLink {
+        path: "/webrtc/peer-receiver",
+        title: "WebRTC receiver (Peer)",
+        blurb: "Answers the Peer sender and shows its camera.",
+    },
+    AppLink {
+        path: "/call",
+        title: "Video call",
+        blurb: "Two-way video calls with mute, camera off and a chat over the data channel.",
+    },
 ];
 
 /// Paths the router serves besides the apps themselves.
@@ -77,6 +111,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cursors") view=CursorsPage/>
                     <Route path=path!("/remote") view=RemotePage/>
                     <Route path=path!("/remote/controller") view=ControllerPage/>
+                    <Route path=path!("/webcam") view=WebcamPage/>
+                    <Route path=path!("/webrtc/sender") view=SenderRawPage/>
+                    <Route path=path!("/webrtc/receiver") view=ReceiverRawPage/>
+                    <Route path=path!("/webrtc/peer-sender") view=PeerSenderPage/>
+                    <Route path=path!("/webrtc/peer-receiver") view=PeerReceiverPage/>
+                    <Route path=path!("/call") view=CallPage/>
                 </Routes>
             </main>
         </Router>

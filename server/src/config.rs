@@ -69,6 +69,17 @@ pub struct Config {
     )]
     pub market_api: String,
 
+    /// A STUN or TURN server for WebRTC calls (repeat for several); TURN credentials go
+    /// before an @: turn:user:password@host:3478.
+    #[arg(long = "ice-server", env = "SWITCHBOARD_ICE_SERVERS", value_delimiter = ',',
+          value_parser = parse_ice_server, default_value = "stun:stun.l.google.com:19302")]
+    pub ice_servers: Vec<app::config::IceServer>,
+
+    /// Use no ICE servers at all (calls then work only where peers reach each other
+    /// directly, e.g. on one machine or one LAN).
+    #[arg(long, env = "SWITCHBOARD_NO_ICE_SERVERS")]
+    pub no_ice_servers: bool,
+
     /// The built web app (Trunk's output).
     #[arg(long, env = "SWITCHBOARD_SITE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))]
     pub site_dir: PathBuf,
@@ -92,7 +103,20 @@ pub enum TlsMode {
     SelfSigned,
 }
 
+fn parse_ice_server(raw: &str) -> Result<app::config::IceServer, String> {
+    app::config::IceServer::parse(raw)
+}
+
 impl Config {
+    /// The ICE servers pages should use.
+    pub fn ice_servers(&self) -> Vec<app::config::IceServer> {
+        if self.no_ice_servers {
+            Vec::new()
+        } else {
+            self.ice_servers.clone()
+        }
+    }
+
     /// A configuration for tests: loopback, a free port, the given data directory, and any
     /// further flags.
     pub fn for_tests(data_dir: &std::path::Path, extra: &[&str]) -> Self {
@@ -123,6 +147,24 @@ mod tests {
         assert_eq!(config.bind.to_string(), "127.0.0.1");
         assert_eq!(config.port, 3000);
         assert!(!config.serves_tls());
+    }
+
+    #[test]
+    fn ice_servers_default_to_public_stun_and_can_be_none_or_several() {
+        let config = Config::parse_from(["s"]);
+        assert_eq!(config.ice_servers()[0].urls, "stun:stun.l.google.com:19302");
+        assert!(Config::parse_from(["s", "--no-ice-servers"])
+            .ice_servers()
+            .is_empty());
+        let several = Config::parse_from([
+            "s",
+            "--ice-server",
+            "stun:a:1",
+            "--ice-server",
+            "turn:u:p@b:2",
+        ]);
+        assert_eq!(several.ice_servers().len(), 2);
+        assert!(Config::try_parse_from(["s", "--ice-server", "ftp:x"]).is_err());
     }
 
     #[test]

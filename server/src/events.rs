@@ -1,12 +1,18 @@
-//! Typed emits and the connection log every namespace shares.
+//! Typed emits and the connection lifecycle every namespace shares.
 //!
 //! Handlers emit only through these helpers, with an [`Event`] from `app::protocol`, so an
 //! event name or argument list can never drift from what the pages expect.
+//!
+//! Every namespace registers its event handlers in a connect *middleware*: socketioxide sends
+//! the client its "connected" packet before it runs the connect handler, so a client that
+//! speaks at once could otherwise find no handler listening.
 
 use app::protocol::{Event, Rejection};
 use socketioxide::extract::{Event as EventName, SocketRef};
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
+
+use crate::in_order::InOrder;
 
 /// Sends `E` to one socket. A failure (the socket just left, or its buffer is full) is logged.
 pub fn emit<E: Event>(socket: &SocketRef, args: &E::Args) {
@@ -36,16 +42,29 @@ pub fn reject<E: Event<Args = (String,)>>(socket: &SocketRef, event: &str, rejec
     emit::<E>(socket, &(rejection.0,));
 }
 
-/// Logs the connection and makes unknown events visible in the log instead of vanishing.
-pub fn connected(socket: &SocketRef) {
-    tracing::info!(ns = socket.ns(), sid = %socket.id, transport = ?socket.transport_type(), "connected");
+/// Makes unknown events visible in the log instead of vanishing (call from `listen`).
+pub fn log_unknown_events(socket: &SocketRef) {
     socket.on_fallback(|socket: SocketRef, EventName(name): EventName| async move {
         let name: String = name.chars().take(64).collect();
         tracing::warn!(ns = socket.ns(), sid = %socket.id, event = %name.escape_debug(), "ignored an unknown event");
     });
 }
 
-/// Logs a disconnection (each namespace's disconnect handler calls this).
-pub fn disconnected(socket: &SocketRef, reason: DisconnectReason) {
+/// The connect handler of namespaces with nothing more to do on connect.
+pub async fn connected(socket: SocketRef) {
+    log_connected(&socket);
+}
+
+pub fn log_connected(socket: &SocketRef) {
+    tracing::info!(ns = socket.ns(), sid = %socket.id, transport = ?socket.transport_type(), "connected");
+}
+
+/// The disconnect handler of namespaces with nothing more to do on disconnect.
+pub async fn disconnected(socket: SocketRef, reason: DisconnectReason) {
+    let _after_everything_it_sent = InOrder::after_all(&socket).await;
+    log_disconnected(&socket, reason);
+}
+
+pub fn log_disconnected(socket: &SocketRef, reason: DisconnectReason) {
     tracing::info!(ns = socket.ns(), sid = %socket.id, ?reason, "disconnected");
 }

@@ -7,7 +7,8 @@
 //! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`],
 //!   [`cursors`], [`remote`], [`signal`]. [`trades`] is plain HTTP and WebSocket (the ticker proxy and the
 //!   demo market).
-//!   [`events`] holds the typed emit helpers they share.
+//!   [`events`] holds the typed emit helpers they share; [`in_order`] makes each client's
+//!   events run in the order it sent them.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
 //!   [`Switchboard::serve`] runs it on a listener the caller owns until a shutdown future
 //!   completes. [`start`] is what the binary does with them.
@@ -19,6 +20,7 @@ pub mod chat;
 pub mod config;
 pub mod cursors;
 pub mod events;
+pub mod in_order;
 pub mod net;
 pub mod remote;
 pub mod shutdown;
@@ -43,7 +45,6 @@ use socketioxide::SocketIo;
 
 use crate::chat::ChatState;
 use crate::config::Config;
-use crate::cursors::Cursors;
 use crate::site::Site;
 
 /// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
@@ -102,7 +103,6 @@ impl Switchboard {
             source,
         })?;
         let chat = ChatState::open(&config.data_dir)?;
-        let cursors = Cursors::default();
         let trades = trades::Trades::new(config);
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
@@ -111,15 +111,14 @@ impl Switchboard {
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
             .with_state(chat.clone())
-            .with_state(cursors.clone())
-            .with_state(signal::Peers::default())
+            .with_state(signal::Roster::default())
             .build_svc();
         simple_chat::register(&io);
         chat::register(&io);
         cursors::register(&io);
         remote::register(&io);
         signal::register(&io);
-        let cursor_ticker = cursors::spawn_ticker(io.clone(), cursors);
+        let cursor_ticker = cursors::spawn_ticker(io.clone());
 
         let site_config = SiteConfig {
             lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -131,6 +130,7 @@ impl Switchboard {
                 .map(|url| url.trim_end_matches('/').to_owned()),
             market_feed: trades.feed_url.clone(),
             market_name: trades.market_name.clone(),
+            ice_servers: config.ice_servers(),
         };
         let state = HttpState {
             site: Site::load(&config.site_dir),

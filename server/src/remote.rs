@@ -1,27 +1,38 @@
 //! `/remote`: a controller's `update(targetId, data)` reaches the one socket it names.
 
+use std::convert::Infallible;
+
 use app::protocol::remote::{parse_relay, Relay, Update, NAMESPACE};
 use app::protocol::{Event, RawArgs, Receipt, Rejection};
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Data, SocketRef};
-use socketioxide::socket::{DisconnectReason, Sid};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
 use crate::events::{self, emit};
+use crate::in_order::InOrder;
 
 pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, on_connect);
+    io.ns(NAMESPACE, events::connected.with(listen));
 }
 
-async fn on_connect(socket: SocketRef) {
-    events::connected(&socket);
+/// Registers the handlers before the client is told it is connected.
+async fn listen(socket: SocketRef) -> Result<(), Infallible> {
+    events::log_unknown_events(&socket);
     socket.on(Relay::NAME, on_update);
-    socket.on_disconnect(|socket: SocketRef, reason: DisconnectReason| async move {
-        events::disconnected(&socket, reason)
-    });
+    socket.on_disconnect(events::disconnected);
+    Ok(())
 }
 
-async fn on_update(socket: SocketRef, io: SocketIo, ack: AckSender, Data(args): Data<RawArgs>) {
+async fn on_update(
+    socket: SocketRef,
+    io: SocketIo,
+    ack: AckSender,
+    turn: InOrder,
+    Data(args): Data<RawArgs>,
+) {
+    let _turn = turn.wait().await;
     let outcome = parse_relay(&args)
         .inspect_err(|rejection| {
             tracing::warn!(ns = NAMESPACE, sid = %socket.id, reason = %rejection, "rejected input")

@@ -2,8 +2,8 @@
 //! and disconnect; `peerOffer`, `peerAnswer`, `peerIce` and `signal` go to the one peer they
 //! name, stamped with the real sender's id. Payloads are relayed untouched (SDP is never parsed).
 
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::convert::Infallible;
+use std::sync::Arc;
 
 use app::protocol::signal::{
     parse_relay, ClientMap, Clients, PeerAnswer, PeerEntry, PeerIce, PeerOffer, Relayed,
@@ -11,76 +11,73 @@ use app::protocol::signal::{
 };
 use app::protocol::{Event, RawArgs, Receipt, Rejection};
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::{DisconnectReason, Sid};
 use socketioxide::SocketIo;
 
 use crate::events::{self, broadcast, emit};
+use crate::in_order::InOrder;
 
-/// Who is connected to `/signal`. Cheap to clone.
+/// Serialises the `clients` announcements: each one lists the namespace as it is when sent,
+/// and two joins at once cannot deliver an older list last.
 #[derive(Clone, Default)]
-pub struct Peers {
-    ids: Arc<Mutex<BTreeSet<Sid>>>,
+pub struct Roster {
+    announcing: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl Peers {
-    fn join(&self, sid: Sid) -> ClientMap {
-        let mut ids = self.lock();
-        ids.insert(sid);
-        Self::map(&ids)
-    }
-
-    fn leave(&self, sid: Sid) -> ClientMap {
-        let mut ids = self.lock();
-        ids.remove(&sid);
-        Self::map(&ids)
-    }
-
-    fn map(ids: &BTreeSet<Sid>) -> ClientMap {
-        ids.iter()
-            .map(|sid| {
+impl Roster {
+    async fn announce(&self, io: &SocketIo) {
+        let _one_at_a_time = self.announcing.lock().await;
+        let clients: ClientMap = io
+            .of(NAMESPACE)
+            .map(|ns| ns.sockets())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|socket| socket.connected())
+            .map(|socket| {
                 (
-                    sid.to_string(),
+                    socket.id.to_string(),
                     PeerEntry {
-                        id: sid.to_string(),
+                        id: socket.id.to_string(),
                     },
                 )
             })
-            .collect()
-    }
-
-    fn lock(&self) -> MutexGuard<'_, BTreeSet<Sid>> {
-        self.ids
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .collect();
+        broadcast::<Clients>(io, NAMESPACE, &(clients,)).await;
     }
 }
 
-/// Registers the namespace; `Peers` must be in the socket.io state.
+/// Registers the namespace; `Roster` must be in the socket.io state.
 pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, on_connect);
+    io.ns(NAMESPACE, on_connect.with(listen));
 }
 
-async fn on_connect(socket: SocketRef, io: SocketIo, State(peers): State<Peers>) {
-    events::connected(&socket);
+/// Registers the handlers before the client is told it is connected.
+async fn listen(socket: SocketRef) -> Result<(), Infallible> {
+    events::log_unknown_events(&socket);
     socket.on(PeerOffer::NAME, on_relay::<PeerOffer>);
     socket.on(PeerAnswer::NAME, on_relay::<PeerAnswer>);
     socket.on(PeerIce::NAME, on_relay::<PeerIce>);
     socket.on(SignalEvent::NAME, on_relay::<SignalEvent>);
     socket.on_disconnect(on_disconnect);
-    // The map is built under the lock, so concurrent joins never broadcast a stale list last.
-    let clients = peers.join(socket.id);
-    broadcast::<Clients>(&io, NAMESPACE, &(clients,)).await;
+    Ok(())
+}
+
+async fn on_connect(socket: SocketRef, io: SocketIo, State(roster): State<Roster>) {
+    events::log_connected(&socket);
+    roster.announce(&io).await;
 }
 
 async fn on_disconnect(
     socket: SocketRef,
     io: SocketIo,
-    State(peers): State<Peers>,
+    State(roster): State<Roster>,
     reason: DisconnectReason,
 ) {
-    events::disconnected(&socket, reason);
-    let clients = peers.leave(socket.id);
-    broadcast::<Clients>(&io, NAMESPACE, &(clients,)).await;
+    let _after_everything_it_sent = InOrder::after_all(&socket).await;
+    events::log_disconnected(&socket, reason);
+    // This socket is no longer `connected()`, so the list leaves it out.
+    roster.announce(&io).await;
 }
 
 /// Relays `E` to the peer it names; an acknowledgement, when asked for, says whether it went.
@@ -88,8 +85,10 @@ async fn on_relay<E: Event>(
     socket: SocketRef,
     io: SocketIo,
     ack: AckSender,
+    turn: InOrder,
     Data(args): Data<RawArgs>,
 ) {
+    let _turn = turn.wait().await;
     let outcome = parse_relay(&args)
         .inspect_err(|rejection| {
             tracing::warn!(ns = NAMESPACE, sid = %socket.id, event = E::NAME, reason = %rejection, "rejected input")

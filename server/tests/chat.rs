@@ -247,3 +247,26 @@ async fn a_name_is_free_again_once_its_holder_leaves() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// A multi-threaded runtime, like the server's: handlers of one client really run in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_right_after_name_is_handled_after_it() {
+    let server = TestServer::start().await;
+    for round in 0..20 {
+        let mut client = RawClient::connect(&server, NS).await;
+        // No waiting for the confirmation: events are handled in the order they were sent.
+        client.emit("name", json!([format!("quick{round}")])).await;
+        for n in 0..5 {
+            client.emit("message", json!([format!("m{n}")])).await;
+        }
+        client.expect("name").await;
+        client.expect("history").await;
+        for n in 0..5 {
+            assert_eq!(
+                client.expect("message").await[1],
+                json!(format!("m{n}")),
+                "round {round}"
+            );
+        }
+    }
+}

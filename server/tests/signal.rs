@@ -161,3 +161,26 @@ async fn signallers_that_ask_learn_whether_the_peer_is_there() {
     let refused = a.next_packet().await.unwrap();
     assert!(refused.starts_with(r#"3,5[{"ok":false"#), "{refused}");
 }
+
+// A multi-threaded runtime, like the server's: handlers of one client really run in parallel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_arrive_in_the_order_they_were_sent() {
+    let server = TestServer::start().await;
+    let mut b = RawClient::connect(&server, NS).await;
+    b.expect("clients").await;
+    let mut a = RawClient::connect(&server, NS).await;
+    b.expect("clients").await;
+    // Back to back, as a browser trickles an offer and its candidates (fewer than the
+    // 128 packets a socket may have queued, since B reads only afterwards).
+    for n in 0..100 {
+        let event = if n % 3 == 0 { "peerOffer" } else { "peerIce" };
+        a.emit(event, json!([b.sid, {"n": n}])).await;
+    }
+    for n in 0..100 {
+        let (_, args) = tokio::time::timeout(common::PATIENCE, b.next_event())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(args[1], json!({"n": n}), "relay {n} out of order");
+    }
+}

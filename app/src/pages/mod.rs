@@ -1,5 +1,6 @@
 //! One module per page; each app's page is named after the app.
 
+pub mod call;
 pub mod chat;
 pub mod cursors;
 pub mod home;
@@ -7,3 +8,5 @@ pub mod not_found;
 pub mod remote;
 pub mod simple_chat;
 pub mod trades;
+pub mod webcam;
+pub mod webrtc;

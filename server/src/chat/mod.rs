@@ -4,6 +4,7 @@
 mod history;
 mod names;
 
+use std::convert::Infallible;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,6 +14,7 @@ use app::protocol::chat::{
 };
 use app::protocol::{Event, RawArgs, Rejection};
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
+use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
@@ -20,6 +22,7 @@ pub use history::{History, HistoryError};
 pub use names::Names;
 
 use crate::events::{self, broadcast, emit, reject};
+use crate::in_order::InOrder;
 
 /// Everything `/chat` remembers. Cheap to clone.
 #[derive(Clone)]
@@ -40,17 +43,25 @@ impl ChatState {
 
 /// Registers the namespace; `ChatState` must be in the socket.io state.
 pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, on_connect);
+    io.ns(NAMESPACE, events::connected.with(listen));
 }
 
-async fn on_connect(socket: SocketRef) {
-    events::connected(&socket);
+/// Registers the handlers before the client is told it is connected.
+async fn listen(socket: SocketRef) -> Result<(), Infallible> {
+    events::log_unknown_events(&socket);
     socket.on(ClaimName::NAME, on_claim);
     socket.on(SendMessage::NAME, on_message);
     socket.on_disconnect(on_disconnect);
+    Ok(())
 }
 
-async fn on_claim(socket: SocketRef, State(chat): State<ChatState>, Data(args): Data<RawArgs>) {
+async fn on_claim(
+    socket: SocketRef,
+    State(chat): State<ChatState>,
+    turn: InOrder,
+    Data(args): Data<RawArgs>,
+) {
+    let _turn = turn.wait().await;
     let claimed = parse_claim(&args)
         .and_then(|name| chat.names.claim(socket.id, name.clone()).map(|()| name));
     match claimed {
@@ -67,8 +78,10 @@ async fn on_message(
     io: SocketIo,
     State(chat): State<ChatState>,
     ack: AckSender,
+    turn: InOrder,
     Data(args): Data<RawArgs>,
 ) {
+    let _turn = turn.wait().await;
     let accepted = chat
         .names
         .sender(socket.id)
@@ -97,8 +110,10 @@ async fn on_message(
 }
 
 async fn on_disconnect(socket: SocketRef, State(chat): State<ChatState>, reason: DisconnectReason) {
+    // After its last claim, or a name could outlive its holder.
+    let _after_everything_it_sent = InOrder::after_all(&socket).await;
     chat.names.release(socket.id);
-    events::disconnected(&socket, reason);
+    events::log_disconnected(&socket, reason);
 }
 
 fn now_ms() -> i64 {

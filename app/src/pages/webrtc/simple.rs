@@ -1,0 +1,163 @@
+//! `/webrtc/peer-sender` and `/webrtc/peer-receiver`: the same one-way call as the raw pages,
+//! through [`Peer`]: one `signal` event carries offers, answers and candidates alike.
+
+use leptos::prelude::*;
+
+use super::{
+    start_camera, use_ice_servers, use_signal_connection, PeerPicker, StreamSlot, VideoView,
+};
+use crate::components::ConnectionBadge;
+use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
+use crate::webrtc::media::CameraRequest;
+use crate::webrtc::{Peer, PeerEvent, PeerOptions};
+
+/// Reports a peer's events on the page: its status line and (for the receiver) the video.
+fn on_peer_event(
+    socket: crate::socketio::Socket,
+    to: String,
+    status: RwSignal<String>,
+    remote: Option<StreamSlot>,
+) -> impl Fn(PeerEvent) + 'static {
+    move |event| match event {
+        PeerEvent::Signal(data) => {
+            let _ = socket.emit::<SignalEvent>((to.clone(), data));
+        }
+        PeerEvent::Connect => status.set(format!("Connected to {to}.")),
+        PeerEvent::Stream(stream) => {
+            if let Some(remote) = remote {
+                remote.set(Some(stream));
+            }
+        }
+        PeerEvent::Error(error) => status.set(format!("Error: {error}")),
+        PeerEvent::Close => status.set("The connection closed.".into()),
+        PeerEvent::Data(_) => {}
+    }
+}
+
+#[component]
+pub fn PeerSenderPage() -> impl IntoView {
+    let connection = use_signal_connection();
+    let ice = use_ice_servers();
+    let camera: StreamSlot = RwSignal::new_local(None);
+    let problem = RwSignal::new(None::<String>);
+    let status = RwSignal::new("Pick a peer to call.".to_owned());
+    start_camera(
+        CameraRequest {
+            width: 1280,
+            height: 720,
+            audio: true,
+            ..CameraRequest::default()
+        },
+        camera,
+        problem,
+    );
+    let current = StoredValue::new_local(None::<(String, Peer)>);
+    let socket = connection.socket.clone();
+
+    connection
+        .socket
+        .on::<SignalFrom>(move |(_me, data, from)| {
+            current.with_value(|c| match c {
+                Some((peer_id, peer)) if *peer_id == from => peer.signal(data),
+                _ => {}
+            })
+        });
+    on_cleanup(move || {
+        current.with_value(|c| {
+            if let Some((_, p)) = c {
+                p.destroy()
+            }
+        })
+    });
+
+    let call = move |to: String| {
+        let Some(stream) = camera.get_untracked() else {
+            return status.set("The camera is not ready yet.".into());
+        };
+        current.with_value(|c| {
+            if let Some((_, p)) = c {
+                p.destroy()
+            }
+        });
+        let options = PeerOptions {
+            stream: Some(stream),
+            ..PeerOptions::new(true, ice.get_untracked().unwrap_or_default())
+        };
+        match Peer::new(
+            options,
+            on_peer_event(socket.clone(), to.clone(), status, None),
+        ) {
+            Ok(peer) => {
+                status.set(format!("Calling {to}…"));
+                current.set_value(Some((to, peer)));
+            }
+            Err(error) => status.set(error),
+        }
+    };
+
+    view! {
+        <section class="webrtc">
+            <h1>"Sender (Peer)"</h1>
+            <ConnectionBadge state=connection.socket.state()/>
+            {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
+            <VideoView stream=camera label="My camera" local=true/>
+            <PeerPicker others=connection.others choose=call/>
+            <p class="muted" data-testid="status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+#[component]
+pub fn PeerReceiverPage() -> impl IntoView {
+    let connection = use_signal_connection();
+    let ice = use_ice_servers();
+    let remote: StreamSlot = RwSignal::new_local(None);
+    let status = RwSignal::new("Waiting for a call…".to_owned());
+    let current = StoredValue::new_local(None::<(String, Peer)>);
+    let socket = connection.socket.clone();
+
+    connection
+        .socket
+        .on::<SignalFrom>(move |(_me, data, from)| {
+            // A new offer from someone else starts a new call (as the seed's receiver does).
+            let fresh = current.with_value(|c| !matches!(c, Some((id, _)) if *id == from));
+            if fresh && matches!(data, SignalData::Offer { .. }) {
+                current.with_value(|c| {
+                    if let Some((_, p)) = c {
+                        p.destroy()
+                    }
+                });
+                let options = PeerOptions::new(false, ice.get_untracked().unwrap_or_default());
+                match Peer::new(
+                    options,
+                    on_peer_event(socket.clone(), from.clone(), status, Some(remote)),
+                ) {
+                    Ok(peer) => current.set_value(Some((from.clone(), peer))),
+                    Err(error) => return status.set(error),
+                }
+                status.set(format!("Answering {from}…"));
+            }
+            current.with_value(|c| match c {
+                Some((id, peer)) if *id == from => peer.signal(data),
+                _ => {}
+            });
+        });
+    on_cleanup(move || {
+        current.with_value(|c| {
+            if let Some((_, p)) = c {
+                p.destroy()
+            }
+        })
+    });
+
+    let my_id = connection.socket.id();
+    view! {
+        <section class="webrtc">
+            <h1>"Receiver (Peer)"</h1>
+            <ConnectionBadge state=connection.socket.state()/>
+            <p class="muted">"Your id: " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
+            <VideoView stream=remote label="Their camera"/>
+            <p class="muted" data-testid="status">{move || status.get()}</p>
+        </section>
+    }
+}
