@@ -50,10 +50,13 @@ test-e2e: frontend
 
 test: test-rust test-e2e
 
-## Load benchmarks against a release server on CPU 0 (prints figures; asserts nothing).
-bench: tools
+## Benchmarks (print figures; assert nothing): load against a release server pinned to CPU 0,
+## and call set-up time in Chromium on loopback.
+bench: frontend
+	@scripts/tools.sh browser
 	cargo build --release -p server -p bench
 	./target/release/bench cursors
+	scripts/loopback-only.sh node bench/browser/call-latency.mjs
 
 fmt:
 	cargo fmt --all
