@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::client::{connect_many, Conn, Frame};
-use crate::stats::{ms, percentile};
+use crate::stats::{ms, percentile, Figure};
 use crate::target::{raise_open_files_limit, CpuWindow, Target};
 
 pub struct Setup {
@@ -15,6 +15,8 @@ pub struct Setup {
     pub rate_hz: f64,
     pub warmup: Duration,
     pub measure: Duration,
+    /// Ask for compact mode (Switchboard only): deltas instead of the full map.
+    pub compact: bool,
 }
 
 pub const HEADER: [&str; 8] = [
@@ -45,7 +47,8 @@ pub struct Report {
 
 pub async fn run(target: &Target, setup: &Setup) -> Report {
     raise_open_files_limit();
-    let conns = connect_many(target.addr, "/cursors", setup.clients, None).await;
+    let auth = setup.compact.then_some(r#"{"compact":true}"#);
+    let conns = connect_many(target.addr, "/cursors", setup.clients, auth).await;
     let from = Instant::now() + setup.warmup;
     let until = from + setup.measure;
     let tasks: Vec<_> = conns
@@ -103,7 +106,7 @@ async fn drive(
                 }
             }
             frame = conn.next() => match frame {
-                Frame::Packet(packet) if packet.starts_with("2/cursors,[\"update\"") => {
+                Frame::Packet(packet) if packet.starts_with("2/cursors,[\"update\"") || packet.starts_with("2/cursors,[\"delta\"") => {
                     let now = Instant::now();
                     if now >= from && now < until {
                         seen.ticks += 1;
@@ -159,6 +162,36 @@ impl Walk {
 }
 
 impl Report {
+    /// The figures of the comparison table.
+    pub fn figures(&self) -> Vec<Figure> {
+        let n = self.seen.len().max(1) as f64;
+        let rates: Vec<f64> = self
+            .seen
+            .iter()
+            .map(|s| s.ticks as f64 / self.seconds)
+            .collect();
+        let mut gaps: Vec<Duration> = self
+            .seen
+            .iter()
+            .flat_map(|s| s.gaps.iter().copied())
+            .collect();
+        gaps.sort();
+        let gap = |p| percentile(&gaps, p).map(|d| d.as_secs_f64() * 1000.0);
+        let bytes = self.seen.iter().map(|s| s.bytes).sum::<u64>() as f64 / n / self.seconds;
+        vec![
+            Figure::new("ticks/client/s", Some(rates.iter().sum::<f64>() / n), ""),
+            Figure::new("gap p50", gap(50.0), "ms"),
+            Figure::new("gap p99", gap(99.0), "ms"),
+            Figure::new("KB/client/s", Some(bytes / 1024.0), "KB"),
+            Figure::new("server CPU", self.cpu.map(|(_, share)| share * 100.0), "%"),
+            Figure::new(
+                "clients lost",
+                Some(self.seen.iter().filter(|s| s.dropped).count() as f64),
+                "",
+            ),
+        ]
+    }
+
     pub fn row(&self, setup: &Setup) -> Vec<String> {
         let n = self.seen.len().max(1) as f64;
         let rates: Vec<f64> = self

@@ -2,14 +2,18 @@
 //!
 //! It is a benchmark, not a test: nothing here asserts a figure. Every scenario is bounded in
 //! clients and seconds and talks to loopback only. The server under test runs as a separate
-//! process (started here, pinned to CPU 0, with this generator on CPU 1 when the machine has
-//! two cores), so its CPU time can be read from `/proc`.
+//! process (started here, pinned to CPU 0, with this generator on the other cores), so its CPU
+//! time and memory can be read from `/proc`. `compare` runs every scenario on the course's Node
+//! server and on Switchboard and prints both, with the ratio.
 //!
 //! Layout: `client` (a minimal Engine.IO/Socket.IO load client), `target` (starting and
 //! measuring the server process), `stats` (percentiles, tables), one module per scenario.
 
+mod chat;
 mod client;
 mod cursors;
+mod idle;
+mod signal;
 mod stats;
 mod target;
 
@@ -17,6 +21,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use stats::{print_table, Figure};
+use target::{Server, Target};
 
 #[derive(Parser)]
 #[command(name = "bench", about = "Benchmarks for Switchboard's socket.io apps")]
@@ -24,8 +30,14 @@ struct Cli {
     /// The Switchboard binary to start (release build).
     #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/switchboard"))]
     switchboard: PathBuf,
+    /// The course's Node server (server.js, with `npm ci` done), for --server reference.
+    #[arg(long, global = true, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/reference-seed-node"))]
+    reference_dir: PathBuf,
+    /// Which server a single scenario runs against.
+    #[arg(long, global = true, value_enum, default_value_t = Which::Switchboard)]
+    server: Which,
     /// Measure an already running server at this address instead of starting one
-    /// (e.g. 127.0.0.1:3000); pass its --pid for CPU figures.
+    /// (e.g. 127.0.0.1:3000); pass its --pid for CPU and memory figures.
     #[arg(long, global = true)]
     addr: Option<std::net::SocketAddr>,
     #[arg(long, global = true)]
@@ -34,12 +46,17 @@ struct Cli {
     scenario: Scenario,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Which {
+    Switchboard,
+    Reference,
+}
+
 #[derive(Subcommand)]
 enum Scenario {
-    /// N clients in /cursors, each moving at RATE Hz: broadcasts per client per second, gaps,
-    /// server CPU, bytes per client per second.
+    /// N clients in /cursors, M of them moving at RATE Hz: broadcasts per client per second,
+    /// gaps, server CPU, bytes per client per second.
     Cursors {
-        /// Client counts to run, one after the other.
         #[arg(long, value_delimiter = ',', default_value = "100,500,1000")]
         clients: Vec<usize>,
         /// How many of them move (default: all).
@@ -47,44 +64,308 @@ enum Scenario {
         movers: Option<usize>,
         #[arg(long, default_value_t = 20.0)]
         rate: f64,
-        /// Seconds measured per run (after a 2 s warm-up).
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Compact mode (Switchboard only).
+        #[arg(long)]
+        compact: bool,
+    },
+    /// N named clients in /chat, K sending R messages a second each.
+    Chat {
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        #[arg(long, default_value_t = 2.0)]
+        rate: f64,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// N idle connections: memory per connection, and after they leave.
+    Idle {
+        #[arg(long, default_value_t = 5000)]
+        clients: usize,
+        #[arg(long, default_value_t = 30)]
+        settle: u64,
+    },
+    /// P pairs ping-ponging `signal` at a total rate (or as fast as they can with --max).
+    Signal {
+        #[arg(long, default_value_t = 100)]
+        pairs: usize,
+        #[arg(long, default_value_t = 2000.0)]
+        relays_per_s: f64,
+        #[arg(long)]
+        max: bool,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+    /// Every scenario of docs/PERFORMANCE.md, on the reference and on Switchboard.
+    Compare,
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
     target::pin_current_process_to_last_cpu();
+    let server = match cli.server {
+        Which::Switchboard => Server::Switchboard(cli.switchboard.clone()),
+        Which::Reference => Server::Reference(cli.reference_dir.clone()),
+    };
+    let start = || async {
+        match cli.addr {
+            Some(addr) => Target::existing(addr, cli.pid),
+            None => Target::start(&server).await,
+        }
+    };
     match cli.scenario {
         Scenario::Cursors {
             clients,
             movers,
             rate,
             seconds,
+            compact,
         } => {
             let mut rows = Vec::new();
             for n in clients {
-                let server = match cli.addr {
-                    Some(addr) => target::Target::existing(addr, cli.pid),
-                    None => target::Target::start_switchboard(&cli.switchboard).await,
-                };
-                let setup = cursors::Setup {
-                    clients: n,
-                    movers: movers.unwrap_or(n).min(n),
-                    rate_hz: rate,
-                    warmup: Duration::from_secs(2),
-                    measure: Duration::from_secs(seconds),
-                };
-                let report = cursors::run(&server, &setup).await;
+                let target = start().await;
+                let setup = cursor_setup(n, movers.unwrap_or(n).min(n), rate, seconds, compact);
+                let report = cursors::run(&target, &setup).await;
                 rows.push(report.row(&setup));
-                server.stop().await;
+                target.stop().await;
             }
+            let mode = if compact {
+                "compact deltas"
+            } else {
+                "the full map"
+            };
             println!(
-                "\n/cursors: every client moving at {rate} Hz, {seconds} s measured per row\n"
+                "\n/cursors on {} ({mode}), movers at {rate} Hz, {seconds} s measured per row\n",
+                server.name()
             );
-            stats::print_table(&cursors::HEADER, &rows);
+            print_table(&cursors::HEADER, &rows);
         }
+        Scenario::Chat {
+            clients,
+            senders,
+            rate,
+            seconds,
+        } => {
+            let target = start().await;
+            let figures = chat::run(
+                &target,
+                &chat::Setup {
+                    clients,
+                    senders,
+                    rate_hz: rate,
+                    seconds,
+                },
+            )
+            .await;
+            target.stop().await;
+            print_figures(
+                &format!(
+                    "/chat on {}: {clients} clients, {senders} sending {rate}/s",
+                    server.name()
+                ),
+                &figures,
+            );
+        }
+        Scenario::Idle { clients, settle } => {
+            let target = start().await;
+            let setup = idle::Setup {
+                clients,
+                namespace: "/simple-chat",
+                settle: Duration::from_secs(settle),
+            };
+            let figures = idle::run(&target, &setup).await;
+            target.stop().await;
+            print_figures(
+                &format!("{clients} idle connections on {}", server.name()),
+                &figures,
+            );
+        }
+        Scenario::Signal {
+            pairs,
+            relays_per_s,
+            max,
+            seconds,
+        } => {
+            let target = start().await;
+            let setup = signal::Setup {
+                pairs,
+                relays_per_s: (!max).then_some(relays_per_s),
+                seconds,
+            };
+            let figures = signal::run(&target, &setup).await;
+            target.stop().await;
+            print_figures(
+                &format!("/signal on {}: {pairs} pairs", server.name()),
+                &figures,
+            );
+        }
+        Scenario::Compare => compare(&cli).await,
     }
+}
+
+fn cursor_setup(
+    clients: usize,
+    movers: usize,
+    rate: f64,
+    seconds: u64,
+    compact: bool,
+) -> cursors::Setup {
+    cursors::Setup {
+        clients,
+        movers,
+        rate_hz: rate,
+        warmup: Duration::from_secs(2),
+        measure: Duration::from_secs(seconds),
+        compact,
+    }
+}
+
+fn print_figures(title: &str, figures: &[Figure]) {
+    println!("\n{title}\n");
+    let rows: Vec<Vec<String>> = figures
+        .iter()
+        .map(|f| vec![f.name.clone(), f.show()])
+        .collect();
+    print_table(&["figure", "value"], &rows);
+}
+
+/// Runs one scenario on a freshly started server.
+async fn measure<F, Fut>(server: &Server, scenario: F) -> Vec<Figure>
+where
+    F: FnOnce(Target) -> Fut,
+    Fut: std::future::Future<Output = (Target, Vec<Figure>)>,
+{
+    eprintln!("  … {} ", server.name());
+    let target = Target::start(server).await;
+    let (target, figures) = scenario(target).await;
+    target.stop().await;
+    figures
+}
+
+/// The scenarios and targets of docs/PERFORMANCE.md, on both servers, in one table.
+async fn compare(cli: &Cli) {
+    let reference = Server::Reference(cli.reference_dir.clone());
+    let switchboard = Server::Switchboard(cli.switchboard.clone());
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut add = |scenario: &str, ours: Vec<Figure>, theirs: Vec<Figure>| {
+        for (mine, other) in ours.iter().zip(&theirs) {
+            let ratio = match (mine.value, other.value) {
+                (Some(a), Some(b)) if b.abs() > f64::EPSILON => format!("{:.2}", a / b),
+                _ => "-".into(),
+            };
+            rows.push(vec![
+                scenario.to_owned(),
+                mine.name.clone(),
+                other.show(),
+                mine.show(),
+                ratio,
+            ]);
+        }
+    };
+
+    let chat_setup = || chat::Setup {
+        clients: 500,
+        senders: 50,
+        rate_hz: 2.0,
+        seconds: 10,
+    };
+    eprintln!("chat fan-out");
+    let theirs = measure(&reference, |t| async {
+        let f = chat::run(&t, &chat_setup()).await;
+        (t, f)
+    })
+    .await;
+    let ours = measure(&switchboard, |t| async {
+        let f = chat::run(&t, &chat_setup()).await;
+        (t, f)
+    })
+    .await;
+    add("chat 500 clients, 50×2 msg/s", ours, theirs);
+
+    let idle_setup = || idle::Setup {
+        clients: 5000,
+        namespace: "/simple-chat",
+        settle: Duration::from_secs(30),
+    };
+    eprintln!("idle connections");
+    let theirs = measure(&reference, |t| async {
+        let f = idle::run(&t, &idle_setup()).await;
+        (t, f)
+    })
+    .await;
+    let ours = measure(&switchboard, |t| async {
+        let f = idle::run(&t, &idle_setup()).await;
+        (t, f)
+    })
+    .await;
+    add("5000 idle connections", ours, theirs);
+
+    eprintln!("cursors");
+    let theirs = measure(&reference, |t| async {
+        let f = cursors::run(&t, &cursor_setup(1000, 50, 20.0, 10, false))
+            .await
+            .figures();
+        (t, f)
+    })
+    .await;
+    let full = measure(&switchboard, |t| async {
+        let f = cursors::run(&t, &cursor_setup(1000, 50, 20.0, 10, false))
+            .await
+            .figures();
+        (t, f)
+    })
+    .await;
+    let compact = measure(&switchboard, |t| async {
+        let f = cursors::run(&t, &cursor_setup(1000, 50, 20.0, 10, true))
+            .await
+            .figures();
+        (t, f)
+    })
+    .await;
+    add("cursors 1000, 50 moving (full map)", full, theirs.clone());
+    add("cursors 1000, 50 moving (ours compact)", compact, theirs);
+
+    eprintln!("signalling");
+    let fixed = || signal::Setup {
+        pairs: 100,
+        relays_per_s: Some(2000.0),
+        seconds: 10,
+    };
+    let theirs = measure(&reference, |t| async {
+        let f = signal::run(&t, &fixed()).await;
+        (t, f)
+    })
+    .await;
+    let ours = measure(&switchboard, |t| async {
+        let f = signal::run(&t, &fixed()).await;
+        (t, f)
+    })
+    .await;
+    add("signal 2000 relays/s (100 pairs)", ours, theirs);
+    let flat_out = || signal::Setup {
+        pairs: 100,
+        relays_per_s: None,
+        seconds: 5,
+    };
+    let theirs = measure(&reference, |t| async {
+        let f = signal::run(&t, &flat_out()).await;
+        (t, f)
+    })
+    .await;
+    let ours = measure(&switchboard, |t| async {
+        let f = signal::run(&t, &flat_out()).await;
+        (t, f)
+    })
+    .await;
+    add("signal as fast as possible (100 pairs)", ours, theirs);
+
+    println!("\nSwitchboard against the course's Node server (same machine, same run; server on CPU 0)\n");
+    print_table(
+        &["scenario", "figure", "reference", "switchboard", "ratio"],
+        &rows,
+    );
 }

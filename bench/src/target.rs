@@ -8,6 +8,24 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+/// Which server a scenario runs against.
+#[derive(Debug, Clone)]
+pub enum Server {
+    /// Switchboard's release binary.
+    Switchboard(std::path::PathBuf),
+    /// The course's Node server, from this directory.
+    Reference(std::path::PathBuf),
+}
+
+impl Server {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Server::Switchboard(_) => "switchboard",
+            Server::Reference(_) => "reference",
+        }
+    }
+}
+
 pub struct Target {
     pub addr: SocketAddr,
     pub pid: Option<u32>,
@@ -25,6 +43,34 @@ impl Target {
         }
     }
 
+    /// Starts the chosen server on a free loopback port.
+    pub async fn start(server: &Server) -> Target {
+        match server {
+            Server::Switchboard(binary) => Self::start_switchboard(binary).await,
+            Server::Reference(dir) => Self::start_reference(dir).await,
+        }
+    }
+
+    /// Starts the course's Node server (`node server.js` in `dir`, after `npm ci` there).
+    pub async fn start_reference(dir: &Path) -> Target {
+        let port = free_port();
+        let script = dir.join("server.js");
+        assert!(
+            dir.join("node_modules").is_dir(),
+            "{} has no node_modules: run `npm ci` there (make bench does)",
+            dir.display()
+        );
+        let args = [script.display().to_string()];
+        Self::launch(
+            "node".as_ref(),
+            &args,
+            port,
+            None,
+            &[("PORT", port.to_string())],
+        )
+        .await
+    }
+
     /// Starts Switchboard on a free loopback port, pinned to CPU 0 when `taskset` exists.
     pub async fn start_switchboard(binary: &Path) -> Target {
         let port = free_port();
@@ -38,10 +84,10 @@ impl Target {
             "--log-level".to_owned(),
             "warn".to_owned(),
         ];
-        Self::start(binary.as_os_str(), &args, port, Some(data_dir), &[]).await
+        Self::launch(binary.as_os_str(), &args, port, Some(data_dir), &[]).await
     }
 
-    pub async fn start(
+    async fn launch(
         program: &std::ffi::OsStr,
         args: &[String],
         port: u16,
@@ -93,6 +139,14 @@ impl Target {
         let ticks: f64 =
             fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
         Some(ticks / clock_ticks_per_second())
+    }
+
+    /// Resident memory of the server, in bytes.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
     }
 
     pub async fn stop(mut self) {

@@ -1,7 +1,8 @@
 //! Typed emits and the connection lifecycle every namespace shares.
 //!
 //! Handlers emit only through these helpers, with an [`Event`] from `app::protocol`, so an
-//! event name or argument list can never drift from what the pages expect.
+//! event name or argument list can never drift from what the pages expect. They also count
+//! what goes out (and what could not, because a client read too slowly) for `/metrics`.
 //!
 //! Every namespace registers its event handlers in a connect *middleware*: socketioxide sends
 //! the client its "connected" packet before it runs the connect handler, so a client that
@@ -10,19 +11,39 @@
 use app::protocol::{Event, Rejection};
 use socketioxide::extract::{Event as EventName, SocketRef};
 use socketioxide::socket::DisconnectReason;
-use socketioxide::SocketIo;
+use socketioxide::{BroadcastError, SendError, SocketError, SocketIo};
 
 use crate::in_order::InOrder;
+use crate::metrics::METRICS;
 
-/// Sends `E` to one socket. A failure (the socket just left, or its buffer is full) is logged.
+/// Sends `E` to one socket. A failure (the socket just left, or its buffer is full) is logged
+/// and counted.
 pub fn emit<E: Event>(socket: &SocketRef, args: &E::Args) {
-    if let Err(error) = socket.emit(E::NAME, args) {
-        tracing::warn!(ns = socket.ns(), sid = %socket.id, event = E::NAME, %error, "emit failed");
+    match socket.emit(E::NAME, args) {
+        Ok(()) => METRICS.events_out(socket.ns(), 1),
+        Err(SendError::Socket(SocketError::InternalChannelFull)) => METRICS.dropped(socket.ns(), 1),
+        Err(error) => {
+            tracing::warn!(ns = socket.ns(), sid = %socket.id, event = E::NAME, %error, "emit failed")
+        }
     }
 }
 
 /// Sends `E` to every socket of namespace `ns` (the packet is encoded once).
 pub async fn broadcast<E: Event>(io: &SocketIo, ns: &str, args: &E::Args) {
+    send_to_all::<E>(io, ns, None, args).await
+}
+
+/// Sends `E` to every socket of `room` in namespace `ns`.
+pub async fn broadcast_to<E: Event>(io: &SocketIo, ns: &str, room: &'static str, args: &E::Args) {
+    send_to_all::<E>(io, ns, Some(room), args).await
+}
+
+async fn send_to_all<E: Event>(
+    io: &SocketIo,
+    ns: &str,
+    room: Option<&'static str>,
+    args: &E::Args,
+) {
     let Some(operators) = io.of(ns) else {
         tracing::error!(
             ns,
@@ -31,9 +52,29 @@ pub async fn broadcast<E: Event>(io: &SocketIo, ns: &str, args: &E::Args) {
         );
         return;
     };
-    if let Err(error) = operators.emit(E::NAME, args).await {
-        tracing::warn!(ns, event = E::NAME, %error, "broadcast failed for some sockets");
-    }
+    let operators = match room {
+        Some(room) => operators.within(room),
+        None => operators,
+    };
+    let recipients = operators.clone().sockets().len();
+    let failed = match operators.emit(E::NAME, args).await {
+        Ok(()) => 0,
+        Err(BroadcastError::Socket(errors)) => {
+            let full = errors
+                .iter()
+                .filter(|e| matches!(e, SocketError::InternalChannelFull))
+                .count();
+            if full > 0 {
+                METRICS.dropped(ns, full);
+            }
+            errors.len()
+        }
+        Err(error) => {
+            tracing::warn!(ns, event = E::NAME, %error, "broadcast failed");
+            recipients
+        }
+    };
+    METRICS.events_out(ns, recipients.saturating_sub(failed));
 }
 
 /// Tells the sender why `event` was refused, through the error event `E`, and logs it.
@@ -50,12 +91,13 @@ pub fn log_unknown_events(socket: &SocketRef) {
     });
 }
 
-/// The connect handler of namespaces with nothing more to do on connect.
+/// The connect handler of namespaces with nothing more to do on connect (it counts and logs).
 pub async fn connected(socket: SocketRef) {
     log_connected(&socket);
 }
 
 pub fn log_connected(socket: &SocketRef) {
+    METRICS.connected(socket.ns());
     tracing::info!(ns = socket.ns(), sid = %socket.id, transport = ?socket.transport_type(), "connected");
 }
 
@@ -66,5 +108,6 @@ pub async fn disconnected(socket: SocketRef, reason: DisconnectReason) {
 }
 
 pub fn log_disconnected(socket: &SocketRef, reason: DisconnectReason) {
+    METRICS.disconnected(socket.ns());
     tracing::info!(ns = socket.ns(), sid = %socket.id, ?reason, "disconnected");
 }

@@ -3,7 +3,7 @@
 //!
 //! Layout:
 //! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
-//! - [`site`]: static files (compressed once) and the page fallback.
+//! - [`site`]: static files (compressed once) and the page fallback; [`metrics`]: `/metrics`.
 //! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`],
 //!   [`cursors`], [`remote`], [`signal`]. [`trades`] is plain HTTP and WebSocket (the ticker proxy and the
 //!   demo market).
@@ -21,6 +21,7 @@ pub mod config;
 pub mod cursors;
 pub mod events;
 pub mod in_order;
+pub mod metrics;
 pub mod net;
 pub mod remote;
 pub mod shutdown;
@@ -104,6 +105,7 @@ impl Switchboard {
         })?;
         let chat = ChatState::open(&config.data_dir)?;
         let trades = trades::Trades::new(config);
+        let cursor_changes = cursors::Changes::default();
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
             .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -112,13 +114,14 @@ impl Switchboard {
             .ping_timeout(Duration::from_secs(20))
             .with_state(chat.clone())
             .with_state(signal::Roster::default())
+            .with_state(cursor_changes.clone())
             .build_svc();
         simple_chat::register(&io);
         chat::register(&io);
         cursors::register(&io);
         remote::register(&io);
         signal::register(&io);
-        let cursor_ticker = cursors::spawn_ticker(io.clone());
+        let cursor_ticker = cursors::spawn_ticker(io.clone(), cursor_changes);
 
         let site_config = SiteConfig {
             lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -138,6 +141,7 @@ impl Switchboard {
         };
         let router = Router::new()
             .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
             .route("/api/{*server_fn}", any(server_fn))
             .route_service("/socket.io/", io_service)
             .fallback(site_file)
@@ -242,6 +246,16 @@ fn print_urls(config: &Config, local: SocketAddr) {
         println!("  Phones need HTTPS for the camera and the gyroscope: add --tls self-signed.");
     }
     println!("Press Ctrl-C to stop.\n");
+}
+
+async fn metrics() -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        metrics::METRICS.render(),
+    )
 }
 
 async fn healthz() -> Json<serde_json::Value> {

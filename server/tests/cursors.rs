@@ -161,3 +161,93 @@ async fn five_hundred_rapid_connects_and_disconnects_leave_no_stale_cursor() {
         assert_eq!(next_map(&mut observer).await.len(), 1);
     }
 }
+
+/// The next `delta` as (moved ids → [x, y], left ids).
+async fn next_delta(client: &mut RawClient) -> (Map<String, Value>, Vec<String>) {
+    let args = client.expect("delta").await;
+    let moved = args[0]["moved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry[0].as_str().unwrap().to_owned(),
+                json!([entry[1], entry[2]]),
+            )
+        })
+        .collect();
+    let left = args[0]["left"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    (moved, left)
+}
+
+#[tokio::test]
+async fn compact_clients_get_a_snapshot_then_only_what_changed() {
+    let server = TestServer::start().await;
+    let mut seed_style = RawClient::connect(&server, NS).await;
+    seed_style
+        .emit("update", json!([{"x": 0.5, "y": 0.25}]))
+        .await;
+    let id = seed_style.sid.clone();
+    map_where(&mut seed_style, |m| m[&id]["x"] == json!(0.5)).await;
+
+    let mut compact = RawClient::connect_with_auth(&server, NS, Some(r#"{"compact":true}"#)).await;
+    // First: everyone, itself included.
+    let (everyone, left) = next_delta(&mut compact).await;
+    assert!(
+        everyone.contains_key(&compact.sid) && everyone.contains_key(&seed_style.sid),
+        "{everyone:?}"
+    );
+    assert_eq!(everyone[&seed_style.sid], json!([0.5, 0.25]));
+    assert!(left.is_empty());
+
+    // A move shows up once, rounded to four decimals; then nothing while nothing changes.
+    seed_style
+        .emit("update", json!([{"x": 0.123456, "y": 0.9}]))
+        .await;
+    loop {
+        let (moved, _) = next_delta(&mut compact).await;
+        if let Some(position) = moved.get(&seed_style.sid) {
+            assert_eq!(position, &json!([0.1235, 0.9]));
+            break;
+        }
+    }
+    compact.expect_silence(Duration::from_millis(400)).await;
+
+    let gone = seed_style.sid.clone();
+    drop(seed_style);
+    let (_, left) = next_delta(&mut compact).await;
+    assert_eq!(left, vec![gone]);
+}
+
+#[tokio::test]
+async fn compact_clients_never_get_the_full_map_and_full_clients_never_get_deltas() {
+    let server = TestServer::start().await;
+    let mut compact = RawClient::connect_with_auth(&server, NS, Some(r#"{"compact":true}"#)).await;
+    let mut full = RawClient::connect(&server, NS).await;
+    full.emit("update", json!([{"x": 0.3, "y": 0.3}])).await;
+    let compact_events = events_for(&mut compact, Duration::from_millis(700)).await;
+    assert!(
+        !compact_events.is_empty() && compact_events.iter().all(|e| e == "delta"),
+        "{compact_events:?}"
+    );
+    let full_events = events_for(&mut full, Duration::from_millis(700)).await;
+    assert!(
+        full_events.len() >= 4 && full_events.iter().all(|e| e == "update"),
+        "{full_events:?}"
+    );
+}
+
+/// The names of the events a client receives in the next `window`.
+async fn events_for(client: &mut RawClient, window: Duration) -> Vec<String> {
+    let until = tokio::time::Instant::now() + window;
+    let mut events = Vec::new();
+    while let Ok(Some((event, _))) = tokio::time::timeout_at(until, client.next_event()).await {
+        events.push(event);
+    }
+    events
+}

@@ -79,3 +79,34 @@ async fn the_site_config_server_function_tells_pages_where_phones_connect() {
         .iter()
         .all(|u| !u.as_str().unwrap().contains("127.0.0.1")));
 }
+
+#[tokio::test]
+async fn metrics_count_connections_and_events_in_prometheus_text() {
+    let server = TestServer::start().await;
+    let mut client = SioClient::connect(&server, "/simple-chat").await;
+    client
+        .emit("message", vec![serde_json::json!("counted")])
+        .await;
+    client.expect("message").await;
+    let response = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .unwrap();
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    let value = |line: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(line))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{line} missing:\n{text}"))
+    };
+    // The counters are process-wide and other tests run alongside: at least ours are there.
+    assert!(value(r#"switchboard_connections{namespace="/simple-chat"}"#) >= 1.0);
+    assert!(value(r#"switchboard_events_in_total{namespace="/simple-chat"}"#) >= 1.0);
+    assert!(value(r#"switchboard_events_out_total{namespace="/simple-chat"}"#) >= 1.0);
+    assert!(value("switchboard_dropped_deliveries_total") >= 0.0);
+    assert!(value("process_resident_memory_bytes") > 1e6);
+}

@@ -1,19 +1,23 @@
 //! `/cursors`: everyone's pointer on everyone's screen, moved smoothly between the server's
-//! 100 ms ticks. Mouse and touch both steer; updates go out at most once per frame.
+//! 100 ms ticks. Mouse and touch both steer; updates go out at most once per frame. The page
+//! asks for compact mode: a snapshot on joining, then only what changed.
 
 use leptos::ev;
 use leptos::prelude::*;
 
 use crate::components::browser::{colour_for, use_frame_throttle, use_window_listener};
 use crate::components::ConnectionBadge;
-use crate::protocol::cursors::{self, CursorMap, Move, Position, Update};
-use crate::socketio::use_socket;
+use crate::protocol::cursors::{self, CursorMap, CursorOptions, DeltaEvent, Move, Position};
+use crate::socketio::use_socket_with_auth;
 
 #[component]
 pub fn CursorsPage() -> impl IntoView {
-    let socket = use_socket(cursors::NAMESPACE);
+    let options = serde_json::to_value(CursorOptions { compact: true }).ok();
+    let socket = use_socket_with_auth(cursors::NAMESPACE, options);
     let cursors = RwSignal::new(CursorMap::new());
-    socket.on::<Update>(move |(map,)| cursors.set(map));
+    socket.on::<DeltaEvent>(move |(delta,)| cursors.update(|map| delta.apply(map)));
+    // Every (re)connection starts with a full snapshot.
+    socket.on_connect(move || cursors.set(CursorMap::new()));
     let my_id = socket.id();
     let state = socket.state();
     let socket = StoredValue::new_local(socket);

@@ -60,6 +60,53 @@ pub struct Cursor {
 /// Every connected client's cursor, keyed by socket id.
 pub type CursorMap = HashMap<String, Cursor>;
 
+/// What a client may ask for when it connects (socket.io `auth`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorOptions {
+    /// Receive [`DeltaEvent`]s (only what changed) instead of the full map every tick.
+    #[serde(default)]
+    pub compact: bool,
+}
+
+/// What changed since the previous tick, for clients in compact mode. The first one a client
+/// gets after connecting lists everyone (a full snapshot). No change, no packet.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    /// Cursors that moved (or arrived): `[id, x, y]`, coordinates rounded to 1/10 000.
+    pub moved: Vec<(String, f64, f64)>,
+    /// Ids of clients that left.
+    pub left: Vec<String>,
+}
+
+impl Delta {
+    /// A coordinate as compact mode sends it (a ten-thousandth of the page is well below a
+    /// pixel on any screen).
+    pub fn round(v: f64) -> f64 {
+        (v * 10_000.0).round() / 10_000.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.moved.is_empty() && self.left.is_empty()
+    }
+
+    /// Applies this delta to a map of cursors.
+    pub fn apply(self, map: &mut CursorMap) {
+        for id in self.left {
+            map.remove(&id);
+        }
+        for (id, x, y) in self.moved {
+            map.insert(id.clone(), Cursor { id, x, y });
+        }
+    }
+}
+
+/// server → compact clients, on ticks when something changed.
+pub struct DeltaEvent;
+impl Event for DeltaEvent {
+    const NAME: &'static str = "delta";
+    type Args = (Delta,);
+}
+
 /// client → server: my pointer is here.
 pub struct Move;
 impl Event for Move {
@@ -131,6 +178,38 @@ mod tests {
             Position::clamped(f64::NAN, 0.3),
             Position { x: 0.5, y: 0.3 }
         );
+    }
+
+    #[test]
+    fn deltas_are_compact_and_apply_to_a_map() {
+        let delta = Delta {
+            moved: vec![("a".into(), Delta::round(0.123456), 1.0)],
+            left: vec!["b".into()],
+        };
+        assert_eq!(
+            serde_json::to_string(&(delta.clone(),)).unwrap(),
+            r#"[{"moved":[["a",0.1235,1.0]],"left":["b"]}]"#
+        );
+        let mut map = CursorMap::new();
+        map.insert(
+            "b".into(),
+            Cursor {
+                id: "b".into(),
+                x: 0.0,
+                y: 0.0,
+            },
+        );
+        delta.apply(&mut map);
+        assert_eq!(map.len(), 1);
+        assert_eq!(
+            map["a"],
+            Cursor {
+                id: "a".into(),
+                x: 0.1235,
+                y: 1.0
+            }
+        );
+        assert!(Delta::default().is_empty());
     }
 
     #[test]

@@ -1,0 +1,232 @@
+//! What `GET /metrics` reports (Prometheus text format): connections and events per namespace,
+//! deliveries dropped because a client read too slowly, the cursor tick's duration and the
+//! process's resident memory.
+//!
+//! The counters are process-wide, like any Prometheus registry's.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use app::protocol::NAMESPACES;
+
+/// The process's counters.
+pub static METRICS: Metrics = Metrics::new();
+
+pub struct Metrics {
+    namespaces: [Namespace; NAMESPACES.len()],
+    /// Deliveries socketioxide refused because the client's 128-packet buffer was full.
+    dropped: AtomicU64,
+    /// When drops were last logged (seconds since the epoch), to log them once a second.
+    dropped_logged_at: AtomicU64,
+    dropped_since_log: AtomicU64,
+    tick_count: AtomicU64,
+    tick_micros_sum: AtomicU64,
+    tick_micros_max: AtomicU64,
+}
+
+struct Namespace {
+    connections: AtomicI64,
+    events_in: AtomicU64,
+    events_out: AtomicU64,
+}
+
+impl Namespace {
+    const fn new() -> Namespace {
+        Namespace {
+            connections: AtomicI64::new(0),
+            events_in: AtomicU64::new(0),
+            events_out: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Metrics {
+    const fn new() -> Metrics {
+        Metrics {
+            namespaces: [const { Namespace::new() }; NAMESPACES.len()],
+            dropped: AtomicU64::new(0),
+            dropped_logged_at: AtomicU64::new(0),
+            dropped_since_log: AtomicU64::new(0),
+            tick_count: AtomicU64::new(0),
+            tick_micros_sum: AtomicU64::new(0),
+            tick_micros_max: AtomicU64::new(0),
+        }
+    }
+
+    fn namespace(&self, ns: &str) -> Option<&Namespace> {
+        NAMESPACES
+            .iter()
+            .position(|n| *n == ns)
+            .map(|i| &self.namespaces[i])
+    }
+
+    pub fn connected(&self, ns: &str) {
+        if let Some(n) = self.namespace(ns) {
+            n.connections.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn disconnected(&self, ns: &str) {
+        if let Some(n) = self.namespace(ns) {
+            n.connections.fetch_sub(1, Relaxed);
+        }
+    }
+
+    pub fn event_in(&self, ns: &str) {
+        if let Some(n) = self.namespace(ns) {
+            n.events_in.fetch_add(1, Relaxed);
+        }
+    }
+
+    pub fn events_out(&self, ns: &str, count: usize) {
+        if let Some(n) = self.namespace(ns) {
+            n.events_out.fetch_add(count as u64, Relaxed);
+        }
+    }
+
+    /// Counts deliveries dropped in `ns` and logs them, at most once a second.
+    pub fn dropped(&self, ns: &str, count: usize) {
+        self.dropped.fetch_add(count as u64, Relaxed);
+        let pending = self.dropped_since_log.fetch_add(count as u64, Relaxed) + count as u64;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.dropped_logged_at.load(Relaxed);
+        if now > last
+            && self
+                .dropped_logged_at
+                .compare_exchange(last, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.dropped_since_log.fetch_sub(pending, Relaxed);
+            tracing::warn!(
+                ns,
+                dropped = pending,
+                "deliveries dropped: some clients read too slowly (their buffer was full)"
+            );
+        }
+    }
+
+    pub fn tick_took(&self, took: Duration) {
+        let micros = took.as_micros() as u64;
+        self.tick_count.fetch_add(1, Relaxed);
+        self.tick_micros_sum.fetch_add(micros, Relaxed);
+        self.tick_micros_max.fetch_max(micros, Relaxed);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let mut family =
+            |name: &str,
+             kind: &str,
+             help: &str,
+             values: &mut dyn Iterator<Item = (String, String)>| {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+                for (labels, value) in values {
+                    let _ = writeln!(out, "{name}{labels} {value}");
+                }
+            };
+        let per_namespace = |read: fn(&Namespace) -> String| {
+            NAMESPACES
+                .iter()
+                .zip(&self.namespaces)
+                .map(move |(ns, n)| (format!("{{namespace=\"{ns}\"}}"), read(n)))
+        };
+        family(
+            "switchboard_connections",
+            "gauge",
+            "Connected sockets.",
+            &mut per_namespace(|n| n.connections.load(Relaxed).to_string()),
+        );
+        family(
+            "switchboard_events_in_total",
+            "counter",
+            "Events received from clients.",
+            &mut per_namespace(|n| n.events_in.load(Relaxed).to_string()),
+        );
+        family(
+            "switchboard_events_out_total",
+            "counter",
+            "Events sent to clients (a broadcast counts each recipient).",
+            &mut per_namespace(|n| n.events_out.load(Relaxed).to_string()),
+        );
+        family(
+            "switchboard_dropped_deliveries_total",
+            "counter",
+            "Events not delivered because the client's buffer was full.",
+            &mut std::iter::once((String::new(), self.dropped.load(Relaxed).to_string())),
+        );
+        let seconds = |micros: u64| format!("{:.6}", micros as f64 / 1e6);
+        family(
+            "switchboard_cursor_tick_seconds",
+            "summary",
+            "Time to build and send one /cursors tick.",
+            &mut [
+                (
+                    "_sum".to_owned(),
+                    seconds(self.tick_micros_sum.load(Relaxed)),
+                ),
+                (
+                    "_count".to_owned(),
+                    self.tick_count.load(Relaxed).to_string(),
+                ),
+            ]
+            .into_iter()
+            .map(|(suffix, v)| (suffix, v)),
+        );
+        family(
+            "switchboard_cursor_tick_seconds_max",
+            "gauge",
+            "The longest /cursors tick so far.",
+            &mut std::iter::once((String::new(), seconds(self.tick_micros_max.load(Relaxed)))),
+        );
+        family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of this process.",
+            &mut std::iter::once((String::new(), resident_bytes().to_string())),
+        );
+        out
+    }
+}
+
+/// VmRSS of this process (0 where /proc is not available).
+pub fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_every_family_in_prometheus_text() {
+        let metrics = Metrics::new();
+        metrics.connected("/chat");
+        metrics.event_in("/chat");
+        metrics.events_out("/chat", 500);
+        metrics.dropped("/chat", 3);
+        metrics.tick_took(Duration::from_micros(1500));
+        metrics.connected("/not-a-namespace");
+        let text = metrics.render();
+        assert!(
+            text.contains("switchboard_connections{namespace=\"/chat\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("switchboard_events_in_total{namespace=\"/chat\"} 1\n"));
+        assert!(text.contains("switchboard_events_out_total{namespace=\"/chat\"} 500\n"));
+        assert!(text.contains("switchboard_dropped_deliveries_total 3\n"));
+        assert!(text.contains("switchboard_cursor_tick_seconds_sum 0.001500\n"));
+        assert!(text.contains("switchboard_cursor_tick_seconds_count 1\n"));
+        assert!(text.contains("# TYPE process_resident_memory_bytes gauge"));
+        assert!(resident_bytes() > 0);
+    }
+}
