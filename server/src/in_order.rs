@@ -149,6 +149,8 @@ impl<A: Adapter> FromMessageParts<A> for InOrder {
         _: &mut Value,
         _: &Option<i64>,
     ) -> Result<Self, Infallible> {
+        // Every event handler takes its turn here, so this is where incoming events are counted.
+        crate::metrics::METRICS.event_in(socket.ns());
         let probe = socket.clone();
         Ok(InOrder::take(socket, Box::new(move || probe.connected())))
     }
