@@ -52,6 +52,10 @@ use crate::site::Site;
 /// or a cursor update all fit many times over). Larger ones close the connection.
 pub const MAX_PAYLOAD: u64 = 64 * 1024;
 
+/// Initial WebSocket read buffer per connection, in bytes. Our frames are small; a larger one
+/// grows on demand, and 4 KB idle buffers add up over thousands of connections.
+const WS_READ_BUFFER: usize = 512;
+
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -109,6 +113,7 @@ impl Switchboard {
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
             .ws_max_message_size(MAX_PAYLOAD as usize)
+            .ws_read_buffer_size(WS_READ_BUFFER)
             .ws_max_frame_size(MAX_PAYLOAD as usize)
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
@@ -143,7 +148,12 @@ impl Switchboard {
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics))
             .route("/api/{*server_fn}", any(server_fn))
-            .route_service("/socket.io/", io_service)
+            .route_service(
+                "/socket.io/",
+                tower::ServiceBuilder::new()
+                    .map_request(detach_request)
+                    .service(io_service),
+            )
             .fallback(site_file)
             .with_state(state)
             .merge(trades.routes());
@@ -246,6 +256,32 @@ fn print_urls(config: &Config, local: SocketAddr) {
         println!("  Phones need HTTPS for the camera and the gyroscope: add --tls self-signed.");
     }
     println!("Press Ctrl-C to stop.\n");
+}
+
+/// Copies what socketioxide keeps of a connection's first request (URI and headers) into
+/// allocations of its own. As hyper parses them they point into the connection's read buffer
+/// (16 KB or more), which would otherwise stay alive for as long as the WebSocket is open.
+fn detach_request<B>(request: Request<B>) -> Request<B> {
+    let (mut parts, body) = request.into_parts();
+    parts.headers = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+            let value = axum::http::HeaderValue::from_bytes(value.as_bytes()).ok()?;
+            Some((name, value))
+        })
+        .collect();
+    if let Ok(uri) = parts.uri.to_string().parse() {
+        parts.uri = uri;
+    }
+    // An extension, too, keeps the read buffer alive; the upgrade handle is the one needed.
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    parts.extensions = Default::default();
+    if let Some(upgrade) = upgrade {
+        parts.extensions.insert(upgrade);
+    }
+    Request::from_parts(parts, body)
 }
 
 async fn metrics() -> impl IntoResponse {
