@@ -50,12 +50,15 @@ test-e2e: frontend
 
 test: test-rust test-e2e
 
-## Benchmarks (print figures; assert nothing): load against a release server pinned to CPU 0,
+## Benchmarks (print figures; assert nothing): every scenario on the course's Node server and
+## on Switchboard, each pinned to CPU 0 (see docs/PERFORMANCE.md); the cursor scaling table;
 ## and call set-up time in Chromium on loopback.
+REFERENCE_DIR ?= ../shared/reference/seed-node
 bench: frontend
 	@scripts/tools.sh browser
 	cargo build --release -p server -p bench
-	./target/release/bench cursors
+	if scripts/reference.sh "$(REFERENCE_DIR)"; then ./target/release/bench compare; fi
+	./target/release/bench cursors --compact
 	scripts/loopback-only.sh node bench/browser/call-latency.mjs
 
 fmt:

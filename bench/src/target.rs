@@ -76,11 +76,17 @@ impl Target {
         let port = free_port();
         let data_dir =
             std::env::temp_dir().join(format!("switchboard-bench-{}-{port}", std::process::id()));
+        // No pages: the benchmark measures socket.io work, not the start-up compression of
+        // the web app's files (which would share CPU 0 with the first scenario).
+        let no_pages = data_dir.join("no-site");
+        let _ = std::fs::create_dir_all(&no_pages);
         let args = [
             "--port".to_owned(),
             port.to_string(),
             "--data-dir".to_owned(),
             data_dir.display().to_string(),
+            "--site-dir".to_owned(),
+            no_pages.display().to_string(),
             "--log-level".to_owned(),
             "warn".to_owned(),
         ];

@@ -173,8 +173,7 @@ impl Metrics {
                     self.tick_count.load(Relaxed).to_string(),
                 ),
             ]
-            .into_iter()
-            .map(|(suffix, v)| (suffix, v)),
+            .into_iter(),
         );
         family(
             "switchboard_cursor_tick_seconds_max",

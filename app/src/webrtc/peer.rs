@@ -25,6 +25,9 @@ use super::negotiation::{decide, Decision, Negotiation};
 use crate::config::IceServer;
 use crate::protocol::signal::{IceCandidate, SessionDescription, SignalData};
 
+/// A browser callback taking one event.
+type Callback = Closure<dyn FnMut(JsValue)>;
+
 /// How a [`Peer`] starts.
 pub struct PeerOptions {
     /// The initiator offers first; the other side waits for that offer before it negotiates.
@@ -89,7 +92,7 @@ struct Inner {
     destroyed: Cell<bool>,
     streams_seen: RefCell<HashSet<String>>,
     /// The browser's callbacks, kept alive for as long as the connection is.
-    callbacks: RefCell<Vec<Closure<dyn FnMut(JsValue)>>>,
+    callbacks: RefCell<Vec<Callback>>,
 }
 
 impl Peer {

@@ -20,7 +20,7 @@ pub fn polyline(points: &[(f64, f64)]) -> Option<(String, f64, f64)> {
         });
     let span_t = (t1 - t0).max(1e-6);
     // A flat market is drawn across the middle, not along the edge.
-    let (low, high) = if high - low < f64::EPSILON {
+    let (low, high) = if (high - low).abs() < f64::EPSILON {
         (low - 1.0, high + 1.0)
     } else {
         (low, high)

@@ -101,7 +101,7 @@ pub fn VideoView(
             }
         }
     });
-    let mirrored = move || local && mirror.map_or(true, |m| m.get());
+    let mirrored = move || local && mirror.is_none_or(|m| m.get());
     view! {
         <div class="video-view">
             <video
