@@ -161,69 +161,73 @@ impl Walk {
     }
 }
 
+/// What all clients saw, summed up.
+struct Summary {
+    mean_rate: f64,
+    min_rate: f64,
+    /// Every gap between two broadcasts, sorted.
+    gaps: Vec<Duration>,
+    bytes_per_client_s: f64,
+    lost_clients: usize,
+}
+
 impl Report {
-    /// The figures of the comparison table.
-    pub fn figures(&self) -> Vec<Figure> {
+    fn summary(&self) -> Summary {
         let n = self.seen.len().max(1) as f64;
         let rates: Vec<f64> = self
             .seen
             .iter()
             .map(|s| s.ticks as f64 / self.seconds)
             .collect();
+        let min_rate = rates.iter().cloned().fold(f64::INFINITY, f64::min);
         let mut gaps: Vec<Duration> = self
             .seen
             .iter()
             .flat_map(|s| s.gaps.iter().copied())
             .collect();
         gaps.sort();
-        let gap = |p| percentile(&gaps, p).map(|d| d.as_secs_f64() * 1000.0);
-        let bytes = self.seen.iter().map(|s| s.bytes).sum::<u64>() as f64 / n / self.seconds;
+        Summary {
+            mean_rate: rates.iter().sum::<f64>() / n,
+            min_rate: if min_rate.is_finite() { min_rate } else { 0.0 },
+            gaps,
+            bytes_per_client_s: self.seen.iter().map(|s| s.bytes).sum::<u64>() as f64
+                / n
+                / self.seconds,
+            lost_clients: self.seen.iter().filter(|s| s.dropped).count(),
+        }
+    }
+
+    /// The figures of the comparison table.
+    pub fn figures(&self) -> Vec<Figure> {
+        let s = self.summary();
+        let gap = |p| percentile(&s.gaps, p).map(|d| d.as_secs_f64() * 1000.0);
         vec![
-            Figure::new("ticks/client/s", Some(rates.iter().sum::<f64>() / n), ""),
+            Figure::new("ticks/client/s", Some(s.mean_rate), ""),
             Figure::new("gap p50", gap(50.0), "ms"),
             Figure::new("gap p99", gap(99.0), "ms"),
-            Figure::new("KB/client/s", Some(bytes / 1024.0), "KB"),
+            Figure::new("KB/client/s", Some(s.bytes_per_client_s / 1024.0), "KB"),
             Figure::new("server CPU", self.cpu.map(|(_, share)| share * 100.0), "%"),
-            Figure::new(
-                "clients lost",
-                Some(self.seen.iter().filter(|s| s.dropped).count() as f64),
-                "",
-            ),
+            Figure::new("clients lost", Some(s.lost_clients as f64), ""),
         ]
     }
 
+    /// One row of the scaling table (see [`HEADER`]).
     pub fn row(&self, setup: &Setup) -> Vec<String> {
-        let n = self.seen.len().max(1) as f64;
-        let rates: Vec<f64> = self
-            .seen
-            .iter()
-            .map(|s| s.ticks as f64 / self.seconds)
-            .collect();
-        let mean = rates.iter().sum::<f64>() / n;
-        let min = rates.iter().cloned().fold(f64::INFINITY, f64::min);
-        let mut gaps: Vec<Duration> = self
-            .seen
-            .iter()
-            .flat_map(|s| s.gaps.iter().copied())
-            .collect();
-        gaps.sort();
-        let bytes = self.seen.iter().map(|s| s.bytes).sum::<u64>() as f64 / n / self.seconds;
-        let dropped = self.seen.iter().filter(|s| s.dropped).count();
-        let clients = if dropped > 0 {
-            format!("{} ({dropped} lost)", setup.clients)
-        } else {
-            setup.clients.to_string()
+        let s = self.summary();
+        let clients = match s.lost_clients {
+            0 => setup.clients.to_string(),
+            lost => format!("{} ({lost} lost)", setup.clients),
         };
         vec![
             clients,
             setup.movers.to_string(),
-            format!("{mean:.2}"),
-            format!("{:.2}", if min.is_finite() { min } else { 0.0 }),
-            ms(percentile(&gaps, 50.0)),
-            ms(percentile(&gaps, 99.0)),
+            format!("{:.2}", s.mean_rate),
+            format!("{:.2}", s.min_rate),
+            ms(percentile(&s.gaps, 50.0)),
+            ms(percentile(&s.gaps, 99.0)),
             self.cpu
                 .map_or("-".into(), |(_, share)| format!("{:.0} %", share * 100.0)),
-            format!("{:.1}", bytes / 1024.0),
+            format!("{:.1}", s.bytes_per_client_s / 1024.0),
         ]
     }
 }

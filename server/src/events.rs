@@ -8,8 +8,8 @@
 //! the client its "connected" packet before it runs the connect handler, so a client that
 //! speaks at once could otherwise find no handler listening.
 
-use app::protocol::{Event, Rejection};
-use socketioxide::extract::{Event as EventName, SocketRef};
+use app::protocol::{Event, Receipt, Rejection};
+use socketioxide::extract::{AckSender, Event as EventName, SocketRef};
 use socketioxide::socket::DisconnectReason;
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo};
 
@@ -81,6 +81,18 @@ async fn send_to_all<E: Event>(
 pub fn reject<E: Event<Args = (String,)>>(socket: &SocketRef, event: &str, rejection: Rejection) {
     tracing::warn!(ns = socket.ns(), sid = %socket.id, event, reason = %rejection, "rejected input");
     emit::<E>(socket, &(rejection.0,));
+}
+
+/// Answers a client that asked for an acknowledgement: `{ok: true}` or `{ok: false, error}`.
+/// Clients that sent no ack id (the seed's pages) get nothing.
+pub fn acknowledge(ack: AckSender, socket: &SocketRef, outcome: &Result<(), Rejection>) {
+    let receipt = match outcome {
+        Ok(()) => Receipt::delivered(),
+        Err(rejection) => Receipt::refused(rejection),
+    };
+    if let Err(error) = ack.send(&(receipt,)) {
+        tracing::debug!(ns = socket.ns(), sid = %socket.id, %error, "could not acknowledge an event");
+    }
 }
 
 /// Makes unknown events visible in the log instead of vanishing (call from `listen`).

@@ -3,7 +3,7 @@
 use std::convert::Infallible;
 
 use app::protocol::remote::{parse_relay, Relay, Update, NAMESPACE};
-use app::protocol::{Event, RawArgs, Receipt, Rejection};
+use app::protocol::{Event, RawArgs, Rejection};
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 use socketioxide::handler::ConnectHandler;
@@ -38,15 +38,8 @@ async fn on_update(
             tracing::warn!(ns = NAMESPACE, sid = %socket.id, reason = %rejection, "rejected input")
         })
         .and_then(|(target, data)| deliver(&io, &target, data));
-    // Controllers that ask for an acknowledgement learn whether their desktop is there; the
-    // seed's controller asks for none and gets none.
-    let receipt = match &outcome {
-        Ok(()) => Receipt::delivered(),
-        Err(rejection) => Receipt::refused(rejection),
-    };
-    if let Err(error) = ack.send(&(receipt,)) {
-        tracing::debug!(sid = %socket.id, %error, "could not acknowledge an update");
-    }
+    // Controllers that ask learn whether their desktop is there.
+    events::acknowledge(ack, &socket, &outcome);
 }
 
 /// Sends `data` to the `/remote` socket `target` only.

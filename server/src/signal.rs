@@ -9,7 +9,7 @@ use app::protocol::signal::{
     parse_relay, ClientMap, Clients, PeerAnswer, PeerEntry, PeerIce, PeerOffer, Relayed,
     SignalEvent, NAMESPACE,
 };
-use app::protocol::{Event, RawArgs, Receipt, Rejection};
+use app::protocol::{Event, RawArgs, Rejection};
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::{DisconnectReason, Sid};
@@ -100,11 +100,5 @@ async fn on_relay<E: Event>(
             emit::<Relayed<E>>(&peer, &(target, payload, socket.id.to_string()));
             Ok(())
         });
-    let receipt = match &outcome {
-        Ok(()) => Receipt::delivered(),
-        Err(rejection) => Receipt::refused(rejection),
-    };
-    if let Err(error) = ack.send(&(receipt,)) {
-        tracing::debug!(sid = %socket.id, %error, "could not acknowledge a signal");
-    }
+    events::acknowledge(ack, &socket, &outcome);
 }

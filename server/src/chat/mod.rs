@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::protocol::chat::{
     parse_claim, parse_message, ChatError, ClaimName, History as HistoryEvent, HistoryEntry,
-    Message, NameAccepted, NameError, Receipt, SendMessage, NAMESPACE,
+    Message, NameAccepted, NameError, SendMessage, NAMESPACE,
 };
 use app::protocol::{Event, RawArgs, Rejection};
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
@@ -87,7 +87,7 @@ async fn on_message(
         .sender(socket.id)
         .ok_or_else(|| Rejection::new("Choose a name before sending messages."))
         .and_then(|sender| Ok((sender, parse_message(&args)?)));
-    let receipt = match accepted {
+    let outcome = match accepted {
         Ok((sender, text)) => {
             chat.history.record(HistoryEntry {
                 sender: sender.clone(),
@@ -95,18 +95,14 @@ async fn on_message(
                 at: now_ms(),
             });
             broadcast::<Message>(&io, NAMESPACE, &(sender, text)).await;
-            Receipt::delivered()
+            Ok(())
         }
         Err(rejection) => {
-            let receipt = Receipt::refused(&rejection);
-            reject::<ChatError>(&socket, SendMessage::NAME, rejection);
-            receipt
+            reject::<ChatError>(&socket, SendMessage::NAME, rejection.clone());
+            Err(rejection)
         }
     };
-    // Only clients that asked for an acknowledgement get one; the seed's pages do not.
-    if let Err(error) = ack.send(&(receipt,)) {
-        tracing::debug!(sid = %socket.id, %error, "could not acknowledge a message");
-    }
+    events::acknowledge(ack, &socket, &outcome);
 }
 
 async fn on_disconnect(socket: SocketRef, State(chat): State<ChatState>, reason: DisconnectReason) {

@@ -9,9 +9,10 @@ use leptos::html::Video;
 use leptos::prelude::*;
 use web_sys::MediaStream;
 
+use crate::components::ConnectionBadge;
 use crate::config::{get_site_config, IceServer};
 use crate::protocol::signal::{self, ClientMap, Clients};
-use crate::socketio::{use_socket, Socket};
+use crate::socketio::{use_socket, ConnectionState, Socket};
 use crate::webrtc::js::error_text;
 use crate::webrtc::media::{open_camera, CameraRequest};
 
@@ -148,5 +149,58 @@ pub fn PeerPicker(
         <Show when=move || others.with(Vec::is_empty)>
             <p class="muted">"Nobody else is here yet: open the other page in another window or on your phone."</p>
         </Show>
+    }
+}
+
+/// The camera the seed's sender asks for: 1280×720 with sound.
+pub fn seed_camera() -> CameraRequest {
+    CameraRequest {
+        width: 1280,
+        height: 720,
+        audio: true,
+        ..CameraRequest::default()
+    }
+}
+
+/// The sender pages: our camera, the peers to call, and how it goes.
+#[component]
+pub fn SenderLayout(
+    title: &'static str,
+    #[prop(into)] state: Signal<ConnectionState>,
+    others: RwSignal<Vec<String>>,
+    camera: StreamSlot,
+    problem: RwSignal<Option<String>>,
+    status: RwSignal<String>,
+    call: impl Fn(String) + 'static,
+) -> impl IntoView {
+    view! {
+        <section class="webrtc">
+            <h1>{title}</h1>
+            <ConnectionBadge state=state/>
+            {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
+            <VideoView stream=camera label="My camera" local=true/>
+            <PeerPicker others=others choose=call/>
+            <p class="muted" data-testid="status">{move || status.get()}</p>
+        </section>
+    }
+}
+
+/// The receiver pages: our id (for the sender to pick), their camera, and how it goes.
+#[component]
+pub fn ReceiverLayout(
+    title: &'static str,
+    #[prop(into)] state: Signal<ConnectionState>,
+    #[prop(into)] my_id: Signal<Option<String>>,
+    remote: StreamSlot,
+    status: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <section class="webrtc">
+            <h1>{title}</h1>
+            <ConnectionBadge state=state/>
+            <p class="muted">"Your id: " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
+            <VideoView stream=remote label="Their camera"/>
+            <p class="muted" data-testid="status">{move || status.get()}</p>
+        </section>
     }
 }

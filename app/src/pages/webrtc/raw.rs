@@ -12,9 +12,9 @@ use web_sys::{
 };
 
 use super::{
-    start_camera, use_ice_servers, use_signal_connection, PeerPicker, StreamSlot, VideoView,
+    seed_camera, start_camera, use_ice_servers, use_signal_connection, ReceiverLayout,
+    SenderLayout, StreamSlot,
 };
-use crate::components::ConnectionBadge;
 use crate::config::IceServer;
 use crate::protocol::signal::{
     IceCandidate, PeerAnswer, PeerAnswerFrom, PeerIce, PeerIceFrom, PeerOffer, PeerOfferFrom,
@@ -22,7 +22,6 @@ use crate::protocol::signal::{
 };
 use crate::socketio::Socket;
 use crate::webrtc::js::{error_text, from_js, to_js};
-use crate::webrtc::media::CameraRequest;
 
 /// One raw connection and the callbacks it needs kept alive.
 struct Connection {
@@ -90,6 +89,21 @@ fn set_remote(pc: &RtcPeerConnection, description: &SessionDescription) -> JsFut
     JsFuture::from(pc.set_remote_description(&init))
 }
 
+/// Adds the peer's trickled candidates (`peerIce`) to the current connection.
+fn trickle_in(
+    socket: &Socket,
+    current: StoredValue<Option<Connection>, LocalStorage>,
+    status: RwSignal<String>,
+) {
+    socket.on::<PeerIceFrom>(move |(_me, candidate, _from)| {
+        current.with_value(|c| {
+            if let Some(c) = c {
+                add_candidate(&c.pc, candidate, status)
+            }
+        })
+    });
+}
+
 fn add_candidate(
     pc: &RtcPeerConnection,
     candidate: Option<IceCandidate>,
@@ -129,16 +143,7 @@ pub fn SenderRawPage() -> impl IntoView {
     let camera: StreamSlot = RwSignal::new_local(None);
     let problem = RwSignal::new(None::<String>);
     let status = RwSignal::new("Pick a peer to call.".to_owned());
-    start_camera(
-        CameraRequest {
-            width: 1280,
-            height: 720,
-            audio: true,
-            ..CameraRequest::default()
-        },
-        camera,
-        problem,
-    );
+    start_camera(seed_camera(), camera, problem);
     let current = StoredValue::new_local(None::<Connection>);
     let socket = connection.socket.clone();
 
@@ -159,15 +164,7 @@ pub fn SenderRawPage() -> impl IntoView {
                 }
             })
         });
-    connection
-        .socket
-        .on::<PeerIceFrom>(move |(_me, candidate, _from)| {
-            current.with_value(|c| {
-                if let Some(c) = c {
-                    add_candidate(&c.pc, candidate, status)
-                }
-            })
-        });
+    trickle_in(&connection.socket, current, status);
 
     let call = move |peer: String| {
         let Some(stream) = camera.get_untracked() else {
@@ -204,14 +201,8 @@ pub fn SenderRawPage() -> impl IntoView {
     };
 
     view! {
-        <section class="webrtc">
-            <h1>"Sender"</h1>
-            <ConnectionBadge state=connection.socket.state()/>
-            {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
-            <VideoView stream=camera label="My camera" local=true/>
-            <PeerPicker others=connection.others choose=call/>
-            <p class="muted" data-testid="status">{move || status.get()}</p>
-        </section>
+        <SenderLayout title="Sender" state=connection.socket.state() others=connection.others
+            camera=camera problem=problem status=status call=call/>
     }
 }
 
@@ -258,24 +249,10 @@ pub fn ReceiverRawPage() -> impl IntoView {
                 }
             });
         });
-    connection
-        .socket
-        .on::<PeerIceFrom>(move |(_me, candidate, _from)| {
-            current.with_value(|c| {
-                if let Some(c) = c {
-                    add_candidate(&c.pc, candidate, status)
-                }
-            })
-        });
+    trickle_in(&connection.socket, current, status);
 
     let my_id = connection.socket.id();
     view! {
-        <section class="webrtc">
-            <h1>"Receiver"</h1>
-            <ConnectionBadge state=connection.socket.state()/>
-            <p class="muted">"Your id: " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
-            <VideoView stream=remote label="Their camera"/>
-            <p class="muted" data-testid="status">{move || status.get()}</p>
-        </section>
+        <ReceiverLayout title="Receiver" state=connection.socket.state() my_id=my_id remote=remote status=status/>
     }
 }

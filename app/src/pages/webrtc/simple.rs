@@ -4,11 +4,10 @@
 use leptos::prelude::*;
 
 use super::{
-    start_camera, use_ice_servers, use_signal_connection, PeerPicker, StreamSlot, VideoView,
+    seed_camera, start_camera, use_ice_servers, use_signal_connection, ReceiverLayout,
+    SenderLayout, StreamSlot,
 };
-use crate::components::ConnectionBadge;
 use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
-use crate::webrtc::media::CameraRequest;
 use crate::webrtc::{Peer, PeerEvent, PeerOptions};
 
 /// Reports a peer's events on the page: its status line and (for the receiver) the video.
@@ -41,16 +40,7 @@ pub fn PeerSenderPage() -> impl IntoView {
     let camera: StreamSlot = RwSignal::new_local(None);
     let problem = RwSignal::new(None::<String>);
     let status = RwSignal::new("Pick a peer to call.".to_owned());
-    start_camera(
-        CameraRequest {
-            width: 1280,
-            height: 720,
-            audio: true,
-            ..CameraRequest::default()
-        },
-        camera,
-        problem,
-    );
+    start_camera(seed_camera(), camera, problem);
     let current = StoredValue::new_local(None::<(String, Peer)>);
     let socket = connection.socket.clone();
 
@@ -96,14 +86,8 @@ pub fn PeerSenderPage() -> impl IntoView {
     };
 
     view! {
-        <section class="webrtc">
-            <h1>"Sender (Peer)"</h1>
-            <ConnectionBadge state=connection.socket.state()/>
-            {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
-            <VideoView stream=camera label="My camera" local=true/>
-            <PeerPicker others=connection.others choose=call/>
-            <p class="muted" data-testid="status">{move || status.get()}</p>
-        </section>
+        <SenderLayout title="Sender (Peer)" state=connection.socket.state() others=connection.others
+            camera=camera problem=problem status=status call=call/>
     }
 }
 
@@ -152,12 +136,6 @@ pub fn PeerReceiverPage() -> impl IntoView {
 
     let my_id = connection.socket.id();
     view! {
-        <section class="webrtc">
-            <h1>"Receiver (Peer)"</h1>
-            <ConnectionBadge state=connection.socket.state()/>
-            <p class="muted">"Your id: " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
-            <VideoView stream=remote label="Their camera"/>
-            <p class="muted" data-testid="status">{move || status.get()}</p>
-        </section>
+        <ReceiverLayout title="Receiver (Peer)" state=connection.socket.state() my_id=my_id remote=remote status=status/>
     }
 }
