@@ -10,7 +10,7 @@
 
 use app::protocol::{Event, Receipt, Rejection};
 use socketioxide::extract::{AckSender, Event as EventName, SocketRef};
-use socketioxide::socket::DisconnectReason;
+use socketioxide::socket::{DisconnectReason, Sid};
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo};
 
 use crate::in_order::InOrder;
@@ -75,6 +75,12 @@ async fn send_to_all<E: Event>(
         }
     };
     METRICS.events_out(ns, recipients.saturating_sub(failed));
+}
+
+/// The socket of namespace `ns` whose id a client named, if it is connected.
+pub fn socket_named(io: &SocketIo, ns: &str, id: &str) -> Option<SocketRef> {
+    let sid: Sid = id.parse().ok()?;
+    io.of(ns)?.get_socket(sid)
 }
 
 /// Tells the sender why `event` was refused, through the error event `E`, and logs it.

@@ -7,7 +7,6 @@ use app::protocol::{Event, RawArgs, Rejection};
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::socket::Sid;
 use socketioxide::SocketIo;
 
 use crate::events::{self, emit};
@@ -49,11 +48,7 @@ fn deliver(io: &SocketIo, target: &str, data: Value) -> Result<(), Rejection> {
             "No desktop with this id is connected. Scan the code on the desktop page again.",
         )
     };
-    let sid: Sid = target.parse().map_err(|_| unknown())?;
-    let socket = io
-        .of(NAMESPACE)
-        .and_then(|ns| ns.get_socket(sid))
-        .ok_or_else(unknown)?;
+    let socket = events::socket_named(io, NAMESPACE, target).ok_or_else(unknown)?;
     emit::<Update>(&socket, &(data,));
     Ok(())
 }

@@ -12,7 +12,7 @@ use app::protocol::signal::{
 use app::protocol::{Event, RawArgs, Rejection};
 use socketioxide::extract::{AckSender, Data, SocketRef, State};
 use socketioxide::handler::ConnectHandler;
-use socketioxide::socket::{DisconnectReason, Sid};
+use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
 use crate::events::{self, broadcast, emit};
@@ -94,9 +94,8 @@ async fn on_relay<E: Event>(
             tracing::warn!(ns = NAMESPACE, sid = %socket.id, event = E::NAME, reason = %rejection, "rejected input")
         })
         .and_then(|(target, payload)| {
-            let unknown = || Rejection::new("That peer is not connected.");
-            let sid: Sid = target.parse().map_err(|_| unknown())?;
-            let peer = io.of(NAMESPACE).and_then(|ns| ns.get_socket(sid)).ok_or_else(unknown)?;
+            let peer = events::socket_named(&io, NAMESPACE, &target)
+                .ok_or_else(|| Rejection::new("That peer is not connected."))?;
             emit::<Relayed<E>>(&peer, &(target, payload, socket.id.to_string()));
             Ok(())
         });
