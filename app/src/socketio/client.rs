@@ -128,8 +128,6 @@ struct Inner {
     attempt: Cell<u32>,
     /// Largest packet the server accepts (from its handshake).
     max_payload: Cell<u64>,
-    /// Frames that could not be decoded (counted, never fatal).
-    malformed: Cell<u32>,
     /// Set by [`Socket::close`]: no more reconnects.
     closed: Cell<bool>,
     conn: RefCell<Option<Connection>>,
@@ -181,7 +179,6 @@ impl Socket {
             next_ack: Cell::new(0),
             attempt: Cell::new(0),
             max_payload: Cell::new(100_000),
-            malformed: Cell::new(0),
             closed: Cell::new(false),
             conn: RefCell::default(),
             retry: RefCell::default(),
@@ -210,14 +207,8 @@ impl Socket {
         self.inner.id.clone()
     }
 
-    /// How many frames from the server could not be understood.
-    pub fn malformed_frames(&self) -> u32 {
-        self.inner.malformed.get()
-    }
-
     /// Calls `handler` with the arguments of every `E` event from the server.
     pub fn on<E: Event>(&self, handler: impl Fn(E::Args) + 'static) {
-        let inner = Rc::downgrade(&self.inner);
         let decode: Handler = Rc::new(move |args: &[Value]| {
             match serde_json::from_value::<E::Args>(Value::Array(args.to_vec())) {
                 Ok(args) => handler(args),
@@ -226,9 +217,6 @@ impl Socket {
                         "socket.io: ignoring {:?} with unexpected arguments: {error}",
                         E::NAME
                     );
-                    if let Some(inner) = inner.upgrade() {
-                        inner.malformed.set(inner.malformed.get() + 1);
-                    }
                 }
             }
         });
@@ -324,7 +312,7 @@ impl Inner {
             let Some(inner) = weak.upgrade() else { return };
             match event.data().as_string() {
                 Some(frame) => inner.receive(&frame),
-                None => inner.count_malformed("a binary frame"),
+                None => skipped("a binary frame"),
             }
         });
         let weak = Rc::downgrade(self);
@@ -354,7 +342,7 @@ impl Inner {
     fn receive(self: &Rc<Self>, frame: &str) {
         let packet = match EnginePacket::decode(frame) {
             Ok(packet) => packet,
-            Err(error) => return self.count_malformed(&error.to_string()),
+            Err(error) => return skipped(&error.to_string()),
         };
         match packet {
             EnginePacket::Open(handshake) => {
@@ -376,7 +364,7 @@ impl Inner {
             EnginePacket::Message(data) => match Packet::decode(&data) {
                 Ok(packet) if packet.nsp() == self.nsp => self.dispatch(packet),
                 Ok(_) => {}
-                Err(error) => self.count_malformed(&error.to_string()),
+                Err(error) => skipped(&error.to_string()),
             },
             EnginePacket::Pong | EnginePacket::Upgrade | EnginePacket::Noop => {}
         }
@@ -514,11 +502,6 @@ impl Inner {
         defer_drop(self.heartbeat.replace(Some(timer)));
     }
 
-    fn count_malformed(&self, what: &str) {
-        self.malformed.set(self.malformed.get() + 1);
-        warn!("socket.io: skipped a frame from the server ({what})");
-    }
-
     /// Shows `Offline` when the browser loses the network (a live connection is left alone:
     /// heartbeats tell whether it really died) and retries as soon as it is back.
     fn listen_for_network(self: &Rc<Self>) {
@@ -553,6 +536,11 @@ fn reopen_later(weak: Weak<Inner>) {
             inner.open();
         }
     });
+}
+
+/// A frame from the server we could not understand: logged, never fatal.
+fn skipped(what: &str) {
+    warn!("socket.io: skipped a frame from the server ({what})");
 }
 
 fn browser_online() -> bool {

@@ -160,10 +160,6 @@ impl Peer {
         }
     }
 
-    pub fn is_connected(&self) -> bool {
-        self.inner.connected.get() && !self.inner.destroyed.get()
-    }
-
     /// Closes the connection and reports `Close` (once).
     pub fn destroy(&self) {
         self.inner.destroy();
