@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::client::{connect_many, Conn, Frame};
+use crate::metrics::MetricsWindow;
 use crate::stats::{percentile, Figure};
 use crate::target::{raise_open_files_limit, CpuWindow, Target};
 
@@ -71,9 +72,11 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
         })
         .collect();
     sleep_until(start).await;
+    let counting = MetricsWindow::start(target.addr).await;
     let window = CpuWindow::start(target);
     sleep_until(stop_listening).await;
     let cpu = window.finish(target);
+    let counted = counting.finish().await;
     let mut seen = Vec::new();
     for task in tasks {
         seen.push(task.await.unwrap_or_default());
@@ -89,6 +92,7 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
     vec![
         Figure::new("deliveries/s", Some(deliveries_per_s), ""),
         Figure::new("lost", Some(expected.saturating_sub(received) as f64), ""),
+        counted.dropped(),
         Figure::new("latency p50", ms(50.0), "ms"),
         Figure::new("latency p95", ms(95.0), "ms"),
         Figure::new("latency p99", ms(99.0), "ms"),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::client::{connect_many, Conn, Frame};
+use crate::metrics::{Counted, MetricsWindow};
 use crate::stats::{ms, percentile, Figure};
 use crate::target::{raise_open_files_limit, CpuWindow, Target};
 
@@ -19,7 +20,7 @@ pub struct Setup {
     pub compact: bool,
 }
 
-pub const HEADER: [&str; 8] = [
+pub const HEADER: [&str; 10] = [
     "clients",
     "movers",
     "ticks/client/s",
@@ -28,6 +29,8 @@ pub const HEADER: [&str; 8] = [
     "gap p99",
     "server CPU",
     "KB/client/s",
+    "dropped",
+    "tick (server)",
 ];
 
 /// What one client saw in the measured window.
@@ -43,6 +46,7 @@ pub struct Report {
     seen: Vec<Seen>,
     seconds: f64,
     cpu: Option<(f64, f64)>,
+    counted: Counted,
 }
 
 pub async fn run(target: &Target, setup: &Setup) -> Report {
@@ -69,9 +73,11 @@ pub async fn run(target: &Target, setup: &Setup) -> Report {
         })
         .collect();
     sleep_until(from).await;
+    let counting = MetricsWindow::start(target.addr).await;
     let window = CpuWindow::start(target);
     sleep_until(until).await;
     let cpu = window.finish(target);
+    let counted = counting.finish().await;
     let mut seen = Vec::with_capacity(tasks.len());
     for task in tasks {
         seen.push(task.await.unwrap_or_default());
@@ -80,6 +86,7 @@ pub async fn run(target: &Target, setup: &Setup) -> Report {
         seen,
         seconds: setup.measure.as_secs_f64(),
         cpu,
+        counted,
     }
 }
 
@@ -208,6 +215,8 @@ impl Report {
             Figure::new("KB/client/s", Some(s.bytes_per_client_s / 1024.0), "KB"),
             Figure::new("server CPU", self.cpu.map(|(_, share)| share * 100.0), "%"),
             Figure::new("clients lost", Some(s.lost_clients as f64), ""),
+            self.counted.dropped(),
+            self.counted.mean_tick(),
         ]
     }
 
@@ -228,6 +237,8 @@ impl Report {
             self.cpu
                 .map_or("-".into(), |(_, share)| format!("{:.0} %", share * 100.0)),
             format!("{:.1}", s.bytes_per_client_s / 1024.0),
+            self.counted.dropped().show(),
+            self.counted.mean_tick().show(),
         ]
     }
 }

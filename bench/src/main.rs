@@ -7,12 +7,13 @@
 //! server and on Switchboard and prints both, with the ratio.
 //!
 //! Layout: `client` (a minimal Engine.IO/Socket.IO load client), `target` (starting and
-//! measuring the server process), `stats` (percentiles, tables), one module per scenario.
+//! measuring the server process), `metrics` (what the server counted, from `/metrics`), `stats` (percentiles, tables), one module per scenario.
 
 mod chat;
 mod client;
 mod cursors;
 mod idle;
+mod metrics;
 mod signal;
 mod stats;
 mod target;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::client::{connect_many, Conn, Frame};
+use crate::metrics::MetricsWindow;
 use crate::stats::{percentile, Figure};
 use crate::target::{raise_open_files_limit, CpuWindow, Target};
 
@@ -51,9 +52,11 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
         tasks.push(tokio::spawn(answerer(b, a_id, stop)));
     }
     sleep_until(start).await;
+    let counting = MetricsWindow::start(target.addr).await;
     let window = CpuWindow::start(target);
     sleep_until(stop).await;
     let cpu = window.finish(target);
+    let counted = counting.finish().await;
     let mut seen = Seen::default();
     for task in tasks {
         let s = task.await.unwrap_or_default();
@@ -76,6 +79,7 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
             cpu.map(|(used, _)| used * 1e6 / seen.relays.max(1) as f64),
             "µs",
         ),
+        counted.dropped(),
     ]
 }
 
