@@ -5,7 +5,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::components::{ChatLine, ChatLog, ConnectionBadge};
+use crate::components::{ChatLine, ChatLog, Composer, ConnectionBadge};
 use crate::protocol::chat::{
     self, ChatError, ChatText, ClaimName, History, Message, NameAccepted, NameError, Nickname,
     Receipt, SendMessage,
@@ -153,48 +153,5 @@ fn NameForm(
             </div>
             <p id="name-error" class="error" role="alert">{move || error.get()}</p>
         </form>
-    }
-}
-
-/// The message field; it is cleared only once the server confirmed the message.
-#[component]
-fn Composer(
-    send: impl Fn(ChatText, Box<dyn Fn()>) + Copy + 'static,
-    connected: Signal<bool>,
-) -> impl IntoView {
-    let draft = RwSignal::new(String::new());
-    let error = RwSignal::new(None::<String>);
-    let submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let typed = draft.get_untracked();
-        match ChatText::parse(&typed) {
-            Ok(text) => {
-                error.set(None);
-                send(
-                    text,
-                    Box::new(move || {
-                        if draft.get_untracked() == typed {
-                            draft.set(String::new());
-                        }
-                    }),
-                );
-            }
-            Err(reason) => error.set(Some(reason.0)),
-        }
-    };
-    view! {
-        <form class="composer" on:submit=submit>
-            <label class="visually-hidden" for="message">"Message"</label>
-            <input
-                id="message"
-                autocomplete="off"
-                placeholder="Say something"
-                maxlength="2000"
-                prop:value=draft
-                on:input:target=move |ev| draft.set(ev.target().value())
-            />
-            <button type="submit" disabled=move || !connected.get()>"Send"</button>
-        </form>
-        {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }
 }
