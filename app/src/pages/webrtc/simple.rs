@@ -10,6 +10,18 @@ use super::{
 use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
 use crate::webrtc::{Peer, PeerEvent, PeerOptions};
 
+/// The call in progress, if any: the other side's id and the connection to it.
+type CurrentCall = StoredValue<Option<(String, Peer)>, LocalStorage>;
+
+/// Ends the call in progress, if any.
+fn hang_up(current: CurrentCall) {
+    current.with_value(|call| {
+        if let Some((_, peer)) = call {
+            peer.destroy()
+        }
+    });
+}
+
 /// Reports a peer's events on the page: its status line and (for the receiver) the video.
 fn on_peer_event(
     socket: crate::socketio::Socket,
@@ -41,7 +53,7 @@ pub fn PeerSenderPage() -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let status = RwSignal::new("Pick a peer to call.".to_owned());
     start_camera(seed_camera(), camera, problem);
-    let current = StoredValue::new_local(None::<(String, Peer)>);
+    let current: CurrentCall = StoredValue::new_local(None);
     let socket = connection.socket.clone();
 
     connection
@@ -52,23 +64,13 @@ pub fn PeerSenderPage() -> impl IntoView {
                 _ => {}
             })
         });
-    on_cleanup(move || {
-        current.with_value(|c| {
-            if let Some((_, p)) = c {
-                p.destroy()
-            }
-        })
-    });
+    on_cleanup(move || hang_up(current));
 
     let call = move |to: String| {
         let Some(stream) = camera.get_untracked() else {
             return status.set("The camera is not ready yet.".into());
         };
-        current.with_value(|c| {
-            if let Some((_, p)) = c {
-                p.destroy()
-            }
-        });
+        hang_up(current);
         let options = PeerOptions {
             stream: Some(stream),
             ..PeerOptions::new(true, ice.get_untracked().unwrap_or_default())
@@ -97,7 +99,7 @@ pub fn PeerReceiverPage() -> impl IntoView {
     let ice = use_ice_servers();
     let remote: StreamSlot = RwSignal::new_local(None);
     let status = RwSignal::new("Waiting for a call…".to_owned());
-    let current = StoredValue::new_local(None::<(String, Peer)>);
+    let current: CurrentCall = StoredValue::new_local(None);
     let socket = connection.socket.clone();
 
     connection
@@ -106,11 +108,7 @@ pub fn PeerReceiverPage() -> impl IntoView {
             // A new offer from someone else starts a new call (as the seed's receiver does).
             let fresh = current.with_value(|c| !matches!(c, Some((id, _)) if *id == from));
             if fresh && matches!(data, SignalData::Offer { .. }) {
-                current.with_value(|c| {
-                    if let Some((_, p)) = c {
-                        p.destroy()
-                    }
-                });
+                hang_up(current);
                 let options = PeerOptions::new(false, ice.get_untracked().unwrap_or_default());
                 match Peer::new(
                     options,
@@ -126,13 +124,7 @@ pub fn PeerReceiverPage() -> impl IntoView {
                 _ => {}
             });
         });
-    on_cleanup(move || {
-        current.with_value(|c| {
-            if let Some((_, p)) = c {
-                p.destroy()
-            }
-        })
-    });
+    on_cleanup(move || hang_up(current));
 
     let my_id = connection.socket.id();
     view! {
