@@ -83,9 +83,9 @@ test('a dropped connection is shown, retried with backoff, and trades resume', a
 });
 
 // Frames from Bitstamp's documentation of the v2 WebSocket API, replayed instead of the market.
-const trade = (id: number, price: string, type: number) =>
+const trade = (id: number, price: string, type: number, amount = '0.50000000') =>
   JSON.stringify({
-    data: { id, timestamp: '1700000000', amount: 0.5, amount_str: '0.50000000', price: Number(price), price_str: price,
+    data: { id, timestamp: '1700000000', amount: Number(amount), amount_str: amount, price: Number(price), price_str: price,
       type, microtimestamp: `170000000${id}000000`.slice(0, 16), buy_order_id: 1, sell_order_id: 2 },
     channel: 'live_trades_btcusd',
     event: 'trade',
@@ -118,4 +118,27 @@ test('an unreachable feed says how to start the demo market', async ({ page }) =
   await page.routeWebSocket(/\/market\/ws$/, (ws) => ws.close({ code: 1006 }));
   await page.goto('/trades');
   await expect(page.getByTestId('unreachable')).toContainText("make run ARGS='--market demo'");
+});
+
+test('on a phone every time, side, amount and price fits its column', async ({ browser }) => {
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  const page = await context.newPage();
+  await page.routeWebSocket(/\/market\/ws$/, (ws) => {
+    ws.onMessage((message) => {
+      if (JSON.parse(String(message)).event !== 'bts:subscribe') return;
+      // The widest values the four pairs produce: a large amount, a six-figure price.
+      ws.send(trade(1, '143210.55', 0, '125.00000000'));
+      ws.send(trade(2, '43210.55', 1, '0.00013666'));
+    });
+  });
+  await page.goto('/trades');
+  await expect(page.getByTestId('trade-row')).toHaveCount(2);
+  const overflowing = await page
+    .getByTestId('trade-row')
+    .locator('td')
+    .evaluateAll((cells) => cells.filter((c) => c.scrollWidth > c.clientWidth).map((c) => c.textContent));
+  expect(overflowing).toEqual([]);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await context.close();
 });
