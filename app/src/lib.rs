@@ -2,7 +2,8 @@
 //!
 //! Layout:
 //! - [`protocol`]: namespaces, events and domain types (`Nickname`, ...), used by both ends.
-//! - [`socketio`]: the browser's socket.io client (codec, backoff, WebSocket driver).
+//! - [`socketio`]: the browser's socket.io client (codec, sans-IO session, WebSocket driver);
+//!   [`connection`]: the connection state and backoff every live connection shares.
 //! - [`webrtc`]: the camera, and `Peer` (a simple-peer equivalent with perfect negotiation).
 //! - [`routes`]: the router and the list of apps; [`pages`]: one module per page;
 //!   [`components`]: pieces pages share; [`config`]: what the server tells the pages.
@@ -12,6 +13,7 @@
 
 pub mod components;
 pub mod config;
+pub mod connection;
 pub mod pages;
 pub mod protocol;
 pub mod routes;

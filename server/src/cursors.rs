@@ -11,26 +11,24 @@
 
 use std::collections::hash_map::RandomState;
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::protocol::cursors::{
-    parse_move, Cursor, CursorMap, CursorOptions, Delta, DeltaEvent, Move, Position, Update,
-    NAMESPACE, TICK_MS,
+    Cursor, CursorMap, CursorOptions, Cursors, Delta, DeltaEvent, Move, Position, Update, TICK_MS,
 };
-use app::protocol::{Event, RawArgs};
-use socketioxide::extract::{Data, SocketRef, State, TryData};
-use socketioxide::handler::ConnectHandler;
+use app::protocol::Rejection;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
 use socketioxide::socket::{DisconnectReason, Sid};
 use socketioxide::SocketIo;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::events::{self, broadcast_to, emit};
-use crate::in_order::InOrder;
-use crate::metrics::METRICS;
+use crate::contract::{self, Cx, Listener, Nsp, Served};
+use crate::metrics::Metrics;
+use crate::sync::lock;
 
 /// Rooms by mode: the seed's full map, or compact deltas.
 const FULL: &str = "cursors:full";
@@ -42,11 +40,11 @@ struct Here(Arc<Mutex<Position>>);
 
 impl Here {
     fn get(&self) -> Position {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+        *lock(&self.0)
     }
 
     fn set(&self, position: Position) {
-        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = position;
+        *lock(&self.0) = position;
     }
 }
 
@@ -64,74 +62,78 @@ struct Pending {
 
 impl Changes {
     fn moved(&self, sid: Sid) {
-        self.lock().moved.insert(sid);
+        lock(&self.inner).moved.insert(sid);
     }
 
     fn left(&self, sid: Sid) {
-        let mut pending = self.lock();
+        let mut pending = lock(&self.inner);
         pending.moved.remove(&sid);
         pending.left.push(sid);
     }
 
     fn take(&self) -> Pending {
-        std::mem::take(&mut *self.lock())
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        std::mem::take(&mut *lock(&self.inner))
     }
 }
 
-pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, on_connect.with(listen));
+type CursorsCx<A> = Cx<Cursors, Changes, A>;
+
+/// Serves `/cursors` and starts its broadcast loop (stopped with the returned handle).
+pub fn register<A: Served>(
+    io: &SocketIo<A>,
+    metrics: &Arc<Metrics>,
+) -> (A::InitRes, JoinHandle<()>) {
+    let changes = Changes::default();
+    let ticker = spawn_ticker(Nsp::new(io, metrics), changes.clone());
+    (
+        contract::serve(io, metrics, changes, listen::<A>, joined::<A>),
+        ticker,
+    )
 }
 
-/// Places the newcomer at a random spot (as the seed does), files it under its mode and
-/// registers the handlers, all before the client is told it is connected.
-async fn listen(
-    socket: SocketRef,
-    TryData(options): TryData<CursorOptions>,
-) -> Result<(), Infallible> {
+/// Places the newcomer at a random spot (as the seed does) and files it under its mode, all
+/// before the client is told it is connected.
+fn listen<A: Adapter>(on: &Listener<Cursors, Changes, A>) {
+    let socket = on.socket();
     socket
         .extensions
         .insert(Here(Arc::new(Mutex::new(Position::clamped(
             random_unit(),
             random_unit(),
         )))));
-    let compact = options.is_ok_and(|o| o.compact);
+    let compact = on.auth::<CursorOptions>().is_some_and(|o| o.compact);
     socket.join(if compact { COMPACT } else { FULL });
-    events::log_unknown_events(&socket);
-    socket.on(Move::NAME, on_move);
-    socket.on_disconnect(on_disconnect);
-    Ok(())
+    on.on::<Move, _, _>(moved);
+    on.on_disconnect(left);
 }
 
-async fn on_connect(socket: SocketRef, io: SocketIo, State(changes): State<Changes>) {
-    events::log_connected(&socket);
+async fn joined<A: Adapter>(cx: CursorsCx<A>) {
     // Others see the newcomer appear; a compact newcomer first gets everyone.
-    changes.moved(socket.id);
-    if socket.rooms().iter().any(|room| room == COMPACT) {
+    cx.state.moved(cx.socket.id);
+    if cx.socket.rooms().iter().any(|room| room == COMPACT) {
         let everyone = Delta {
-            moved: cursors(&io).into_values().map(compact).collect(),
+            moved: cursors(&cx.nsp).into_values().map(compact).collect(),
             left: Vec::new(),
         };
-        emit::<DeltaEvent>(&socket, &(everyone,));
+        cx.reply::<DeltaEvent>(&(everyone,));
     }
 }
 
-async fn on_disconnect(
-    socket: SocketRef,
-    State(changes): State<Changes>,
-    reason: DisconnectReason,
-) {
-    let _after_everything_it_sent = InOrder::after_all(&socket).await;
-    changes.left(socket.id);
-    events::log_disconnected(&socket, reason);
+async fn left<A: Adapter>(cx: CursorsCx<A>, _: DisconnectReason) {
+    cx.state.left(cx.socket.id);
+}
+
+async fn moved<A: Adapter>(cx: CursorsCx<A>, (position,): (Position,)) -> Result<(), Rejection> {
+    if let Some(here) = cx.socket.extensions.get::<Here>() {
+        here.set(position);
+        cx.state.moved(cx.socket.id);
+    }
+    Ok(())
 }
 
 /// Broadcasts every [`TICK_MS`]: the full map to the seed's clients, what changed to compact
 /// ones. Each is encoded once per tick, whatever the number of clients.
-pub fn spawn_ticker(io: SocketIo, changes: Changes) -> JoinHandle<()> {
+fn spawn_ticker<A: Adapter>(nsp: Nsp<Cursors, A>, changes: Changes) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_millis(TICK_MS));
         // After a stall, carry on at the normal pace rather than bursting to catch up.
@@ -139,19 +141,19 @@ pub fn spawn_ticker(io: SocketIo, changes: Changes) -> JoinHandle<()> {
         loop {
             ticks.tick().await;
             let started = Instant::now();
-            tick(&io, &changes).await;
-            METRICS.tick_took(started.elapsed());
+            tick(&nsp, &changes).await;
+            nsp.metrics().tick_took(started.elapsed());
         }
     })
 }
 
-async fn tick(io: &SocketIo, changes: &Changes) {
-    let Some(namespace) = io.of(NAMESPACE) else {
+async fn tick<A: Adapter>(nsp: &Nsp<Cursors, A>, changes: &Changes) {
+    let Some(namespace) = nsp.io().of(<Cursors as app::protocol::Namespace>::PATH) else {
         return;
     };
     let pending = changes.take();
     if !namespace.clone().within(FULL).sockets().is_empty() {
-        broadcast_to::<Update>(io, NAMESPACE, FULL, &(cursors(io),)).await;
+        nsp.broadcast_to::<Update>(FULL, &(cursors(nsp),)).await;
     }
     if pending.moved.is_empty() && pending.left.is_empty() {
         return;
@@ -161,70 +163,37 @@ async fn tick(io: &SocketIo, changes: &Changes) {
         .iter()
         .filter_map(|sid| namespace.get_socket(*sid))
         .filter(|socket| socket.connected())
-        .filter_map(|socket| {
-            let Position { x, y } = socket.extensions.get::<Here>()?.get();
-            Some(compact(Cursor {
-                id: socket.id.to_string(),
-                x,
-                y,
-            }))
-        })
+        .filter_map(|socket| cursor_of(&socket).map(compact))
         .collect();
     let delta = Delta {
         moved,
         left: pending.left.iter().map(Sid::to_string).collect(),
     };
     if !delta.is_empty() {
-        broadcast_to::<DeltaEvent>(io, NAMESPACE, COMPACT, &(delta,)).await;
+        nsp.broadcast_to::<DeltaEvent>(COMPACT, &(delta,)).await;
     }
 }
 
 /// Every connected client's cursor, keyed by socket id.
-fn cursors(io: &SocketIo) -> CursorMap {
-    let Some(namespace) = io.of(NAMESPACE) else {
-        return CursorMap::new();
-    };
-    namespace
-        .sockets()
-        .into_iter()
-        .filter(|socket| socket.connected())
-        .filter_map(|socket| {
-            let Position { x, y } = socket.extensions.get::<Here>()?.get();
-            let id = socket.id.to_string();
-            Some((id.clone(), Cursor { id, x, y }))
-        })
+fn cursors<A: Adapter>(nsp: &Nsp<Cursors, A>) -> CursorMap {
+    nsp.sockets()
+        .iter()
+        .filter_map(cursor_of)
+        .map(|cursor| (cursor.id.clone(), cursor))
         .collect()
+}
+
+fn cursor_of<A: Adapter>(socket: &SocketRef<A>) -> Option<Cursor> {
+    let Position { x, y } = socket.extensions.get::<Here>()?.get();
+    Some(Cursor {
+        id: socket.id.to_string(),
+        x,
+        y,
+    })
 }
 
 fn compact(cursor: Cursor) -> (String, f64, f64) {
     (cursor.id, Delta::round(cursor.x), Delta::round(cursor.y))
-}
-
-/// Marks a socket already warned about, so a flood of bad updates logs one warning.
-#[derive(Clone)]
-struct WarnedAboutInput;
-
-async fn on_move(
-    socket: SocketRef,
-    State(changes): State<Changes>,
-    turn: InOrder,
-    Data(args): Data<RawArgs>,
-) {
-    let _turn = turn.wait().await;
-    match (parse_move(&args), socket.extensions.get::<Here>()) {
-        (Ok(position), Some(here)) => {
-            here.set(position);
-            changes.moved(socket.id);
-        }
-        (Ok(_), None) => {}
-        // Ignored, as the contract says: the stored position stays as it was.
-        (Err(rejection), _) => {
-            if socket.extensions.get::<WarnedAboutInput>().is_none() {
-                socket.extensions.insert(WarnedAboutInput);
-                tracing::warn!(ns = NAMESPACE, sid = %socket.id, reason = %rejection, "ignoring bad cursor updates");
-            }
-        }
-    }
 }
 
 /// A random number in [0, 1) without a dependency: every `RandomState` is freshly keyed.

@@ -4,35 +4,37 @@
 //! Layout:
 //! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
 //! - [`site`]: static files (compressed once) and the page fallback; [`metrics`]: `/metrics`.
-//! - One module per socket.io namespace, each with `register(io)`: [`simple_chat`], [`chat`],
-//!   [`cursors`], [`remote`], [`signal`]. [`trades`] is plain HTTP and WebSocket (the ticker proxy and the
-//!   demo market).
-//!   [`events`] holds the typed emit helpers they share; [`in_order`] makes each client's
-//!   events run in the order it sent them.
+//! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
+//!   `cursors`, `remote`, `signal` (`relay` is what the last two share). `trades` is plain
+//!   HTTP and WebSocket (the ticker proxy and the demo market).
+//!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
+//!   the order each client sent them, and send only their own namespace's events.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
 //!   [`Switchboard::serve`] runs it on a listener the caller owns until a shutdown future
 //!   completes. [`start`] is what the binary does with them.
 //!
 //! Architecture invariant: handlers see only parsed domain types from `app::protocol`; raw
-//! client input is parsed in exactly one place per event.
+//! client input is parsed in exactly one place per event (its `ClientEvent::parse`).
 
-pub mod chat;
+mod chat;
 pub mod config;
-pub mod cursors;
-pub mod events;
-pub mod in_order;
-pub mod metrics;
-pub mod net;
-pub mod remote;
-pub mod shutdown;
-pub mod signal;
-pub mod simple_chat;
-pub mod site;
+mod contract;
+mod cursors;
+mod metrics;
+mod net;
+mod relay;
+mod remote;
+mod shutdown;
+mod signal;
+mod simple_chat;
+mod site;
+mod sync;
 pub mod tls;
-pub mod trades;
+mod trades;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::config::SiteConfig;
@@ -46,6 +48,7 @@ use socketioxide::SocketIo;
 
 use crate::chat::ChatState;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::site::Site;
 
 /// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
@@ -86,8 +89,8 @@ pub struct Switchboard {
     io: SocketIo,
     /// Flushed last on shutdown, so no broadcast message is lost.
     chat: ChatState,
-    /// The `/cursors` broadcast loop, stopped on shutdown.
-    cursor_ticker: tokio::task::JoinHandle<()>,
+    /// Loops that run beside the requests (the `/cursors` ticker, ...), stopped on shutdown.
+    background: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// What axum's handlers share.
@@ -96,6 +99,8 @@ struct HttpState {
     site: Site,
     /// Handed to server functions as Leptos context.
     site_config: SiteConfig,
+    /// This server's counters, for `/metrics`.
+    metrics: Arc<Metrics>,
 }
 
 impl Switchboard {
@@ -109,7 +114,7 @@ impl Switchboard {
         })?;
         let chat = ChatState::open(&config.data_dir)?;
         let trades = trades::Trades::new(config);
-        let cursor_changes = cursors::Changes::default();
+        let metrics = Arc::new(Metrics::default());
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
             .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -117,16 +122,13 @@ impl Switchboard {
             .ws_max_frame_size(MAX_PAYLOAD as usize)
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
-            .with_state(chat.clone())
-            .with_state(signal::Roster::default())
-            .with_state(cursor_changes.clone())
             .build_svc();
-        simple_chat::register(&io);
-        chat::register(&io);
-        cursors::register(&io);
-        remote::register(&io);
-        signal::register(&io);
-        let cursor_ticker = cursors::spawn_ticker(io.clone(), cursor_changes);
+        simple_chat::register(&io, &metrics);
+        chat::register(&io, &metrics, chat.clone());
+        let ((), cursor_ticker) = cursors::register(&io, &metrics);
+        remote::register(&io, &metrics);
+        signal::register(&io, &metrics);
+        let background = vec![cursor_ticker, metrics::spawn_housekeeping(metrics.clone())];
 
         let site_config = SiteConfig {
             lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -143,10 +145,11 @@ impl Switchboard {
         let state = HttpState {
             site: Site::load(&config.site_dir),
             site_config,
+            metrics,
         };
         let router = Router::new()
             .route("/healthz", get(healthz))
-            .route("/metrics", get(metrics))
+            .route("/metrics", get(serve_metrics))
             .route("/api/{*server_fn}", any(server_fn))
             .route_service(
                 "/socket.io/",
@@ -161,13 +164,8 @@ impl Switchboard {
             router,
             io,
             chat,
-            cursor_ticker,
+            background,
         })
-    }
-
-    /// The HTTP router (for in-process tests).
-    pub fn router(&self) -> Router {
-        self.router.clone()
     }
 
     /// Serves on `listener` until `shutdown` completes, then disconnects every client and
@@ -185,7 +183,7 @@ impl Switchboard {
             router,
             io,
             chat,
-            cursor_ticker,
+            background,
         } = self;
         let graceful = async move {
             shutdown.await;
@@ -195,7 +193,9 @@ impl Switchboard {
         let served = axum::serve(listener, router)
             .with_graceful_shutdown(graceful)
             .await;
-        cursor_ticker.abort();
+        for task in background {
+            task.abort();
+        }
         served?;
         chat.history.flush().await;
         tracing::info!("stopped");
@@ -224,7 +224,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
     match acceptor {
         Some(acceptor) => {
             server
-                .serve(tls::TlsListener::new(tcp, acceptor)?, shutdown::signal())
+                .serve(tls::TlsListener::new(tcp, acceptor)?, shutdown::requested())
                 .await?
         }
         None => {
@@ -232,7 +232,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
             let tcp = tcp.tap_io(|stream| {
                 let _ = stream.set_nodelay(true);
             });
-            server.serve(tcp, shutdown::signal()).await?
+            server.serve(tcp, shutdown::requested()).await?
         }
     }
     Ok(())
@@ -284,13 +284,13 @@ fn detach_request<B>(request: Request<B>) -> Request<B> {
     Request::from_parts(parts, body)
 }
 
-async fn metrics() -> impl IntoResponse {
+async fn serve_metrics(State(state): State<HttpState>) -> impl IntoResponse {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        metrics::METRICS.render(),
+        state.metrics.render(),
     )
 }
 

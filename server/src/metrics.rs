@@ -2,17 +2,20 @@
 //! deliveries dropped because a client read too slowly, the cursor tick's duration and the
 //! process's resident memory.
 //!
-//! The counters are process-wide, like any Prometheus registry's.
+//! Each server has its own counters (part of its state), so a test reads exactly what its own
+//! server did. The same place rate-limits warnings about bad input, so that a hostile client
+//! cannot fill the disk with log lines.
 
-use std::fmt::Write;
+use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use app::protocol::NAMESPACES;
 
-/// The process's counters.
-pub static METRICS: Metrics = Metrics::new();
+/// Warnings about bad input logged in full per second; the rest are counted in one line.
+const WARNINGS_PER_SECOND: u64 = 5;
 
+#[derive(Default)]
 pub struct Metrics {
     namespaces: [Namespace; NAMESPACES.len()],
     /// Deliveries socketioxide refused because the client's 128-packet buffer was full.
@@ -23,37 +26,23 @@ pub struct Metrics {
     tick_count: AtomicU64,
     tick_micros_sum: AtomicU64,
     tick_micros_max: AtomicU64,
+    /// Client events refused as malformed, invalid or unknown.
+    refused: AtomicU64,
+    /// The second (since the epoch) whose input warnings are being counted.
+    warn_second: AtomicU64,
+    warned_this_second: AtomicU64,
+    /// Warnings not logged one by one since the last summary.
+    warnings_suppressed: AtomicU64,
 }
 
+#[derive(Default)]
 struct Namespace {
     connections: AtomicI64,
     events_in: AtomicU64,
     events_out: AtomicU64,
 }
 
-impl Namespace {
-    const fn new() -> Namespace {
-        Namespace {
-            connections: AtomicI64::new(0),
-            events_in: AtomicU64::new(0),
-            events_out: AtomicU64::new(0),
-        }
-    }
-}
-
 impl Metrics {
-    const fn new() -> Metrics {
-        Metrics {
-            namespaces: [const { Namespace::new() }; NAMESPACES.len()],
-            dropped: AtomicU64::new(0),
-            dropped_logged_at: AtomicU64::new(0),
-            dropped_since_log: AtomicU64::new(0),
-            tick_count: AtomicU64::new(0),
-            tick_micros_sum: AtomicU64::new(0),
-            tick_micros_max: AtomicU64::new(0),
-        }
-    }
-
     fn namespace(&self, ns: &str) -> Option<&Namespace> {
         NAMESPACES
             .iter()
@@ -89,9 +78,7 @@ impl Metrics {
     pub fn dropped(&self, ns: &str, count: usize) {
         self.dropped.fetch_add(count as u64, Relaxed);
         let pending = self.dropped_since_log.fetch_add(count as u64, Relaxed) + count as u64;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = epoch_seconds();
         let last = self.dropped_logged_at.load(Relaxed);
         if now > last
             && self
@@ -105,6 +92,39 @@ impl Metrics {
                 dropped = pending,
                 "deliveries dropped: some clients read too slowly (their buffer was full)"
             );
+        }
+    }
+
+    /// Counts a refused client event and logs why: the first few each second in full, the
+    /// rest as one count in the next second's first line (or [`Metrics::flush_warnings`]).
+    pub fn warn_input(&self, ns: &str, sid: &dyn Display, event: &str, reason: &str) {
+        self.refused.fetch_add(1, Relaxed);
+        self.flush_warnings();
+        if self.warned_this_second.fetch_add(1, Relaxed) < WARNINGS_PER_SECOND {
+            tracing::warn!(ns, %sid, event, reason, "refused input");
+        } else {
+            self.warnings_suppressed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Logs how many input warnings were held back, once a new second has begun.
+    pub fn flush_warnings(&self) {
+        let now = epoch_seconds();
+        let second = self.warn_second.load(Relaxed);
+        if now != second
+            && self
+                .warn_second
+                .compare_exchange(second, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.warned_this_second.store(0, Relaxed);
+            let suppressed = self.warnings_suppressed.swap(0, Relaxed);
+            if suppressed > 0 {
+                tracing::warn!(
+                    suppressed,
+                    "refused more input than is logged one by one (see switchboard_refused_input_total)"
+                );
+            }
         }
     }
 
@@ -158,6 +178,12 @@ impl Metrics {
             "Events not delivered because the client's buffer was full.",
             &mut std::iter::once((String::new(), self.dropped.load(Relaxed).to_string())),
         );
+        family(
+            "switchboard_refused_input_total",
+            "counter",
+            "Client events refused as malformed, invalid or unknown.",
+            &mut std::iter::once((String::new(), self.refused.load(Relaxed).to_string())),
+        );
         let seconds = |micros: u64| format!("{:.6}", micros as f64 / 1e6);
         family(
             "switchboard_cursor_tick_seconds",
@@ -191,6 +217,23 @@ impl Metrics {
     }
 }
 
+/// Logs held-back input warnings once a second, even when no more bad input arrives.
+pub fn spawn_housekeeping(metrics: std::sync::Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every_second = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            every_second.tick().await;
+            metrics.flush_warnings();
+        }
+    })
+}
+
+fn epoch_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// VmRSS of this process (0 where /proc is not available).
 pub fn resident_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -208,7 +251,7 @@ mod tests {
 
     #[test]
     fn renders_every_family_in_prometheus_text() {
-        let metrics = Metrics::new();
+        let metrics = Metrics::default();
         metrics.connected("/chat");
         metrics.event_in("/chat");
         metrics.events_out("/chat", 500);

@@ -1,7 +1,7 @@
-//! The signal that stops the server: Ctrl-C, or SIGTERM from a service manager.
+//! What stops the server: Ctrl-C, or SIGTERM from a service manager.
 
 /// Completes on the first Ctrl-C or SIGTERM.
-pub async fn signal() {
+pub async fn requested() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");

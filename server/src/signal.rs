@@ -2,21 +2,18 @@
 //! and disconnect; `peerOffer`, `peerAnswer`, `peerIce` and `signal` go to the one peer they
 //! name, stamped with the real sender's id. Payloads are relayed untouched (SDP is never parsed).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use app::protocol::signal::{
-    parse_relay, ClientMap, Clients, PeerAnswer, PeerEntry, PeerIce, PeerOffer, Relayed,
-    SignalEvent, NAMESPACE,
+    ClientMap, Clients, PeerAnswer, PeerEntry, PeerIce, PeerOffer, SignalEvent, Signalling,
 };
-use app::protocol::{Event, RawArgs, Rejection};
-use socketioxide::extract::{AckSender, Data, SocketRef, State};
-use socketioxide::handler::ConnectHandler;
+use socketioxide::adapter::Adapter;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
-use crate::events::{self, broadcast, emit};
-use crate::in_order::InOrder;
+use crate::contract::{self, Cx, Listener, Nsp, Served};
+use crate::metrics::Metrics;
+use crate::relay::relay;
 
 /// Serialises the `clients` announcements: each one lists the namespace as it is when sent,
 /// and two joins at once cannot deliver an older list last.
@@ -26,78 +23,37 @@ pub struct Roster {
 }
 
 impl Roster {
-    async fn announce(&self, io: &SocketIo) {
+    async fn announce<A: Adapter>(&self, nsp: &Nsp<Signalling, A>) {
         let _one_at_a_time = self.announcing.lock().await;
-        let clients: ClientMap = io
-            .of(NAMESPACE)
-            .map(|ns| ns.sockets())
-            .unwrap_or_default()
+        let clients: ClientMap = nsp
+            .sockets()
             .into_iter()
-            .filter(|socket| socket.connected())
             .map(|socket| {
-                (
-                    socket.id.to_string(),
-                    PeerEntry {
-                        id: socket.id.to_string(),
-                    },
-                )
+                let id = socket.id.to_string();
+                (id.clone(), PeerEntry { id })
             })
             .collect();
-        broadcast::<Clients>(io, NAMESPACE, &(clients,)).await;
+        nsp.broadcast::<Clients>(&(clients,)).await;
     }
 }
 
-/// Registers the namespace; `Roster` must be in the socket.io state.
-pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, on_connect.with(listen));
+pub fn register<A: Served>(io: &SocketIo<A>, metrics: &Arc<Metrics>) -> A::InitRes {
+    contract::serve(io, metrics, Roster::default(), listen::<A>, joined::<A>)
 }
 
-/// Registers the handlers before the client is told it is connected.
-async fn listen(socket: SocketRef) -> Result<(), Infallible> {
-    events::log_unknown_events(&socket);
-    socket.on(PeerOffer::NAME, on_relay::<PeerOffer>);
-    socket.on(PeerAnswer::NAME, on_relay::<PeerAnswer>);
-    socket.on(PeerIce::NAME, on_relay::<PeerIce>);
-    socket.on(SignalEvent::NAME, on_relay::<SignalEvent>);
-    socket.on_disconnect(on_disconnect);
-    Ok(())
+fn listen<A: Adapter>(on: &Listener<Signalling, Roster, A>) {
+    on.on::<PeerOffer, _, _>(relay::<PeerOffer, Roster, A>);
+    on.on::<PeerAnswer, _, _>(relay::<PeerAnswer, Roster, A>);
+    on.on::<PeerIce, _, _>(relay::<PeerIce, Roster, A>);
+    on.on::<SignalEvent, _, _>(relay::<SignalEvent, Roster, A>);
+    on.on_disconnect(left::<A>);
 }
 
-async fn on_connect(socket: SocketRef, io: SocketIo, State(roster): State<Roster>) {
-    events::log_connected(&socket);
-    roster.announce(&io).await;
+async fn joined<A: Adapter>(cx: Cx<Signalling, Roster, A>) {
+    cx.state.announce(&cx.nsp).await;
 }
 
-async fn on_disconnect(
-    socket: SocketRef,
-    io: SocketIo,
-    State(roster): State<Roster>,
-    reason: DisconnectReason,
-) {
-    let _after_everything_it_sent = InOrder::after_all(&socket).await;
-    events::log_disconnected(&socket, reason);
+async fn left<A: Adapter>(cx: Cx<Signalling, Roster, A>, _: DisconnectReason) {
     // This socket is no longer `connected()`, so the list leaves it out.
-    roster.announce(&io).await;
-}
-
-/// Relays `E` to the peer it names; an acknowledgement, when asked for, says whether it went.
-async fn on_relay<E: Event>(
-    socket: SocketRef,
-    io: SocketIo,
-    ack: AckSender,
-    turn: InOrder,
-    Data(args): Data<RawArgs>,
-) {
-    let _turn = turn.wait().await;
-    let outcome = parse_relay(&args)
-        .inspect_err(|rejection| {
-            tracing::warn!(ns = NAMESPACE, sid = %socket.id, event = E::NAME, reason = %rejection, "rejected input")
-        })
-        .and_then(|(target, payload)| {
-            let peer = events::socket_named(&io, NAMESPACE, &target)
-                .ok_or_else(|| Rejection::new("That peer is not connected."))?;
-            emit::<Relayed<E>>(&peer, &(target, payload, socket.id.to_string()));
-            Ok(())
-        });
-    events::acknowledge(ack, &socket, &outcome);
+    cx.state.announce(&cx.nsp).await;
 }

@@ -1,32 +1,28 @@
 //! `/simple-chat`: every message to everyone, sender included (the seed's first chat).
 
-use std::convert::Infallible;
+use std::sync::Arc;
 
-use app::protocol::simple_chat::{parse_message, ChatError, Message, SendMessage, NAMESPACE};
-use app::protocol::{Event, RawArgs};
-use socketioxide::extract::{Data, SocketRef};
-use socketioxide::handler::ConnectHandler;
+use app::protocol::chat::ChatText;
+use app::protocol::simple_chat::{Message, SendMessage, SimpleChat};
+use app::protocol::Rejection;
+use socketioxide::adapter::Adapter;
 use socketioxide::SocketIo;
 
-use crate::events::{self, broadcast, reject};
-use crate::in_order::InOrder;
+use crate::contract::{self, Cx, Listener, Served};
+use crate::metrics::Metrics;
 
-pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, events::connected.with(listen));
+pub fn register<A: Served>(io: &SocketIo<A>, metrics: &Arc<Metrics>) -> A::InitRes {
+    contract::serve(io, metrics, (), listen::<A>, contract::nothing)
 }
 
-/// Registers the handlers before the client is told it is connected.
-async fn listen(socket: SocketRef) -> Result<(), Infallible> {
-    events::log_unknown_events(&socket);
-    socket.on(SendMessage::NAME, on_message);
-    socket.on_disconnect(events::disconnected);
+fn listen<A: Adapter>(on: &Listener<SimpleChat, (), A>) {
+    on.on::<SendMessage, _, _>(message);
+}
+
+async fn message<A: Adapter>(
+    cx: Cx<SimpleChat, (), A>,
+    (text,): (ChatText,),
+) -> Result<(), Rejection> {
+    cx.nsp.broadcast::<Message>(&(text,)).await;
     Ok(())
-}
-
-async fn on_message(socket: SocketRef, io: SocketIo, turn: InOrder, Data(args): Data<RawArgs>) {
-    let _turn = turn.wait().await;
-    match parse_message(&args) {
-        Ok(text) => broadcast::<Message>(&io, NAMESPACE, &(text,)).await,
-        Err(rejection) => reject::<ChatError>(&socket, SendMessage::NAME, rejection),
-    }
 }

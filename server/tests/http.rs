@@ -84,10 +84,14 @@ async fn the_site_config_server_function_tells_pages_where_phones_connect() {
 async fn metrics_count_connections_and_events_in_prometheus_text() {
     let server = TestServer::start().await;
     let mut client = SioClient::connect(&server, "/simple-chat").await;
+    let mut other = SioClient::connect(&server, "/simple-chat").await;
     client
         .emit("message", vec![serde_json::json!("counted")])
         .await;
     client.expect("message").await;
+    other.expect("message").await;
+    client.emit("message", vec![serde_json::json!(42)]).await;
+    client.expect("chatError").await;
     let response = reqwest::get(format!("{}/metrics", server.url()))
         .await
         .unwrap();
@@ -103,10 +107,22 @@ async fn metrics_count_connections_and_events_in_prometheus_text() {
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("{line} missing:\n{text}"))
     };
-    // The counters are process-wide and other tests run alongside: at least ours are there.
-    assert!(value(r#"switchboard_connections{namespace="/simple-chat"}"#) >= 1.0);
-    assert!(value(r#"switchboard_events_in_total{namespace="/simple-chat"}"#) >= 1.0);
-    assert!(value(r#"switchboard_events_out_total{namespace="/simple-chat"}"#) >= 1.0);
-    assert!(value("switchboard_dropped_deliveries_total") >= 0.0);
+    // Each server counts for itself: exactly what this test did.
+    assert_eq!(
+        value(r#"switchboard_connections{namespace="/simple-chat"}"#),
+        2.0
+    );
+    assert_eq!(value(r#"switchboard_connections{namespace="/chat"}"#), 0.0);
+    assert_eq!(
+        value(r#"switchboard_events_in_total{namespace="/simple-chat"}"#),
+        2.0
+    );
+    // The message to both clients, and the refusal to its sender.
+    assert_eq!(
+        value(r#"switchboard_events_out_total{namespace="/simple-chat"}"#),
+        3.0
+    );
+    assert_eq!(value("switchboard_refused_input_total"), 1.0);
+    assert_eq!(value("switchboard_dropped_deliveries_total"), 0.0);
     assert!(value("process_resident_memory_bytes") > 1e6);
 }

@@ -15,6 +15,19 @@ pub struct ChatLine {
     pub own: bool,
 }
 
+/// Appends a line to a chat log.
+pub fn append_line(lines: RwSignal<Vec<ChatLine>>, from: Option<String>, text: String, own: bool) {
+    lines.update(|lines| {
+        let key = lines.last().map_or(0, |l| l.key + 1);
+        lines.push(ChatLine {
+            key,
+            from,
+            text,
+            own,
+        });
+    });
+}
+
 /// A read-only, auto-scrolling message log. Names and texts are rendered as text.
 #[component]
 pub fn ChatLog(lines: RwSignal<Vec<ChatLine>>) -> impl IntoView {

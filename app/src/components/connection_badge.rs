@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::socketio::ConnectionState;
+use crate::connection::ConnectionState;
 
 /// A small status line: "Connected", "Reconnecting (attempt 2, in 1.3 s): ...".
 #[component]

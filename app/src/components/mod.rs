@@ -4,7 +4,11 @@ pub mod browser;
 mod chat_log;
 mod composer;
 mod connection_badge;
+mod peer_picker;
+mod video_view;
 
-pub use chat_log::{ChatLine, ChatLog};
+pub use chat_log::{append_line, ChatLine, ChatLog};
 pub use composer::Composer;
 pub use connection_badge::ConnectionBadge;
+pub use peer_picker::PeerPicker;
+pub use video_view::VideoView;

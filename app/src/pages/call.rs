@@ -8,13 +8,14 @@ use std::time::Duration;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::components::{ChatLine, ChatLog, ConnectionBadge};
-use crate::pages::webrtc::{
-    start_camera, use_ice_servers, use_signal_connection, StreamSlot, VideoView,
-};
+use crate::components::{append_line, ChatLine, ChatLog, ConnectionBadge, VideoView};
 use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
+use crate::protocol::PeerId;
 use crate::webrtc::media::{set_enabled, CameraRequest};
 use crate::webrtc::negotiation::polite;
+use crate::webrtc::signalling::{
+    on_relayed, relay, start_camera, use_ice_servers, use_signalling, StreamSlot,
+};
 use crate::webrtc::{Peer, PeerEvent, PeerOptions};
 
 /// How long a call may ring before we give up.
@@ -24,12 +25,12 @@ const RING_FOR: Duration = Duration::from_secs(20);
 enum CallState {
     Idle,
     /// Setting up a call with this peer (we called, or they did).
-    Ringing(String),
-    InCall(String),
+    Ringing(PeerId),
+    InCall(PeerId),
 }
 
 impl CallState {
-    fn peer(&self) -> Option<&str> {
+    fn peer(&self) -> Option<&PeerId> {
         match self {
             CallState::Idle => None,
             CallState::Ringing(id) | CallState::InCall(id) => Some(id),
@@ -39,7 +40,7 @@ impl CallState {
 
 #[component]
 pub fn CallPage() -> impl IntoView {
-    let connection = use_signal_connection();
+    let connection = use_signalling();
     let ice = use_ice_servers();
     let my_id: Signal<Option<String>> = connection.socket.id().into();
     let others = connection.others;
@@ -62,8 +63,10 @@ pub fn CallPage() -> impl IntoView {
         problem,
     );
 
-    let say = move |to: &str, data: SignalData| {
-        let _ = socket.with_value(|s| s.emit::<SignalEvent>((to.to_owned(), data)));
+    let say = move |to: &PeerId, data: SignalData| {
+        if let Err(error) = socket.with_value(|s| relay::<SignalEvent>(s, to, &data)) {
+            notice.set(Some(format!("A signal to {to} was not sent: {error}.")));
+        }
     };
     // Ends the current call (if any) and says why.
     let end = move |reason: String| {
@@ -78,22 +81,14 @@ pub fn CallPage() -> impl IntoView {
         }
     };
     let add_line = move |from: &str, text: String, own: bool| {
-        chat.update(|lines| {
-            let key = lines.last().map_or(0, |l| l.key + 1);
-            lines.push(ChatLine {
-                key,
-                from: Some(from.to_owned()),
-                text,
-                own,
-            });
-        })
+        append_line(chat, Some(from.to_owned()), text, own)
     };
     // Starts a connection to `to`; we are the initiator when we place the call.
-    let start = move |to: String, initiator: bool| -> Result<Peer, String> {
+    let start = move |to: PeerId, initiator: bool| -> Result<Peer, String> {
         let me = my_id.get_untracked().unwrap_or_default();
         let options = PeerOptions {
             initiator,
-            polite: polite(&me, &to),
+            polite: polite(&me, to.as_str()),
             ice_servers: ice.get_untracked().unwrap_or_default(),
             stream: camera.get_untracked(),
             data_channel: true,
@@ -109,7 +104,7 @@ pub fn CallPage() -> impl IntoView {
             PeerEvent::Data(text) => add_line("them", text, false),
             PeerEvent::Error(error) => notice.set(Some(format!("Problem: {error}"))),
             PeerEvent::Close => {
-                if state.get_untracked().peer() == Some(other.as_str()) {
+                if state.get_untracked().peer() == Some(&other) {
                     end(format!("The call with {other} ended."));
                 }
             }
@@ -128,7 +123,7 @@ pub fn CallPage() -> impl IntoView {
         );
         Ok(created)
     };
-    let call = move |to: String| {
+    let call = move |to: PeerId| {
         if state.get_untracked() != CallState::Idle {
             return;
         }
@@ -141,19 +136,20 @@ pub fn CallPage() -> impl IntoView {
         }
     };
     let hang_up = move || {
-        if let Some(to) = state.get_untracked().peer().map(str::to_owned) {
+        if let Some(to) = state.get_untracked().peer().cloned() {
             say(&to, SignalData::Bye);
             end(format!("You hung up on {to}."));
         }
     };
 
-    connection
-        .socket
-        .on::<SignalFrom>(move |(_me, data, from)| {
+    on_relayed::<SignalFrom, _>(
+        &connection.socket,
+        move |p| notice.set(Some(p)),
+        move |data: SignalData, from| {
             let current = state.get_untracked();
             match (&data, current.peer()) {
-                (SignalData::Bye, Some(p)) if p == from => end(format!("{from} hung up.")),
-                (SignalData::Busy, Some(p)) if p == from => {
+                (SignalData::Bye, Some(p)) if *p == from => end(format!("{from} hung up.")),
+                (SignalData::Busy, Some(p)) if *p == from => {
                     end(format!("{from} is in another call."))
                 }
                 (SignalData::Bye | SignalData::Busy, _) => {}
@@ -163,7 +159,7 @@ pub fn CallPage() -> impl IntoView {
                     Err(error) => notice.set(Some(error)),
                 },
                 // The one we are talking to (or calling: both may call at once).
-                (_, Some(p)) if p == from => {
+                (_, Some(p)) if *p == from => {
                     if let Some(current) = peer.with_value(Clone::clone) {
                         current.signal(data);
                     }
@@ -171,13 +167,13 @@ pub fn CallPage() -> impl IntoView {
                 (SignalData::Offer { .. }, Some(_)) => say(&from, SignalData::Busy),
                 _ => {}
             }
-        });
+        },
+    );
     // The other side closed its page (or lost its connection to the server).
     Effect::new(move |_| {
         let present = others.get();
-        if let Some(p) = state.get_untracked().peer() {
-            if !present.iter().any(|id| id == p) {
-                let p = p.to_owned();
+        if let Some(p) = state.get_untracked().peer().cloned() {
+            if !present.contains(&p) {
                 end(format!("{p} left."));
             }
         }
@@ -229,7 +225,7 @@ pub fn CallPage() -> impl IntoView {
                     <ul class="peer-list">
                         <For each=move || others.get() key=|id| id.clone() let:id>
                             <li>
-                                <code>{id.clone()}</code>
+                                <code>{id.to_string()}</code>
                                 " "
                                 <button on:click={
                                     let id = id.clone();

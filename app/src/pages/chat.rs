@@ -5,9 +5,9 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
-use crate::components::{ChatLine, ChatLog, Composer, ConnectionBadge};
+use crate::components::{append_line, ChatLine, ChatLog, Composer, ConnectionBadge};
 use crate::protocol::chat::{
-    self, ChatError, ChatText, ClaimName, History, Message, NameAccepted, NameError, Nickname,
+    Chat, ChatError, ChatText, ClaimName, History, Message, NameAccepted, NameError, Nickname,
     Receipt, SendMessage,
 };
 use crate::socketio::use_socket;
@@ -17,7 +17,7 @@ const RECEIPT_TIMEOUT_MS: u32 = 5000;
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let socket = use_socket(chat::NAMESPACE);
+    let socket = use_socket::<Chat>();
     // The name the server confirmed; `None` shows the name screen.
     let me = RwSignal::new(None::<Nickname>);
     // True while the name screen is shown on purpose to change a confirmed name.
@@ -30,16 +30,7 @@ pub fn ChatPage() -> impl IntoView {
         me.with_untracked(|me| me.as_ref().is_some_and(|me| me.key() == name.key()))
     };
     let push = move |from: &Nickname, text: ChatText| {
-        let own = is_me(from);
-        lines.update(|lines| {
-            let key = lines.last().map_or(0, |l| l.key + 1);
-            lines.push(ChatLine {
-                key,
-                from: Some(from.to_string()),
-                text: text.into(),
-                own,
-            });
-        });
+        append_line(lines, Some(from.to_string()), text.into(), is_me(from));
     };
 
     socket.on::<NameAccepted>(move |(name,)| {
@@ -68,7 +59,10 @@ pub fn ChatPage() -> impl IntoView {
     socket.with_value(|s| {
         s.on_connect(move || {
             if let Some(name) = me.get_untracked() {
-                let _ = socket.with_value(|s| s.emit::<ClaimName>((name,)));
+                // Just connected, so only a name too long for the server can fail here.
+                if let Err(e) = socket.with_value(|s| s.emit::<ClaimName>((name,))) {
+                    name_error.set(Some(format!("Your name could not be claimed again: {e}.")));
+                }
             }
         })
     });

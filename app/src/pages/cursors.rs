@@ -7,13 +7,13 @@ use leptos::prelude::*;
 
 use crate::components::browser::{colour_for, use_frame_throttle, use_window_listener};
 use crate::components::ConnectionBadge;
-use crate::protocol::cursors::{self, CursorMap, CursorOptions, DeltaEvent, Move, Position};
-use crate::socketio::use_socket_with_auth;
+use crate::protocol::cursors::{CursorMap, CursorOptions, Cursors, DeltaEvent, Move, Position};
+use crate::socketio::{use_socket_with_auth, EmitError};
 
 #[component]
 pub fn CursorsPage() -> impl IntoView {
     let options = serde_json::to_value(CursorOptions { compact: true }).ok();
-    let socket = use_socket_with_auth(cursors::NAMESPACE, options);
+    let socket = use_socket_with_auth::<Cursors>(options);
     let cursors = RwSignal::new(CursorMap::new());
     socket.on::<DeltaEvent>(move |(delta,)| cursors.update(|map| delta.apply(map)));
     // Every (re)connection starts with a full snapshot.
@@ -23,8 +23,12 @@ pub fn CursorsPage() -> impl IntoView {
     let socket = StoredValue::new_local(socket);
 
     let send = use_frame_throttle(move |position: Position| {
-        // Dropped while disconnected: the next move after reconnecting says where we are.
-        let _ = socket.with_value(|s| s.emit::<Move>((position,)));
+        match socket.with_value(|s| s.emit::<Move>((position,))) {
+            // Dropped while disconnected (the badge says so): the next move after
+            // reconnecting says where we are.
+            Ok(()) | Err(EmitError::NotConnected) => {}
+            Err(error) => leptos::logging::warn!("cursor position not sent: {error}"),
+        }
     });
     // Fractions of the window, like the seed, so the course's own page shares the space.
     let at = move |x: i32, y: i32| {

@@ -2,28 +2,18 @@
 
 use leptos::prelude::*;
 
-use crate::components::{ChatLine, ChatLog, Composer, ConnectionBadge};
+use crate::components::{append_line, ChatLine, ChatLog, Composer, ConnectionBadge};
 use crate::protocol::chat::ChatText;
-use crate::protocol::simple_chat::{self, ChatError, Message, SendMessage};
+use crate::protocol::simple_chat::{ChatError, Message, SendMessage, SimpleChat};
 use crate::socketio::use_socket;
 
 #[component]
 pub fn SimpleChatPage() -> impl IntoView {
-    let socket = use_socket(simple_chat::NAMESPACE);
+    let socket = use_socket::<SimpleChat>();
     let lines = RwSignal::new(Vec::<ChatLine>::new());
     let error = RwSignal::new(None::<String>);
 
-    socket.on::<Message>(move |(text,)| {
-        lines.update(|lines| {
-            let key = lines.last().map_or(0, |l| l.key + 1);
-            lines.push(ChatLine {
-                key,
-                from: None,
-                text: text.into(),
-                own: false,
-            });
-        })
-    });
+    socket.on::<Message>(move |(text,)| append_line(lines, None, text.into(), false));
     socket.on::<ChatError>(move |(reason,)| error.set(Some(reason)));
 
     let state = socket.state();

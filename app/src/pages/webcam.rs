@@ -7,9 +7,10 @@ use serde_json::Value;
 use wasm_bindgen::JsCast;
 use web_sys::MediaStreamTrack;
 
-use crate::pages::webrtc::{StreamSlot, VideoView};
+use crate::components::VideoView;
 use crate::webrtc::js::from_js;
 use crate::webrtc::media::{cameras, open_camera, stop, CameraRequest, Facing};
+use crate::webrtc::signalling::StreamSlot;
 
 /// The resolutions offered, as (width, height).
 const SIZES: &[(u32, u32)] = &[(320, 240), (640, 480), (1280, 720), (1920, 1080)];

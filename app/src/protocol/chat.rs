@@ -3,9 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::Receipt;
-use super::{Event, RawArgs, Rejection};
-
-pub const NAMESPACE: &str = "/chat";
+use super::{Namespace, RawArgs, Rejection};
 
 /// Longest nickname, in characters after trimming.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -41,34 +39,13 @@ impl Nickname {
         Ok(Nickname(name.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The form two names are compared in: "Alice" and "ALICE" are the same person.
     pub fn key(&self) -> String {
         self.0.to_lowercase()
     }
 }
 
-impl TryFrom<String> for Nickname {
-    type Error = Rejection;
-    fn try_from(raw: String) -> Result<Self, Rejection> {
-        Nickname::parse(&raw)
-    }
-}
-
-impl From<Nickname> for String {
-    fn from(name: Nickname) -> String {
-        name.0
-    }
-}
-
-impl std::fmt::Display for Nickname {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+validated_text!(Nickname);
 
 /// The text of a chat message: 1–2000 characters, sent as typed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,23 +63,16 @@ impl ChatText {
         Ok(ChatText(raw.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// Reads the arguments of a `message` event (both chats send it the same way).
+    pub fn from_args(args: &RawArgs) -> Result<(ChatText,), Rejection> {
+        let raw = args
+            .str(0)
+            .ok_or_else(|| Rejection::new("A message must be text."))?;
+        Ok((ChatText::parse(&raw)?,))
     }
 }
 
-impl TryFrom<String> for ChatText {
-    type Error = Rejection;
-    fn try_from(raw: String) -> Result<Self, Rejection> {
-        ChatText::parse(&raw)
-    }
-}
-
-impl From<ChatText> for String {
-    fn from(text: ChatText) -> String {
-        text.0
-    }
-}
+validated_text!(ChatText);
 
 /// Who sent a message: their socket id and the name they had when sending it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,78 +90,51 @@ pub struct HistoryEntry {
     pub at: i64,
 }
 
-/// client → server: claim (or change) a nickname.
-pub struct ClaimName;
-impl Event for ClaimName {
-    const NAME: &'static str = "name";
-    type Args = (Nickname,);
+/// `/chat`.
+pub struct Chat;
+impl Namespace for Chat {
+    const PATH: &'static str = "/chat";
 }
 
-/// client → server: say something (only once named).
-pub struct SendMessage;
-impl Event for SendMessage {
-    const NAME: &'static str = "message";
-    type Args = (ChatText,);
-}
+client_events!(Chat;
+    /// client → server: claim (or change) a nickname.
+    ClaimName = "name" (Nickname), parsed by parse_claim, refused with NameError;
+    /// client → server: say something (only once named).
+    SendMessage = "message" (ChatText), parsed by ChatText::from_args, refused with ChatError;
+);
 
-/// server → the claimant only: the name is yours.
-pub struct NameAccepted;
-impl Event for NameAccepted {
-    const NAME: &'static str = "name";
-    type Args = (Nickname,);
-}
+server_events!(Chat;
+    /// server → the claimant only: the name is yours.
+    NameAccepted = "name" (Nickname);
+    /// server → the claimant only: why the name was refused.
+    NameError = "nameError" (String);
+    /// server → every client, sender included.
+    Message = "message" (Sender, ChatText);
+    /// server → the sender only: why a message was refused.
+    ChatError = "chatError" (String);
+    /// server → a newly named client: the latest messages, oldest first.
+    History = "history" (Vec<HistoryEntry>);
+);
 
-/// server → the claimant only: why the name was refused.
-pub struct NameError;
-impl Event for NameError {
-    const NAME: &'static str = "nameError";
-    type Args = (String,);
-}
-
-/// server → every client, sender included.
-pub struct Message;
-impl Event for Message {
-    const NAME: &'static str = "message";
-    type Args = (Sender, ChatText);
-}
-
-/// server → the sender only: why a message was refused.
-pub struct ChatError;
-impl Event for ChatError {
-    const NAME: &'static str = "chatError";
-    type Args = (String,);
-}
-
-/// server → a newly named client: the latest messages, oldest first.
-pub struct History;
-impl Event for History {
-    const NAME: &'static str = "history";
-    type Args = (Vec<HistoryEntry>,);
-}
-
-/// Reads the nickname a `name` event claims.
-pub fn parse_claim(args: &RawArgs) -> Result<Nickname, Rejection> {
+fn parse_claim(args: &RawArgs) -> Result<(Nickname,), Rejection> {
     let raw = args
         .str(0)
         .ok_or_else(|| Rejection::new("A name must be text."))?;
-    Nickname::parse(raw)
-}
-
-/// Reads the text of a `message` event.
-pub fn parse_message(args: &RawArgs) -> Result<ChatText, Rejection> {
-    let raw = args
-        .str(0)
-        .ok_or_else(|| Rejection::new("A message must be text."))?;
-    ChatText::parse(raw)
+    Ok((Nickname::parse(&raw)?,))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ClientEvent, ServerEvent};
     use serde_json::json;
 
     fn claim(v: serde_json::Value) -> Result<Nickname, Rejection> {
-        parse_claim(&RawArgs(vec![v]))
+        ClaimName::parse(&RawArgs::from_values(&[v])).map(|(name,)| name)
+    }
+
+    fn message(v: serde_json::Value) -> Result<ChatText, Rejection> {
+        SendMessage::parse(&RawArgs::from_values(&[v])).map(|(text,)| text)
     }
 
     #[test]
@@ -223,7 +166,7 @@ mod tests {
             let reason = claim(bad.clone()).unwrap_err().0;
             assert!(reason.ends_with('.'), "{bad}: {reason}");
         }
-        assert!(parse_claim(&RawArgs(vec![])).is_err());
+        assert!(ClaimName::parse(&RawArgs::default()).is_err());
     }
 
     #[test]
@@ -234,11 +177,11 @@ mod tests {
 
     #[test]
     fn messages_must_be_text_of_bounded_length() {
-        let ok = parse_message(&RawArgs(vec![json!("<img src=x onerror=alert(1)>")])).unwrap();
+        let ok = message(json!("<img src=x onerror=alert(1)>")).unwrap();
         assert_eq!(ok.as_str(), "<img src=x onerror=alert(1)>");
-        assert!(parse_message(&RawArgs(vec![json!("")])).is_err());
-        assert!(parse_message(&RawArgs(vec![json!("x".repeat(2001))])).is_err());
-        assert!(parse_message(&RawArgs(vec![json!(1)])).is_err());
+        assert!(message(json!("")).is_err());
+        assert!(message(json!("x".repeat(2001))).is_err());
+        assert!(message(json!(1)).is_err());
     }
 
     #[test]
@@ -247,10 +190,24 @@ mod tests {
             id: "abc".into(),
             name: Nickname::parse("Bo").unwrap(),
         };
-        let args: <Message as Event>::Args = (sender, ChatText::parse("hi").unwrap());
+        let args: <Message as ServerEvent>::Args = (sender, ChatText::parse("hi").unwrap());
         assert_eq!(
             serde_json::to_value(args).unwrap(),
             json!([{"id": "abc", "name": "Bo"}, "hi"])
+        );
+    }
+
+    #[test]
+    fn what_a_page_sends_is_what_the_server_reads() {
+        let name = (Nickname::parse("Grace").unwrap(),);
+        assert_eq!(
+            ClaimName::parse(&crate::protocol::as_received::<ClaimName>(&name)).unwrap(),
+            name
+        );
+        let text = (ChatText::parse("hello, \"world\"").unwrap(),);
+        assert_eq!(
+            SendMessage::parse(&crate::protocol::as_received::<SendMessage>(&text)).unwrap(),
+            text
         );
     }
 

@@ -3,11 +3,14 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{Event, RawArgs, Rejection};
+use super::{Namespace, RawArgs, Rejection, Silent};
 
-pub const NAMESPACE: &str = "/cursors";
+/// `/cursors`.
+pub struct Cursors;
+impl Namespace for Cursors {
+    const PATH: &'static str = "/cursors";
+}
 
 /// How often the server broadcasts every cursor, in milliseconds.
 pub const TICK_MS: u64 = 100;
@@ -100,42 +103,41 @@ impl Delta {
     }
 }
 
-/// server → compact clients, on ticks when something changed.
-pub struct DeltaEvent;
-impl Event for DeltaEvent {
-    const NAME: &'static str = "delta";
-    type Args = (Delta,);
-}
+client_events!(Cursors;
+    /// client → server: my pointer is here. A bad position is ignored, as the seed's
+    /// contract says: the stored one stays as it was.
+    Move = "update" (Position), parsed by parse_move, refused with Silent;
+);
 
-/// client → server: my pointer is here.
-pub struct Move;
-impl Event for Move {
-    const NAME: &'static str = "update";
-    type Args = (Position,);
-}
+server_events!(Cursors;
+    /// server → everyone, every [`TICK_MS`]: all cursors.
+    Update = "update" (CursorMap);
+    /// server → compact clients, on ticks when something changed.
+    DeltaEvent = "delta" (Delta);
+);
 
-/// server → everyone, every [`TICK_MS`]: all cursors.
-pub struct Update;
-impl Event for Update {
-    const NAME: &'static str = "update";
-    type Args = (CursorMap,);
-}
-
-/// Reads the position of an `update`: one object whose `x` and `y` are numbers in [0, 1].
-pub fn parse_move(args: &RawArgs) -> Result<Position, Rejection> {
+/// One object whose `x` and `y` are numbers in [0, 1] (other fields are ignored).
+fn parse_move(args: &RawArgs) -> Result<(Position,), Rejection> {
+    #[derive(Deserialize)]
+    struct Point {
+        x: f64,
+        y: f64,
+    }
     let bad = || Rejection::new("An update needs one object {x, y} with numbers between 0 and 1.");
-    let object = args.get(0).and_then(Value::as_object).ok_or_else(bad)?;
-    let coordinate = |key: &str| object.get(key).and_then(Value::as_f64).ok_or_else(bad);
-    Position::new(coordinate("x")?, coordinate("y")?)
+    // serde would also read a struct from an array: `[x, y]` is not the contract.
+    let is_object = args.raw(0).is_some_and(|raw| raw.get().starts_with('{'));
+    let point = args.get::<Point>(0).filter(|_| is_object).ok_or_else(bad)?;
+    Ok((Position::new(point.x, point.y)?,))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::protocol::{ClientEvent, ServerEvent};
+    use serde_json::{json, Value};
 
     fn parse(v: Value) -> Result<Position, Rejection> {
-        parse_move(&RawArgs(vec![v]))
+        Move::parse(&RawArgs::from_values(&[v])).map(|(p,)| p)
     }
 
     #[test]
@@ -166,7 +168,7 @@ mod tests {
         ] {
             assert!(parse(bad.clone()).is_err(), "{bad}");
         }
-        assert!(parse_move(&RawArgs(vec![])).is_err());
+        assert!(Move::parse(&RawArgs::default()).is_err());
         assert!(Position::new(f64::NAN, 0.5).is_err());
         assert!(Position::new(0.5, f64::INFINITY).is_err());
     }
@@ -223,7 +225,7 @@ mod tests {
                 y: 0.25,
             },
         );
-        let args: <Update as Event>::Args = (map,);
+        let args: <Update as ServerEvent>::Args = (map,);
         assert_eq!(
             serde_json::to_value(args).unwrap(),
             json!([{"abc": {"id": "abc", "x": 0.5, "y": 0.25}}])

@@ -1,11 +1,112 @@
 //! The wire contract of every socket.io app, shared by the server and the pages.
 //!
-//! Each app has one module naming its namespace and, per direction, one marker type per
-//! event ([`Event`]). Both ends emit and handle events only through these types, so a
-//! mismatch in an event name or argument order is a compile error, not a silent bug.
+//! Each app has one module with a [`Namespace`] type that owns its path and, per direction,
+//! one marker type per event: [`ClientEvent`]s go from a page to the server and own the one
+//! parser the server reads them with; [`ServerEvent`]s go from the server to pages. Both ends
+//! send and receive only through these types, so an event name, an argument order, a
+//! direction or a namespace cannot drift between them: a mismatch does not compile.
+//!
+//! A page cannot listen to an event only clients send:
+//! ```compile_fail,E0277
+//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
+//! use app::protocol::chat::SendMessage; // client → server
+//! socket.on::<SendMessage>(|_| {});
+//! # }
+//! ```
+//! nor send one that only the server sends:
+//! ```compile_fail,E0277
+//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
+//! use app::protocol::chat::{ChatText, Message, Nickname, Sender}; // server → client
+//! let from = Sender { id: "x".into(), name: Nickname::parse("Ada").unwrap() };
+//! let _ = socket.emit::<Message>((from, ChatText::parse("hi").unwrap()));
+//! # }
+//! ```
+//! nor use an event of another namespace:
+//! ```compile_fail,E0271
+//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
+//! use app::protocol::simple_chat::Message; // a `/simple-chat` event
+//! socket.on::<Message>(|_| {});
+//! # }
+//! ```
+//! while the right combinations do:
+//! ```
+//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
+//! use app::protocol::chat::{ChatText, Message, SendMessage};
+//! socket.on::<Message>(|(_sender, _text)| {});
+//! let _ = socket.emit::<SendMessage>((ChatText::parse("hi").unwrap(),));
+//! # }
+//! ```
+
+/// Declares the events a namespace's server sends:
+/// `Name = "wire name" (Arg, ...);` with a doc comment each.
+macro_rules! server_events {
+    ($ns:ty; $( $(#[$doc:meta])* $name:ident = $wire:literal ($($arg:ty),* $(,)?); )*) => { $(
+        $(#[$doc])*
+        pub struct $name;
+        impl $crate::protocol::Event for $name {
+            type Namespace = $ns;
+            const NAME: &'static str = $wire;
+        }
+        impl $crate::protocol::ServerEvent for $name {
+            type Args = ($($arg,)*);
+        }
+    )* };
+}
+
+/// Declares the events a namespace's clients send, each with its one parser and how a
+/// refusal is answered: `Name = "wire name" (Arg, ...), parsed by f, refused with E;`.
+macro_rules! client_events {
+    ($ns:ty; $( $(#[$doc:meta])* $name:ident = $wire:literal ($($arg:ty),* $(,)?),
+        parsed by $parse:path, refused with $refusal:ty; )*) => { $(
+        $(#[$doc])*
+        pub struct $name;
+        impl $crate::protocol::Event for $name {
+            type Namespace = $ns;
+            const NAME: &'static str = $wire;
+        }
+        impl $crate::protocol::ClientEvent for $name {
+            type Args = ($($arg,)*);
+            type Refusal = $refusal;
+            fn parse(
+                args: &$crate::protocol::RawArgs,
+            ) -> Result<Self::Args, $crate::protocol::Rejection> {
+                $parse(args)
+            }
+        }
+    )* };
+}
+
+/// For a text newtype validated by its `parse(&str) -> Result<Self, Rejection>`: reading it
+/// from the wire validates it, and it is written and shown as the text it holds.
+macro_rules! validated_text {
+    ($name:ident) => {
+        impl TryFrom<String> for $name {
+            type Error = $crate::protocol::Rejection;
+            fn try_from(raw: String) -> Result<Self, $crate::protocol::Rejection> {
+                $name::parse(&raw)
+            }
+        }
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
 
 pub mod chat;
 pub mod cursors;
+pub mod relay;
 pub mod remote;
 pub mod signal;
 pub mod simple_chat;
@@ -13,33 +114,96 @@ pub mod trades;
 
 use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
-/// One socket.io event: its name on the wire and its arguments in wire order.
+pub use relay::{Payload, PeerId, RelayEvent};
+
+/// A socket.io namespace of the server: one per app.
+pub trait Namespace: 'static {
+    /// Its path, e.g. `"/chat"`.
+    const PATH: &'static str;
+}
+
+/// One socket.io event: the namespace it belongs to and its name on the wire.
 pub trait Event: 'static {
+    type Namespace: Namespace;
     /// The event name, e.g. `"message"`.
     const NAME: &'static str;
-    /// The arguments as a tuple; a single argument is a 1-tuple, so that an argument which is
-    /// itself an array is never mistaken for several arguments.
+}
+
+/// An event the server sends to pages.
+pub trait ServerEvent: Event {
+    /// The arguments as a tuple in wire order; a single argument is a 1-tuple, so that an
+    /// argument which is itself an array is never mistaken for several arguments.
     type Args: Serialize + DeserializeOwned;
 }
 
-/// The arguments of an incoming event exactly as the client sent them, in order.
-///
-/// Servers must not trust a client to send what the contract says, so handlers take the raw
-/// list and parse it into domain types themselves, answering with a readable reason.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct RawArgs(pub Vec<Value>);
+/// An event pages send to the server. The server never trusts a client to send what the
+/// contract says: it reads the raw arguments with [`ClientEvent::parse`], the one parser of
+/// this event, into the same `Args` a page emits.
+pub trait ClientEvent: Event {
+    /// The arguments as a tuple in wire order, as domain types (`Nickname`, `Position`, ...).
+    type Args: Serialize;
+    /// How a refused event is answered besides its acknowledgement: an error event of the
+    /// namespace carrying the reason, or [`Silent`].
+    type Refusal: Refusal<Self::Namespace>;
+    /// Reads what a client sent, or says in a sentence why it cannot be accepted.
+    fn parse(args: &RawArgs) -> Result<Self::Args, Rejection>;
+}
+
+/// How a refused client event is answered.
+pub trait Refusal<N> {
+    /// The server event that carries the reason to the sender, if any.
+    const EVENT: Option<&'static str>;
+}
+
+/// Refusals that are only logged (and acknowledged, when the client asked for a receipt).
+pub struct Silent;
+
+impl<N> Refusal<N> for Silent {
+    const EVENT: Option<&'static str> = None;
+}
+
+impl<N: Namespace, E: ServerEvent<Namespace = N, Args = (String,)>> Refusal<N> for E {
+    const EVENT: Option<&'static str> = Some(E::NAME);
+}
+
+/// The arguments of an incoming event exactly as the client sent them, in order, as JSON
+/// text: nothing is built from them until a parser asks for one, and what is only relayed is
+/// never parsed at all.
+#[derive(Debug, Default)]
+pub struct RawArgs(pub Vec<Box<RawValue>>);
 
 impl RawArgs {
-    /// The argument at `index`, or `None` when the client sent fewer.
-    pub fn get(&self, index: usize) -> Option<&Value> {
-        self.0.get(index)
+    /// Arguments from JSON values (for tests and for building frames by hand).
+    pub fn from_values(values: &[serde_json::Value]) -> RawArgs {
+        RawArgs(
+            values
+                .iter()
+                .filter_map(|v| serde_json::value::to_raw_value(v).ok())
+                .collect(),
+        )
+    }
+
+    /// The argument at `index` as JSON text, or `None` when the client sent fewer.
+    pub fn raw(&self, index: usize) -> Option<&RawValue> {
+        self.0.get(index).map(|raw| &**raw)
+    }
+
+    /// The argument at `index` read as `T`; `None` when it is missing or of another shape.
+    pub fn get<T: DeserializeOwned>(&self, index: usize) -> Option<T> {
+        serde_json::from_str(self.raw(index)?.get()).ok()
     }
 
     /// The argument at `index` when it is a string.
-    pub fn str(&self, index: usize) -> Option<&str> {
-        self.get(index).and_then(Value::as_str)
+    pub fn str(&self, index: usize) -> Option<String> {
+        self.get::<String>(index)
+    }
+
+    /// Whether the argument at `index` is a JSON array.
+    pub fn is_array(&self, index: usize) -> bool {
+        self.raw(index)
+            .is_some_and(|raw| raw.get().starts_with('['))
     }
 }
 
@@ -105,12 +269,19 @@ impl Rejection {
 
 /// The namespaces the server serves; any other is refused with `connect_error`.
 pub const NAMESPACES: &[&str] = &[
-    simple_chat::NAMESPACE,
-    chat::NAMESPACE,
-    cursors::NAMESPACE,
-    remote::NAMESPACE,
-    signal::NAMESPACE,
+    simple_chat::SimpleChat::PATH,
+    chat::Chat::PATH,
+    cursors::Cursors::PATH,
+    remote::Remote::PATH,
+    signal::Signalling::PATH,
 ];
+
+/// Encodes a client event's arguments as a server would receive them (for tests of parsers).
+#[cfg(test)]
+pub(crate) fn as_received<E: ClientEvent>(args: &E::Args) -> RawArgs {
+    let list = serde_json::to_value(args).expect("arguments encode");
+    RawArgs::from_values(list.as_array().expect("arguments are a tuple"))
+}
 
 #[cfg(test)]
 mod tests {
@@ -118,12 +289,14 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn raw_args_keep_every_argument_in_order() {
-        let args: RawArgs = serde_json::from_value(json!(["a", 1, {"b": null}])).unwrap();
-        assert_eq!(args.0, vec![json!("a"), json!(1), json!({"b": null})]);
-        assert_eq!(args.str(0), Some("a"));
+    fn raw_args_keep_every_argument_in_order_as_text() {
+        let args: RawArgs = serde_json::from_str(r#"["a", 1, {"b": null}]"#).unwrap();
+        assert_eq!(args.0.len(), 3);
+        assert_eq!(args.raw(2).unwrap().get(), r#"{"b": null}"#, "untouched");
+        assert_eq!(args.str(0).as_deref(), Some("a"));
         assert_eq!(args.str(1), None);
-        assert_eq!(args.get(3), None);
+        assert_eq!(args.get::<u8>(1), Some(1));
+        assert!(args.raw(3).is_none());
     }
 
     #[test]

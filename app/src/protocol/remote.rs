@@ -4,29 +4,52 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Event, RawArgs, Rejection};
+use super::relay::{parse_relay, RelayRules};
+use super::Silent;
+use super::{ClientEvent, Event, Namespace, Payload, PeerId, RawArgs, Rejection, RelayEvent};
 
-pub const NAMESPACE: &str = "/remote";
+/// `/remote`.
+pub struct Remote;
+impl Namespace for Remote {
+    const PATH: &'static str = "/remote";
+}
 
 /// Largest relayed data, in bytes of JSON: a control message is a few dozen.
 pub const MAX_DATA_BYTES: usize = 4096;
 
-/// Longest plausible socket id.
-const MAX_ID_CHARS: usize = 64;
-
-/// client → server: deliver `data` to the socket `target`.
-pub struct Relay;
-impl Event for Relay {
+/// client → server: deliver the data to the socket named first. Controllers that ask for an
+/// acknowledgement learn whether their desktop is there.
+pub struct SendUpdate;
+impl Event for SendUpdate {
+    type Namespace = Remote;
     const NAME: &'static str = "update";
-    type Args = (String, Steer);
+}
+impl ClientEvent for SendUpdate {
+    type Args = (PeerId, Payload<Steer>);
+    type Refusal = Silent;
+    fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
+        parse_relay(args, &Self::RULES)
+    }
+}
+impl RelayEvent for SendUpdate {
+    type Data = Steer;
+    type Delivered = Update;
+    const RULES: RelayRules = RelayRules {
+        what: "An update",
+        max_bytes: MAX_DATA_BYTES,
+        null_allowed: false,
+        unknown_target:
+            "No desktop with this id is connected. Scan the code on the desktop page again.",
+    };
+    fn delivered(_to: PeerId, data: Payload<Steer>, _from: PeerId) -> (Payload<Steer>,) {
+        (data,)
+    }
 }
 
-/// server → the target only: the data, unchanged. The server never looks inside it.
-pub struct Update;
-impl Event for Update {
-    const NAME: &'static str = "update";
-    type Args = (Value,);
-}
+server_events!(Remote;
+    /// server → the target only: the data, unchanged. The server never looks inside it.
+    Update = "update" (Payload<Steer>);
+);
 
 /// What Switchboard's controller sends: where to steer, as fractions of its screen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -49,7 +72,11 @@ pub enum SteerSource {
 impl Steer {
     /// Reads relayed data leniently: any object with finite numbers `x` and `y` (the seed's
     /// controller sends exactly `{x, y}`), clamped into [0, 1]. Anything else is `None`.
-    pub fn from_value(data: &Value) -> Option<Steer> {
+    pub fn from_payload(data: &Payload<Steer>) -> Option<Steer> {
+        Steer::from_value(&serde_json::from_str(data.json()).ok()?)
+    }
+
+    fn from_value(data: &Value) -> Option<Steer> {
         let number = |key| {
             data.get(key)
                 .and_then(Value::as_f64)
@@ -65,38 +92,6 @@ impl Steer {
             source,
         })
     }
-}
-
-/// Reads `update(targetId, data)`: a single string id and a bounded, present JSON value.
-pub fn parse_relay(args: &RawArgs) -> Result<(String, Value), Rejection> {
-    let target = match args.get(0) {
-        Some(Value::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
-            id.clone()
-        }
-        Some(Value::Array(_)) => {
-            return Err(Rejection::new(
-                "Send an update to one target id, not a list.",
-            ))
-        }
-        _ => {
-            return Err(Rejection::new(
-                "An update needs the target's id (a string) first.",
-            ))
-        }
-    };
-    let data = match args.get(1) {
-        None | Some(Value::Null) => {
-            return Err(Rejection::new("An update needs data after the target id."))
-        }
-        Some(data) => data.clone(),
-    };
-    let size = serde_json::to_vec(&data).map_or(usize::MAX, |bytes| bytes.len());
-    if size > MAX_DATA_BYTES {
-        return Err(Rejection::new(format!(
-            "Update data is limited to {MAX_DATA_BYTES} bytes of JSON."
-        )));
-    }
-    Ok((target, data))
 }
 
 /// The path of the controller page for the desktop whose socket id is `id`.
@@ -119,38 +114,32 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_relay_needs_one_string_target_and_data() {
-        let ok = parse_relay(&RawArgs(vec![json!("abc"), json!({"x": 0.5, "y": 0.5})])).unwrap();
-        assert_eq!(ok, ("abc".to_owned(), json!({"x": 0.5, "y": 0.5})));
+    fn a_relay_names_one_target_and_carries_bounded_data() {
+        let args = RawArgs::from_values(&[json!("abc"), json!({"x": 0.5, "y": 0.5})]);
+        let (to, data) = SendUpdate::parse(&args).unwrap();
+        assert_eq!((to.as_str(), data.json()), ("abc", r#"{"x":0.5,"y":0.5}"#));
         for bad in [
-            vec![],
-            vec![json!("abc")],
             vec![json!("abc"), json!(null)],
             vec![json!(["a", "b"]), json!({})],
-            vec![json!(42), json!({})],
-            vec![json!(""), json!({})],
-            vec![json!("x".repeat(65)), json!({})],
             vec![json!("abc"), json!("y".repeat(MAX_DATA_BYTES))],
         ] {
-            assert!(parse_relay(&RawArgs(bad.clone())).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn any_json_data_is_relayed_as_is() {
-        for data in [
-            json!(1),
-            json!("text"),
-            json!([1, 2]),
-            json!({"deep": {"er": true}}),
-        ] {
-            assert_eq!(
-                parse_relay(&RawArgs(vec![json!("t"), data.clone()]))
-                    .unwrap()
-                    .1,
-                data
+            assert!(
+                SendUpdate::parse(&RawArgs::from_values(&bad)).is_err(),
+                "{bad:?}"
             );
         }
+        let steer = Steer {
+            x: 0.1,
+            y: 0.2,
+            source: SteerSource::Tilt,
+        };
+        let sent = (PeerId::parse("abc").unwrap(), Payload::new(&steer).unwrap());
+        let read = SendUpdate::parse(&crate::protocol::as_received::<SendUpdate>(&sent)).unwrap();
+        assert_eq!(
+            Steer::from_payload(&read.1),
+            Some(steer),
+            "what a controller sends is read back"
+        );
     }
 
     #[test]
@@ -172,6 +161,13 @@ mod tests {
             })
         );
         assert_eq!(Steer::from_value(&json!({"x": "0.2", "y": 0.9})), None);
+        let (_, list) =
+            SendUpdate::parse(&RawArgs::from_values(&[json!("t"), json!([0.2, 0.9])])).unwrap();
+        assert_eq!(
+            Steer::from_payload(&list),
+            None,
+            "a list is relayed but steers nothing"
+        );
         assert_eq!(Steer::from_value(&json!([0.2, 0.9])), None);
     }
 

@@ -5,17 +5,28 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{Event, RawArgs, Rejection};
+use super::relay::{parse_relay, RelayRules};
+use super::{ClientEvent, Event, Namespace, Payload, PeerId, RawArgs, Rejection, RelayEvent};
+use super::{ServerEvent, Silent};
 
-pub const NAMESPACE: &str = "/signal";
+/// `/signal`, the WebRTC signalling server.
+pub struct Signalling;
+impl Namespace for Signalling {
+    const PATH: &'static str = "/signal";
+}
 
 /// Largest relayed payload, in bytes of JSON: an SDP with its candidates fits several times.
 pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
 
-/// Longest plausible socket id.
-const MAX_ID_CHARS: usize = 64;
+/// How every signalling relay is checked.
+const RULES: RelayRules = RelayRules {
+    what: "A signal",
+    max_bytes: MAX_PAYLOAD_BYTES,
+    // `null` is how the seed says "no more candidates".
+    null_allowed: true,
+    unknown_target: "That peer is not connected.",
+};
 
 /// One connected client, as listed in `clients`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,28 +37,48 @@ pub struct PeerEntry {
 /// Every connected client, keyed by socket id.
 pub type ClientMap = BTreeMap<String, PeerEntry>;
 
-/// server → everyone, on every connect and disconnect.
-pub struct Clients;
-impl Event for Clients {
-    const NAME: &'static str = "clients";
-    type Args = (ClientMap,);
-}
+server_events!(Signalling;
+    /// server → everyone, on every connect and disconnect.
+    Clients = "clients" (ClientMap);
+);
 
 /// The relayed events each go client → server as `(peerId, payload)` and server → peer as
-/// `(peerId, payload, senderId)`.
+/// `(peerId, payload, senderId)`, the payload untouched.
 macro_rules! relayed_event {
     ($(#[$doc:meta])* $to_server:ident, $to_client:ident, $name:literal, $payload:ty) => {
         $(#[$doc])*
         pub struct $to_server;
         impl Event for $to_server {
+            type Namespace = Signalling;
             const NAME: &'static str = $name;
-            type Args = (String, $payload);
+        }
+        impl ClientEvent for $to_server {
+            type Args = (PeerId, Payload<$payload>);
+            type Refusal = Silent;
+            fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
+                parse_relay(args, &RULES)
+            }
+        }
+        impl RelayEvent for $to_server {
+            type Data = $payload;
+            type Delivered = $to_client;
+            const RULES: RelayRules = RULES;
+            fn delivered(
+                to: PeerId,
+                data: Payload<$payload>,
+                from: PeerId,
+            ) -> (PeerId, Payload<$payload>, PeerId) {
+                (to, data, from)
+            }
         }
         /// The same event as the addressee receives it: `(your id, payload, sender id)`.
         pub struct $to_client;
         impl Event for $to_client {
+            type Namespace = Signalling;
             const NAME: &'static str = $name;
-            type Args = (String, $payload, String);
+        }
+        impl ServerEvent for $to_client {
+            type Args = (PeerId, Payload<$payload>, PeerId);
         }
     };
 }
@@ -68,14 +99,6 @@ relayed_event!(
     /// client → server: any signal of a [`crate::webrtc::Peer`] (the simple-peer flow).
     SignalEvent, SignalFrom, "signal", SignalData
 );
-
-/// Any relayed event `E` as the server sends it on: same name, `(peerId, payload, senderId)`,
-/// the payload untouched.
-pub struct Relayed<E>(std::marker::PhantomData<E>);
-impl<E: Event> Event for Relayed<E> {
-    const NAME: &'static str = E::NAME;
-    type Args = (String, Value, String);
-}
 
 /// An SDP offer or answer, as `RTCSessionDescription.toJSON()` writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,33 +179,6 @@ impl From<SessionDescription> for SignalData {
     }
 }
 
-/// Reads `(peerId, payload)`: one string id, and a present payload of bounded size (`null` is
-/// allowed: it is how the seed says "no more candidates").
-pub fn parse_relay(args: &RawArgs) -> Result<(String, Value), Rejection> {
-    let target = match args.get(0) {
-        Some(Value::String(id)) if !id.is_empty() && id.chars().count() <= MAX_ID_CHARS => {
-            id.clone()
-        }
-        Some(Value::Array(_)) => return Err(Rejection::new("Signal one peer id, not a list.")),
-        _ => {
-            return Err(Rejection::new(
-                "A signal needs the peer's id (a string) first.",
-            ))
-        }
-    };
-    let payload = args
-        .get(1)
-        .cloned()
-        .ok_or_else(|| Rejection::new("A signal needs a payload after the peer id."))?;
-    let size = serde_json::to_vec(&payload).map_or(usize::MAX, |bytes| bytes.len());
-    if size > MAX_PAYLOAD_BYTES {
-        return Err(Rejection::new(format!(
-            "Signal payloads are limited to {MAX_PAYLOAD_BYTES} bytes of JSON."
-        )));
-    }
-    Ok((target, payload))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,29 +222,30 @@ mod tests {
     }
 
     #[test]
-    fn a_relay_needs_one_peer_id_and_a_bounded_payload() {
+    fn relays_take_null_and_large_sdps_but_not_more() {
+        let relay = |args: Vec<serde_json::Value>| PeerIce::parse(&RawArgs::from_values(&args));
         assert!(
-            parse_relay(&RawArgs(vec![json!("abc"), json!(null)])).is_ok(),
+            relay(vec![json!("abc"), json!(null)]).is_ok(),
             "null ends the candidates"
         );
-        for bad in [
-            vec![],
-            vec![json!("abc")],
-            vec![json!(["a", "b"]), json!({})],
-            vec![json!(1), json!({})],
-            vec![json!(""), json!({})],
-            vec![json!("abc"), json!("x".repeat(MAX_PAYLOAD_BYTES))],
-        ] {
-            assert!(parse_relay(&RawArgs(bad.clone())).is_err(), "{bad:?}");
-        }
+        assert!(relay(vec![json!("abc")]).is_err());
+        assert!(relay(vec![json!("abc"), json!("x".repeat(MAX_PAYLOAD_BYTES))]).is_err());
         let sdp = "a=candidate:1 1 udp 2122260223 192.168.1.2 50000 typ host\r\n".repeat(100);
-        assert!(
-            parse_relay(&RawArgs(vec![
-                json!("abc"),
-                json!({"type": "offer", "sdp": sdp})
-            ]))
-            .is_ok(),
-            "a large SDP fits"
+        let description = SessionDescription {
+            kind: SdpKind::Offer,
+            sdp,
+        };
+        let offer = (
+            PeerId::parse("abc").unwrap(),
+            Payload::new(&description).unwrap(),
+        );
+        let (to, read) =
+            PeerOffer::parse(&crate::protocol::as_received::<PeerOffer>(&offer)).unwrap();
+        assert_eq!(to, offer.0);
+        assert_eq!(
+            read.decode().unwrap(),
+            description,
+            "a large SDP fits, and arrives whole"
         );
     }
 

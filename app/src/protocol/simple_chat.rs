@@ -4,22 +4,22 @@
 //! with `chatError` to the sender only, as in `/chat`.
 
 use super::chat::ChatText;
-use super::Event;
+use super::Namespace;
 
-pub use super::chat::{parse_message, ChatError};
-
-pub const NAMESPACE: &str = "/simple-chat";
-
-/// client → server: a line of text to show to everyone.
-pub struct SendMessage;
-impl Event for SendMessage {
-    const NAME: &'static str = "message";
-    type Args = (ChatText,);
+/// `/simple-chat`.
+pub struct SimpleChat;
+impl Namespace for SimpleChat {
+    const PATH: &'static str = "/simple-chat";
 }
 
-/// server → every client, sender included: the text, unchanged.
-pub struct Message;
-impl Event for Message {
-    const NAME: &'static str = "message";
-    type Args = (ChatText,);
-}
+client_events!(SimpleChat;
+    /// client → server: a line of text to show to everyone.
+    SendMessage = "message" (ChatText), parsed by ChatText::from_args, refused with ChatError;
+);
+
+server_events!(SimpleChat;
+    /// server → every client, sender included: the text, unchanged.
+    Message = "message" (ChatText);
+    /// server → the sender only: why a message was refused.
+    ChatError = "chatError" (String);
+);

@@ -103,11 +103,9 @@ impl Trade {
         };
         // Bitstamp sends timestamps as strings of digits; accept numbers too.
         let integer = |key: &str| -> Result<i64, String> {
-            match field(key)? {
-                Value::String(s) => s.parse().map_err(|_| format!("{key} is not an integer")),
-                Value::Number(n) => n.as_i64().ok_or_else(|| format!("{key} is not an integer")),
-                _ => Err(format!("{key} is not an integer")),
-            }
+            number_text(field(key)?)
+                .and_then(|digits| digits.parse().ok())
+                .ok_or_else(|| format!("{key} is not an integer"))
         };
         let text = |key: &str| {
             field(key)?
@@ -270,6 +268,15 @@ pub fn heartbeat_reply() -> String {
     json!({"event": "bts:heartbeat", "channel": "", "data": {"status": "success"}}).to_string()
 }
 
+/// A number Bitstamp may write as a string or as a number, as its text.
+pub fn number_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
+}
+
 /// The REST ticker (`/api/v2/ticker/<pair>/`): every number as a string, like the real API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ticker {
@@ -280,27 +287,6 @@ pub struct Ticker {
     pub low: String,
     pub volume: String,
     pub timestamp: String,
-}
-
-/// `43210.55` as `43 210.55` (thin spaces between thousands, the decimals kept as given).
-pub fn group_thousands(number: &str) -> String {
-    let (sign, unsigned) = number
-        .strip_prefix('-')
-        .map_or(("", number), |rest| ("-", rest));
-    let (whole, fraction) = unsigned
-        .split_once('.')
-        .map_or((unsigned, None), |(w, f)| (w, Some(f)));
-    let mut grouped = String::new();
-    for (i, digit) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push('\u{202f}');
-        }
-        grouped.push(digit);
-    }
-    match fraction {
-        Some(f) => format!("{sign}{grouped}.{f}"),
-        None => format!("{sign}{grouped}"),
-    }
 }
 
 #[cfg(test)]
@@ -424,13 +410,5 @@ mod tests {
             Pair::from_channel("live_trades_btceur"),
             Some(Pair::parse("btceur").unwrap())
         );
-    }
-
-    #[test]
-    fn prices_are_grouped_by_thousands() {
-        assert_eq!(group_thousands("43210.55"), "43\u{202f}210.55");
-        assert_eq!(group_thousands("1234567"), "1\u{202f}234\u{202f}567");
-        assert_eq!(group_thousands("999.5"), "999.5");
-        assert_eq!(group_thousands("0.05123"), "0.05123");
     }
 }

@@ -6,6 +6,7 @@
 //! written only when it is not `/`. Binary attachments are not supported by this client.
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 /// What the server says when the Engine.IO session opens.
@@ -86,13 +87,15 @@ pub enum Packet {
     Event {
         nsp: String,
         event: String,
-        args: Vec<Value>,
+        /// The arguments: a JSON array, as text (decoded only by the handler that wants them).
+        args: String,
         ack: Option<u64>,
     },
     Ack {
         nsp: String,
         id: u64,
-        args: Vec<Value>,
+        /// The acknowledgement's arguments: a JSON array, as text.
+        args: String,
     },
     /// server → client: the namespace refused us, with a reason.
     ConnectError {
@@ -122,8 +125,8 @@ impl Packet {
                 event,
                 args,
                 ack,
-            } => ('2', nsp, *ack, Some(encode_list(Some(event), args))),
-            Packet::Ack { nsp, id, args } => ('3', nsp, Some(*id), Some(encode_list(None, args))),
+            } => ('2', nsp, *ack, Some(with_event_name(event, args))),
+            Packet::Ack { nsp, id, args } => ('3', nsp, Some(*id), Some(args.clone())),
             Packet::ConnectError { nsp, message } => (
                 '4',
                 nsp,
@@ -176,35 +179,46 @@ impl Packet {
             None
         };
         rest = &rest[digits..];
-        let payload: Option<Value> = if rest.is_empty() {
-            None
-        } else {
-            Some(serde_json::from_str(rest).map_err(|e| DecodeError::Malformed(e.to_string()))?)
+        let json = |rest: &str| -> Result<Option<Value>, DecodeError> {
+            if rest.is_empty() {
+                return Ok(None);
+            }
+            serde_json::from_str(rest)
+                .map(Some)
+                .map_err(|e| DecodeError::Malformed(e.to_string()))
         };
+        // Event and ack arguments stay text: the list is checked, its elements are not parsed.
+        let list = |rest: &str| serde_json::from_str::<Vec<Box<RawValue>>>(rest).ok();
         match kind {
-            '0' => Ok(Packet::Connect { nsp, data: payload }),
+            '0' => Ok(Packet::Connect {
+                nsp,
+                data: json(rest)?,
+            }),
             '1' => Ok(Packet::Disconnect { nsp }),
             '2' => {
-                let mut list = match payload {
-                    Some(Value::Array(list)) if !list.is_empty() => list,
-                    _ => return Err(malformed("event without a name")),
-                };
-                let event = match list.remove(0) {
-                    Value::String(name) => name,
-                    _ => return Err(malformed("event name is not a string")),
-                };
+                let list = list(rest).ok_or_else(|| malformed("event is not a list"))?;
+                let (name, args) = list
+                    .split_first()
+                    .ok_or_else(|| malformed("event without a name"))?;
+                let event = serde_json::from_str::<String>(name.get())
+                    .map_err(|_| malformed("event name is not a string"))?;
                 Ok(Packet::Event {
                     nsp,
                     event,
-                    args: list,
+                    args: join_list(args),
                     ack,
                 })
             }
-            '3' => match (ack, payload) {
-                (Some(id), Some(Value::Array(args))) => Ok(Packet::Ack { nsp, id, args }),
+            '3' => match (ack, list(rest)) {
+                (Some(id), Some(args)) => Ok(Packet::Ack {
+                    nsp,
+                    id,
+                    args: join_list(&args),
+                }),
                 _ => Err(malformed("ack without id or arguments")),
             },
             '4' => {
+                let payload = json(rest)?;
                 let message = match payload {
                     Some(Value::Object(map)) => map
                         .get("message")
@@ -221,13 +235,31 @@ impl Packet {
     }
 }
 
-fn encode_list(event: Option<&str>, args: &[Value]) -> String {
-    let mut list = Vec::with_capacity(args.len() + 1);
-    if let Some(event) = event {
-        list.push(Value::String(event.to_owned()));
+/// `["name", ...args]` from the name and the arguments' JSON array.
+fn with_event_name(event: &str, args: &str) -> String {
+    let name = Value::String(event.to_owned()).to_string();
+    let inner = args
+        .trim()
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or("");
+    if inner.trim().is_empty() {
+        format!("[{name}]")
+    } else {
+        format!("[{name},{inner}]")
     }
-    list.extend(args.iter().cloned());
-    Value::Array(list).to_string()
+}
+
+fn join_list(items: &[Box<RawValue>]) -> String {
+    let mut out = String::from("[");
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item.get());
+    }
+    out.push(']');
+    out
 }
 
 #[cfg(test)]
@@ -280,21 +312,28 @@ mod tests {
         let root = Packet::Event {
             nsp: "/".into(),
             event: "hello".into(),
-            args: vec![json!(1)],
+            args: "[1]".into(),
             ack: None,
         };
         assert_eq!(root.encode(), r#"42["hello",1]"#);
         let event = Packet::Event {
             nsp: "/chat".into(),
             event: "message".into(),
-            args: vec![json!("hi")],
+            args: r#"["hi"]"#.into(),
             ack: Some(12),
         };
         assert_eq!(event.encode(), r#"42/chat,12["message","hi"]"#);
+        let bare = Packet::Event {
+            nsp: "/chat".into(),
+            event: "ping".into(),
+            args: "[]".into(),
+            ack: None,
+        };
+        assert_eq!(bare.encode(), r#"42/chat,["ping"]"#);
         let ack = Packet::Ack {
             nsp: "/chat".into(),
             id: 3,
-            args: vec![json!({"ok": true})],
+            args: r#"[{"ok":true}]"#.into(),
         };
         assert_eq!(ack.encode(), r#"43/chat,3[{"ok":true}]"#);
     }
@@ -313,7 +352,7 @@ mod tests {
             Packet::Event {
                 nsp: "/chat".into(),
                 event: "message".into(),
-                args: vec![json!({"id": "x", "name": "Bo"}), json!("hi")],
+                args: r#"[{"id":"x","name":"Bo"},"hi"]"#.into(),
                 ack: None,
             }
         );
@@ -322,7 +361,7 @@ mod tests {
             Packet::Event {
                 nsp: "/remote".into(),
                 event: "update".into(),
-                args: vec![json!({"x": 0.5})],
+                args: r#"[{"x":0.5}]"#.into(),
                 ack: Some(7)
             }
         );
@@ -331,7 +370,7 @@ mod tests {
             Packet::Ack {
                 nsp: "/chat".into(),
                 id: 4,
-                args: vec![json!("ok")]
+                args: r#"["ok"]"#.into()
             }
         );
         assert_eq!(
@@ -355,7 +394,7 @@ mod tests {
         let event = Packet::Event {
             nsp: "/chat".into(),
             event: "message".into(),
-            args: vec![json!("12, \"quoted\" /slash, 🎉")],
+            args: json!(["12, \"quoted\" /slash, 🎉"]).to_string(),
             ack: None,
         };
         let encoded = event.encode();
@@ -385,6 +424,12 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let deep = format!("2[\"x\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(Packet::decode(&deep).is_err());
+        // The arguments stay text when the packet is decoded; reading them is what fails.
+        match Packet::decode(&deep) {
+            Ok(Packet::Event { args, .. }) => {
+                assert!(serde_json::from_str::<Value>(&args).is_err())
+            }
+            other => assert!(other.is_err(), "{other:?}"),
+        }
     }
 }

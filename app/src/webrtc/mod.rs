@@ -1,10 +1,12 @@
-//! WebRTC in the browser, from Rust through web-sys: the camera ([`media`]), and [`Peer`], a
+//! WebRTC in the browser, from Rust through web-sys: the camera ([`media`]), [`Peer`], a
 //! small equivalent of simple-peer that follows MDN's "perfect negotiation" pattern
-//! ([`negotiation`] holds its decisions, which are plain Rust and tested natively).
+//! ([`negotiation`] holds its decisions, which are plain Rust and tested natively), and what
+//! pages need around peers ([`signalling`]: `/signal`, ICE servers, the camera slot).
 
 pub mod js;
 pub mod media;
 pub mod negotiation;
 mod peer;
+pub mod signalling;
 
 pub use peer::{Peer, PeerEvent, PeerOptions};

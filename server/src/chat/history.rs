@@ -9,6 +9,8 @@ use app::protocol::chat::{ChatText, HistoryEntry, Nickname, Sender, HISTORY_LEN}
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
+use crate::sync::lock;
+
 #[derive(Debug, thiserror::Error)]
 #[error("cannot open the chat history at {path}: {source}")]
 pub struct HistoryError {
@@ -91,9 +93,7 @@ impl History {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<HistoryEntry>> {
-        self.recent
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.recent)
     }
 }
 

@@ -4,30 +4,31 @@
 mod history;
 mod names;
 
-use std::convert::Infallible;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use app::protocol::chat::{
-    parse_claim, parse_message, ChatError, ClaimName, History as HistoryEvent, HistoryEntry,
-    Message, NameAccepted, NameError, SendMessage, NAMESPACE,
+    Chat, ChatText, ClaimName, History as HistoryEvent, HistoryEntry, Message, NameAccepted,
+    Nickname, SendMessage,
 };
-use app::protocol::{Event, RawArgs, Rejection};
-use socketioxide::extract::{AckSender, Data, SocketRef, State};
-use socketioxide::handler::ConnectHandler;
+use app::protocol::Rejection;
+use socketioxide::adapter::Adapter;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
 pub use history::{History, HistoryError};
-pub use names::Names;
+use names::Names;
 
-use crate::events::{self, broadcast, emit, reject};
-use crate::in_order::InOrder;
+use crate::contract::{self, Cx, Listener, Served};
+use crate::metrics::Metrics;
 
 /// Everything `/chat` remembers. Cheap to clone.
 #[derive(Clone)]
 pub struct ChatState {
-    pub names: Names,
+    /// Who is called what, among the connected clients.
+    names: Names,
+    /// The latest messages, kept across restarts.
     pub history: History,
 }
 
@@ -41,75 +42,47 @@ impl ChatState {
     }
 }
 
-/// Registers the namespace; `ChatState` must be in the socket.io state.
-pub fn register(io: &SocketIo) {
-    io.ns(NAMESPACE, events::connected.with(listen));
+type ChatCx<A> = Cx<Chat, ChatState, A>;
+
+pub fn register<A: Served>(
+    io: &SocketIo<A>,
+    metrics: &Arc<Metrics>,
+    chat: ChatState,
+) -> A::InitRes {
+    contract::serve(io, metrics, chat, listen::<A>, contract::nothing)
 }
 
-/// Registers the handlers before the client is told it is connected.
-async fn listen(socket: SocketRef) -> Result<(), Infallible> {
-    events::log_unknown_events(&socket);
-    socket.on(ClaimName::NAME, on_claim);
-    socket.on(SendMessage::NAME, on_message);
-    socket.on_disconnect(on_disconnect);
+fn listen<A: Adapter>(on: &Listener<Chat, ChatState, A>) {
+    on.on::<ClaimName, _, _>(claim);
+    on.on::<SendMessage, _, _>(message);
+    on.on_disconnect(leave);
+}
+
+/// The name is the claimant's (and only its) once no one else holds it.
+async fn claim<A: Adapter>(cx: ChatCx<A>, (name,): (Nickname,)) -> Result<(), Rejection> {
+    cx.state.names.claim(cx.socket.id, name.clone())?;
+    cx.reply::<NameAccepted>(&(name,));
+    cx.reply::<HistoryEvent>(&(cx.state.history.recent(),));
     Ok(())
 }
 
-async fn on_claim(
-    socket: SocketRef,
-    State(chat): State<ChatState>,
-    turn: InOrder,
-    Data(args): Data<RawArgs>,
-) {
-    let _turn = turn.wait().await;
-    let claimed = parse_claim(&args)
-        .and_then(|name| chat.names.claim(socket.id, name.clone()).map(|()| name));
-    match claimed {
-        Ok(name) => {
-            emit::<NameAccepted>(&socket, &(name,));
-            emit::<HistoryEvent>(&socket, &(chat.history.recent(),));
-        }
-        Err(rejection) => reject::<NameError>(&socket, ClaimName::NAME, rejection),
-    }
-}
-
-async fn on_message(
-    socket: SocketRef,
-    io: SocketIo,
-    State(chat): State<ChatState>,
-    ack: AckSender,
-    turn: InOrder,
-    Data(args): Data<RawArgs>,
-) {
-    let _turn = turn.wait().await;
-    let accepted = chat
+async fn message<A: Adapter>(cx: ChatCx<A>, (text,): (ChatText,)) -> Result<(), Rejection> {
+    let sender = cx
+        .state
         .names
-        .sender(socket.id)
-        .ok_or_else(|| Rejection::new("Choose a name before sending messages."))
-        .and_then(|sender| Ok((sender, parse_message(&args)?)));
-    let outcome = match accepted {
-        Ok((sender, text)) => {
-            chat.history.record(HistoryEntry {
-                sender: sender.clone(),
-                text: text.clone(),
-                at: now_ms(),
-            });
-            broadcast::<Message>(&io, NAMESPACE, &(sender, text)).await;
-            Ok(())
-        }
-        Err(rejection) => {
-            reject::<ChatError>(&socket, SendMessage::NAME, rejection.clone());
-            Err(rejection)
-        }
-    };
-    events::acknowledge(ack, &socket, &outcome);
+        .sender(cx.socket.id)
+        .ok_or_else(|| Rejection::new("Choose a name before sending messages."))?;
+    cx.state.history.record(HistoryEntry {
+        sender: sender.clone(),
+        text: text.clone(),
+        at: now_ms(),
+    });
+    cx.nsp.broadcast::<Message>(&(sender, text)).await;
+    Ok(())
 }
 
-async fn on_disconnect(socket: SocketRef, State(chat): State<ChatState>, reason: DisconnectReason) {
-    // After its last claim, or a name could outlive its holder.
-    let _after_everything_it_sent = InOrder::after_all(&socket).await;
-    chat.names.release(socket.id);
-    events::log_disconnected(&socket, reason);
+async fn leave<A: Adapter>(cx: ChatCx<A>, _: DisconnectReason) {
+    cx.state.names.release(cx.socket.id);
 }
 
 fn now_ms() -> i64 {

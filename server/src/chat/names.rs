@@ -8,6 +8,8 @@ use app::protocol::chat::{Nickname, Sender};
 use app::protocol::Rejection;
 use socketioxide::socket::Sid;
 
+use crate::sync::lock;
+
 /// The names of the connected clients. Cheap to clone; clones share the registry.
 #[derive(Clone, Default)]
 pub struct Names {
@@ -59,21 +61,8 @@ impl Names {
         }
     }
 
-    /// How many names are held.
-    pub fn len(&self) -> usize {
-        self.lock().by_socket.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> MutexGuard<'_, Registry> {
-        // A panic elsewhere cannot leave the maps half-updated (every update is two inserts
-        // or removes with no fallible step between), so a poisoned lock is still usable.
-        self.inner
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner)
     }
 }
 
@@ -104,7 +93,8 @@ mod tests {
         names.claim(a, name("ada")).unwrap();
         names.claim(a, name("Grace")).unwrap();
         names.claim(b, name("Ada")).unwrap();
-        assert_eq!(names.len(), 2);
+        assert_eq!(names.sender(a).unwrap().name.as_str(), "Grace");
+        assert_eq!(names.sender(b).unwrap().name.as_str(), "Ada");
     }
 
     #[test]
@@ -113,7 +103,7 @@ mod tests {
         let (a, b) = (Sid::new(), Sid::new());
         names.claim(a, name("Ada")).unwrap();
         names.release(a);
-        assert!(names.is_empty());
+        assert!(names.sender(a).is_none());
         names.claim(b, name("Ada")).unwrap();
     }
 }

@@ -207,9 +207,7 @@ pub async fn rest_ticker(State(trades): State<Trades>, Path(pair): Path<String>)
 
 impl Simulation {
     fn lock(&self) -> std::sync::MutexGuard<'_, Book> {
-        self.book
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.book)
     }
 }
 

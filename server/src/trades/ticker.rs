@@ -5,10 +5,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::protocol::trades::{Pair, Ticker};
+use app::protocol::trades::{number_text, Pair, Ticker};
 use serde_json::Value;
 
 use super::{DemoMarket, TickerError};
+use crate::sync::lock;
 
 /// How long a fetched ticker is reused.
 const CACHE_FOR: Duration = Duration::from_secs(2);
@@ -82,11 +83,7 @@ async fn fetch(http: &reqwest::Client, api: &str, pair: Pair) -> Result<Ticker, 
 
 /// Reads the fields the page uses; numbers and strings are both accepted, strings are served.
 fn ticker_from(body: &Value) -> Option<Ticker> {
-    let field = |key: &str| match body.get(key)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
+    let field = |key: &str| number_text(body.get(key)?);
     Some(Ticker {
         last: field("last")?,
         bid: field("bid")?,
@@ -96,12 +93,6 @@ fn ticker_from(body: &Value) -> Option<Ticker> {
         volume: field("volume")?,
         timestamp: field("timestamp")?,
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -15,8 +15,8 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::components::browser::{use_frame_throttle, use_interval};
 use crate::components::ConnectionBadge;
-use crate::protocol::remote::{self, Relay, Steer, SteerSource};
-use crate::protocol::Receipt;
+use crate::protocol::remote::{Remote, SendUpdate, Steer, SteerSource};
+use crate::protocol::{Payload, PeerId, Receipt};
 use crate::socketio::{use_socket, EmitError};
 
 /// How often the controller asks the server whether its desktop is still connected.
@@ -30,15 +30,19 @@ pub fn ControllerPage() -> impl IntoView {
     let target = move || {
         query
             .with(|q| q.get("id"))
-            .filter(|id| !id.trim().is_empty())
+            .map(|id| PeerId::parse(id.trim()))
     };
     move || match target() {
-        Some(id) => view! { <Controller target=id/> }.into_any(),
-        None => view! {
+        Some(Ok(id)) => view! { <Steering target=id/> }.into_any(),
+        missing_or_malformed => view! {
             <section class="controller-missing">
                 <h1>"Controller"</h1>
                 <p class="warning" role="alert">
-                    "This page needs to know which screen to steer. Open "
+                    {if missing_or_malformed.is_some() {
+                        "This link does not name a screen to steer. Open "
+                    } else {
+                        "This page needs to know which screen to steer. Open "
+                    }}
                     <A href="/remote">"the desktop page"</A>
                     " on your computer and scan its QR code (or open the link it shows)."
                 </p>
@@ -55,8 +59,8 @@ enum Mode {
 }
 
 #[component]
-fn Controller(target: String) -> impl IntoView {
-    let socket = use_socket(remote::NAMESPACE);
+fn Steering(target: PeerId) -> impl IntoView {
+    let socket = use_socket::<Remote>();
     let state = socket.state();
     let socket = StoredValue::new_local(socket);
     let target = StoredValue::new(target);
@@ -74,15 +78,30 @@ fn Controller(target: String) -> impl IntoView {
     let send = use_frame_throttle(move |steer: Steer| {
         last.set_value(steer);
         pointer.set(Some((steer.x, steer.y)));
-        let _ = socket.with_value(|s| s.emit::<Relay>((target.get_value(), steer)));
+        let sent = Payload::new(&steer)
+            .map_err(|_| EmitError::Unencodable)
+            .and_then(|data| {
+                socket.with_value(|s| s.emit::<SendUpdate>((target.get_value(), data)))
+            });
+        match sent {
+            // The badge says we are offline; the next move after reconnecting goes out.
+            Ok(()) | Err(EmitError::NotConnected) => {}
+            Err(error) => problem.set(Some(format!("Steering was not sent: {error}."))),
+        }
     });
 
     // Asks for an acknowledgement: the server says whether the desktop is connected.
     let probe = move || {
         let socket = socket.get_value();
-        let args = (target.get_value(), last.get_value());
+        let Ok(steer) = Payload::new(&last.get_value()) else {
+            return;
+        };
+        let args = (target.get_value(), steer);
         spawn_local(async move {
-            match socket.emit_with_ack::<Relay, (Receipt,)>(args, 3000).await {
+            match socket
+                .emit_with_ack::<SendUpdate, (Receipt,)>(args, 3000)
+                .await
+            {
                 Ok((receipt,)) => problem.set(receipt.error),
                 Err(EmitError::NotConnected) => {}
                 Err(error) => problem.set(Some(format!("The server did not confirm: {error}."))),

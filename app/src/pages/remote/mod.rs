@@ -15,7 +15,7 @@ pub use controller::ControllerPage;
 use crate::components::browser::use_interval;
 use crate::components::ConnectionBadge;
 use crate::config::get_site_config;
-use crate::protocol::remote::{self, controller_path, Steer, Update};
+use crate::protocol::remote::{controller_path, Remote, Steer, Update};
 use crate::socketio::use_socket;
 use link::{phone_base, qr_svg};
 use squash::SquashGame;
@@ -32,7 +32,7 @@ enum Stage {
 
 #[component]
 pub fn RemotePage() -> impl IntoView {
-    let socket = use_socket(remote::NAMESPACE);
+    let socket = use_socket::<Remote>();
     let steer = RwSignal::new(None::<Steer>);
     let last_seen = RwSignal::new(None::<f64>);
     let now = RwSignal::new(js_sys::Date::now());
@@ -40,7 +40,7 @@ pub fn RemotePage() -> impl IntoView {
         now.set(js_sys::Date::now())
     });
     socket.on::<Update>(move |(data,)| {
-        if let Some(s) = Steer::from_value(&data) {
+        if let Some(s) = Steer::from_payload(&data) {
             steer.set(Some(s));
             last_seen.set(Some(js_sys::Date::now()));
         }

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::protocol::trades::group_thousands;
+use super::format::group_thousands;
 
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 200.0;

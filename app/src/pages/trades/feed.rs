@@ -14,9 +14,8 @@ use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use leptos::prelude::*;
 
+use crate::connection::{Backoff, ConnectionState};
 use crate::protocol::trades::{FeedEvent, FeedRequest, Pair, Trade};
-use crate::socketio::backoff::Backoff;
-use crate::socketio::ConnectionState;
 
 /// Trades kept for the list.
 pub const LIST_LEN: usize = 50;

@@ -4,6 +4,7 @@
 
 mod chart;
 mod feed;
+mod format;
 mod poll;
 
 use futures_util::future::{AbortHandle, Abortable};
@@ -13,10 +14,11 @@ use leptos::task::spawn_local;
 
 use crate::components::ConnectionBadge;
 use crate::config::get_site_config;
-use crate::protocol::trades::{group_thousands, Pair, Side, Trade, PAIRS};
-use crate::socketio::ConnectionState;
+use crate::connection::ConnectionState;
+use crate::protocol::trades::{Pair, Side, Trade, PAIRS};
 use chart::PriceChart;
 use feed::{Command, Feed};
+use format::group_thousands;
 use poll::PollPanel;
 
 #[component]

@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::feed::Feed;
+use super::format::group_thousands;
 use crate::components::browser::use_interval;
-use crate::protocol::trades::{group_thousands, Pair, Ticker};
+use crate::protocol::trades::{Pair, Ticker};
 
 /// The seed's polling period.
 pub const POLL_EVERY: Duration = Duration::from_secs(10);

@@ -11,17 +11,16 @@ use web_sys::{
     RtcPeerConnectionIceEvent, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
-use super::{
-    seed_camera, start_camera, use_ice_servers, use_signal_connection, ReceiverLayout,
-    SenderLayout, StreamSlot,
-};
+use super::{ReceiverLayout, ReceiverSide, SenderLayout, SenderSide};
 use crate::config::IceServer;
 use crate::protocol::signal::{
     IceCandidate, PeerAnswer, PeerAnswerFrom, PeerIce, PeerIceFrom, PeerOffer, PeerOfferFrom,
-    SessionDescription,
+    SessionDescription, Signalling,
 };
+use crate::protocol::PeerId;
 use crate::socketio::Socket;
 use crate::webrtc::js::{error_text, from_js, to_js};
+use crate::webrtc::signalling::{on_relayed, relay, StreamSlot};
 
 /// One raw connection and the callbacks it needs kept alive.
 struct Connection {
@@ -41,8 +40,8 @@ impl Drop for Connection {
 /// A peer connection that trickles its candidates to `peer` over `peerIce`, reports its state
 /// in `status`, and (for the receiver) shows remote tracks in `remote`.
 fn connect(
-    socket: &Socket,
-    peer: String,
+    socket: &Socket<Signalling>,
+    peer: PeerId,
     ice: Vec<IceServer>,
     status: RwSignal<String>,
     remote: Option<StreamSlot>,
@@ -59,7 +58,9 @@ fn connect(
         let candidate = event
             .candidate()
             .and_then(|c| from_js::<IceCandidate>(&c.to_json()));
-        let _ = socket.emit::<PeerIce>((peer.clone(), candidate));
+        if let Err(error) = relay::<PeerIce>(&socket, &peer, &candidate) {
+            status.set(format!("A candidate was not sent: {error}."));
+        }
     });
     let on_track = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         let (Some(remote), Ok(event)) = (remote, event.dyn_into::<RtcTrackEvent>()) else {
@@ -91,17 +92,21 @@ fn set_remote(pc: &RtcPeerConnection, description: &SessionDescription) -> JsFut
 
 /// Adds the peer's trickled candidates (`peerIce`) to the current connection.
 fn trickle_in(
-    socket: &Socket,
+    socket: &Socket<Signalling>,
     current: StoredValue<Option<Connection>, LocalStorage>,
     status: RwSignal<String>,
 ) {
-    socket.on::<PeerIceFrom>(move |(_me, candidate, _from)| {
-        current.with_value(|c| {
-            if let Some(c) = c {
-                add_candidate(&c.pc, candidate, status)
-            }
-        })
-    });
+    on_relayed::<PeerIceFrom, _>(
+        socket,
+        move |p| status.set(p),
+        move |candidate, _from| {
+            current.with_value(|c| {
+                if let Some(c) = c {
+                    add_candidate(&c.pc, candidate, status)
+                }
+            })
+        },
+    );
 }
 
 fn add_candidate(
@@ -138,18 +143,20 @@ async fn local_description(
 
 #[component]
 pub fn SenderRawPage() -> impl IntoView {
-    let connection = use_signal_connection();
-    let ice = use_ice_servers();
-    let camera: StreamSlot = RwSignal::new_local(None);
-    let problem = RwSignal::new(None::<String>);
-    let status = RwSignal::new("Pick a peer to call.".to_owned());
-    start_camera(seed_camera(), camera, problem);
+    let side = SenderSide::open();
+    let SenderSide {
+        ice,
+        camera,
+        status,
+        ..
+    } = side.clone();
     let current = StoredValue::new_local(None::<Connection>);
-    let socket = connection.socket.clone();
+    let socket = side.socket.clone();
 
-    connection
-        .socket
-        .on::<PeerAnswerFrom>(move |(_me, answer, _from)| {
+    on_relayed::<PeerAnswerFrom, _>(
+        &side.socket,
+        move |p| status.set(p),
+        move |answer: SessionDescription, _from| {
             current.with_value(|c| {
                 if let Some(c) = c {
                     let applied = set_remote(&c.pc, &answer);
@@ -163,10 +170,11 @@ pub fn SenderRawPage() -> impl IntoView {
                     });
                 }
             })
-        });
-    trickle_in(&connection.socket, current, status);
+        },
+    );
+    trickle_in(&side.socket, current, status);
 
-    let call = move |peer: String| {
+    let call = move |peer: PeerId| {
         let Some(stream) = camera.get_untracked() else {
             return status.set("The camera is not ready yet.".into());
         };
@@ -191,33 +199,40 @@ pub fn SenderRawPage() -> impl IntoView {
         status.set(format!("Calling {peer}…"));
         let socket = socket.clone();
         spawn_local(async move {
-            match local_description(&pc, pc.create_offer()).await {
-                Ok(offer) => {
-                    let _ = socket.emit::<PeerOffer>((peer, offer));
-                }
-                Err(error) => status.set(format!("Could not make an offer: {error}")),
+            let sent = local_description(&pc, pc.create_offer())
+                .await
+                .map_err(|error| format!("Could not make an offer: {error}"))
+                .and_then(|offer| {
+                    relay::<PeerOffer>(&socket, &peer, &offer)
+                        .map_err(|error| format!("The offer was not sent: {error}."))
+                });
+            if let Err(problem) = sent {
+                status.set(problem);
             }
         });
     };
 
     view! {
-        <SenderLayout title="Sender" state=connection.socket.state() others=connection.others
-            camera=camera problem=problem status=status call=call/>
+        <SenderLayout title="Sender" side=side call=call/>
     }
 }
 
 #[component]
 pub fn ReceiverRawPage() -> impl IntoView {
-    let connection = use_signal_connection();
-    let ice = use_ice_servers();
-    let remote: StreamSlot = RwSignal::new_local(None);
-    let status = RwSignal::new("Waiting for a call…".to_owned());
+    let side = ReceiverSide::open();
+    let ReceiverSide {
+        ice,
+        remote,
+        status,
+        ..
+    } = side.clone();
     let current = StoredValue::new_local(None::<Connection>);
-    let socket = connection.socket.clone();
+    let socket = side.socket.clone();
 
-    connection
-        .socket
-        .on::<PeerOfferFrom>(move |(_me, offer, from)| {
+    on_relayed::<PeerOfferFrom, _>(
+        &side.socket,
+        move |p| status.set(p),
+        move |offer: SessionDescription, from| {
             let made = connect(
                 &socket,
                 from.clone(),
@@ -241,18 +256,22 @@ pub fn ReceiverRawPage() -> impl IntoView {
                         error_text(&error)
                     ));
                 }
-                match local_description(&pc, pc.create_answer()).await {
-                    Ok(answer) => {
-                        let _ = socket.emit::<PeerAnswer>((from, answer));
-                    }
-                    Err(error) => status.set(format!("Could not answer: {error}")),
+                let sent = local_description(&pc, pc.create_answer())
+                    .await
+                    .map_err(|error| format!("Could not answer: {error}"))
+                    .and_then(|answer| {
+                        relay::<PeerAnswer>(&socket, &from, &answer)
+                            .map_err(|error| format!("The answer was not sent: {error}."))
+                    });
+                if let Err(problem) = sent {
+                    status.set(problem);
                 }
             });
-        });
-    trickle_in(&connection.socket, current, status);
+        },
+    );
+    trickle_in(&side.socket, current, status);
 
-    let my_id = connection.socket.id();
     view! {
-        <ReceiverLayout title="Receiver" state=connection.socket.state() my_id=my_id remote=remote status=status/>
+        <ReceiverLayout title="Receiver" side=side/>
     }
 }

@@ -3,15 +3,15 @@
 
 use leptos::prelude::*;
 
-use super::{
-    seed_camera, start_camera, use_ice_servers, use_signal_connection, ReceiverLayout,
-    SenderLayout, StreamSlot,
-};
-use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
+use super::{ReceiverLayout, ReceiverSide, SenderLayout, SenderSide};
+use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom, Signalling};
+use crate::protocol::PeerId;
+use crate::socketio::Socket;
+use crate::webrtc::signalling::{on_relayed, relay, StreamSlot};
 use crate::webrtc::{Peer, PeerEvent, PeerOptions};
 
 /// The call in progress, if any: the other side's id and the connection to it.
-type CurrentCall = StoredValue<Option<(String, Peer)>, LocalStorage>;
+type CurrentCall = StoredValue<Option<(PeerId, Peer)>, LocalStorage>;
 
 /// Ends the call in progress, if any.
 fn hang_up(current: CurrentCall) {
@@ -24,14 +24,16 @@ fn hang_up(current: CurrentCall) {
 
 /// Reports a peer's events on the page: its status line and (for the receiver) the video.
 fn on_peer_event(
-    socket: crate::socketio::Socket,
-    to: String,
+    socket: Socket<Signalling>,
+    to: PeerId,
     status: RwSignal<String>,
     remote: Option<StreamSlot>,
 ) -> impl Fn(PeerEvent) + 'static {
     move |event| match event {
         PeerEvent::Signal(data) => {
-            let _ = socket.emit::<SignalEvent>((to.clone(), data));
+            if let Err(error) = relay::<SignalEvent>(&socket, &to, &data) {
+                status.set(format!("A signal to {to} was not sent: {error}."));
+            }
         }
         PeerEvent::Connect => status.set(format!("Connected to {to}.")),
         PeerEvent::Stream(stream) => {
@@ -47,26 +49,29 @@ fn on_peer_event(
 
 #[component]
 pub fn PeerSenderPage() -> impl IntoView {
-    let connection = use_signal_connection();
-    let ice = use_ice_servers();
-    let camera: StreamSlot = RwSignal::new_local(None);
-    let problem = RwSignal::new(None::<String>);
-    let status = RwSignal::new("Pick a peer to call.".to_owned());
-    start_camera(seed_camera(), camera, problem);
+    let side = SenderSide::open();
+    let SenderSide {
+        ice,
+        camera,
+        status,
+        ..
+    } = side.clone();
     let current: CurrentCall = StoredValue::new_local(None);
-    let socket = connection.socket.clone();
+    let socket = side.socket.clone();
 
-    connection
-        .socket
-        .on::<SignalFrom>(move |(_me, data, from)| {
+    on_relayed::<SignalFrom, _>(
+        &side.socket,
+        move |p| status.set(p),
+        move |data, from| {
             current.with_value(|c| match c {
                 Some((peer_id, peer)) if *peer_id == from => peer.signal(data),
                 _ => {}
             })
-        });
+        },
+    );
     on_cleanup(move || hang_up(current));
 
-    let call = move |to: String| {
+    let call = move |to: PeerId| {
         let Some(stream) = camera.get_untracked() else {
             return status.set("The camera is not ready yet.".into());
         };
@@ -88,23 +93,26 @@ pub fn PeerSenderPage() -> impl IntoView {
     };
 
     view! {
-        <SenderLayout title="Sender (Peer)" state=connection.socket.state() others=connection.others
-            camera=camera problem=problem status=status call=call/>
+        <SenderLayout title="Sender (Peer)" side=side call=call/>
     }
 }
 
 #[component]
 pub fn PeerReceiverPage() -> impl IntoView {
-    let connection = use_signal_connection();
-    let ice = use_ice_servers();
-    let remote: StreamSlot = RwSignal::new_local(None);
-    let status = RwSignal::new("Waiting for a call…".to_owned());
+    let side = ReceiverSide::open();
+    let ReceiverSide {
+        ice,
+        remote,
+        status,
+        ..
+    } = side.clone();
     let current: CurrentCall = StoredValue::new_local(None);
-    let socket = connection.socket.clone();
+    let socket = side.socket.clone();
 
-    connection
-        .socket
-        .on::<SignalFrom>(move |(_me, data, from)| {
+    on_relayed::<SignalFrom, _>(
+        &side.socket,
+        move |p| status.set(p),
+        move |data: SignalData, from| {
             // A new offer from someone else starts a new call (as the seed's receiver does).
             let fresh = current.with_value(|c| !matches!(c, Some((id, _)) if *id == from));
             if fresh && matches!(data, SignalData::Offer { .. }) {
@@ -123,11 +131,11 @@ pub fn PeerReceiverPage() -> impl IntoView {
                 Some((id, peer)) if *id == from => peer.signal(data),
                 _ => {}
             });
-        });
+        },
+    );
     on_cleanup(move || hang_up(current));
 
-    let my_id = connection.socket.id();
     view! {
-        <ReceiverLayout title="Receiver (Peer)" state=connection.socket.state() my_id=my_id remote=remote status=status/>
+        <ReceiverLayout title="Receiver (Peer)" side=side/>
     }
 }

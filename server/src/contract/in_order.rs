@@ -20,6 +20,8 @@ use socketioxide::socket::Socket;
 use socketioxide_core::Value;
 use tokio::sync::watch;
 
+use crate::sync::lock;
+
 /// How many times [`InOrder::wait`] looks for the connected flag (every 0.2 ms, so at most
 /// about 100 ms: after that the socket is gone rather than not yet connected).
 const CONNECTED_CHECKS: u32 = 500;
@@ -44,7 +46,7 @@ impl Turns {
 
     /// Passes the turn on from `done`, skipping turns nobody will take.
     fn advance(&self, done: u64) {
-        let mut skipped = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
+        let mut skipped = lock(&self.skipped);
         let mut next = done + 1;
         while skipped.remove(&next) {
             next += 1;
@@ -54,7 +56,7 @@ impl Turns {
 
     /// Gives up `turn` before it was served.
     fn skip(&self, turn: u64) {
-        let mut skipped = self.skipped.lock().unwrap_or_else(|p| p.into_inner());
+        let mut skipped = lock(&self.skipped);
         if *self.serving.borrow() == turn {
             drop(skipped);
             self.advance(turn);
@@ -149,8 +151,6 @@ impl<A: Adapter> FromMessageParts<A> for InOrder {
         _: &mut Value,
         _: &Option<i64>,
     ) -> Result<Self, Infallible> {
-        // Every event handler takes its turn here, so this is where incoming events are counted.
-        crate::metrics::METRICS.event_in(socket.ns());
         let probe = socket.clone();
         Ok(InOrder::take(socket, Box::new(move || probe.connected())))
     }

@@ -1,0 +1,24 @@
+//! The wire contract of `app::protocol`, enforced on the server's side of socketioxide.
+//!
+//! - [`Nsp`]: one namespace, typed: only its own server events can be sent through it.
+//! - [`serve`] and [`Listener`]: a namespace's handlers see the parsed domain value of each
+//!   event, in the order the client sent them ([`InOrder`]); a refused event is answered for
+//!   them (error event, receipt, log line). A handler is `async fn(Cx, Args) -> Result`.
+//!
+//! Handlers are generic over socketioxide's adapter, so the same code serves one process
+//! (the local adapter) and a cluster.
+
+mod in_order;
+mod listener;
+mod nsp;
+
+use socketioxide::adapter::Adapter;
+use socketioxide_core::adapter::DefinedAdapter;
+
+pub use in_order::InOrder;
+pub use listener::{nothing, serve, Cx, Listener};
+pub use nsp::Nsp;
+
+/// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.
+pub trait Served: Adapter + DefinedAdapter {}
+impl<A: Adapter + DefinedAdapter> Served for A {}
