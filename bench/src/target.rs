@@ -80,6 +80,8 @@ impl Target {
         // the web app's files (which would share CPU 0 with the first scenario).
         let no_pages = data_dir.join("no-site");
         let _ = std::fs::create_dir_all(&no_pages);
+        // The benchmark's thousands of clients all come from 127.0.0.1 and send as fast as
+        // they are told: the per-client limits that protect a real server are lifted.
         let args = [
             "--port".to_owned(),
             port.to_string(),
@@ -89,6 +91,9 @@ impl Target {
             no_pages.display().to_string(),
             "--log-level".to_owned(),
             "warn".to_owned(),
+            "--no-rate-limits".to_owned(),
+            "--max-connections-per-ip".to_owned(),
+            "0".to_owned(),
         ];
         Self::launch(binary.as_os_str(), &args, port, Some(data_dir), &[]).await
     }

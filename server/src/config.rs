@@ -80,6 +80,30 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_NO_ICE_SERVERS")]
     pub no_ice_servers: bool,
 
+    /// How fast one client may send to a namespace: NAME=RATE/BURST (events per second, and
+    /// how many at once), e.g. chat=10/20. Repeat for several. Defaults: chat and simple-chat
+    /// 10/20, cursors and remote 120/120, signal 100/100.
+    #[arg(long = "rate-limit", env = "SWITCHBOARD_RATE_LIMITS", value_delimiter = ',',
+          value_parser = parse_rate_limit)]
+    pub rate_limits: Vec<(String, crate::contract::Rate)>,
+
+    /// Connections one client address may hold (0: no limit). A classroom behind one NAT
+    /// shares an address, and every open page holds one or two.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 512
+    )]
+    pub max_connections_per_ip: usize,
+
+    /// Connections the server holds in all (0: no limit); more are closed at once.
+    #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// No rate limits at all (for benchmarks that measure the server flat out).
+    #[arg(long, env = "SWITCHBOARD_NO_RATE_LIMITS")]
+    pub no_rate_limits: bool,
+
     /// The built web app (Trunk's output).
     #[arg(long, env = "SWITCHBOARD_SITE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))]
     pub site_dir: PathBuf,
@@ -103,6 +127,15 @@ pub enum TlsMode {
     SelfSigned,
 }
 
+fn parse_rate_limit(raw: &str) -> Result<(String, crate::contract::Rate), String> {
+    let (name, rate) = raw
+        .split_once('=')
+        .ok_or_else(|| format!("{raw:?} is not NAME=RATE/BURST, e.g. chat=10/20"))?;
+    let rate = rate.parse()?;
+    crate::contract::Limits::defaults().set(name.trim(), rate)?;
+    Ok((name.trim().to_owned(), rate))
+}
+
 fn parse_ice_server(raw: &str) -> Result<app::config::IceServer, String> {
     app::config::IceServer::parse(raw)
 }
@@ -115,6 +148,19 @@ impl Config {
         } else {
             self.ice_servers.clone()
         }
+    }
+
+    /// How fast clients may send, per namespace.
+    pub fn limits(&self) -> crate::contract::Limits {
+        if self.no_rate_limits {
+            return crate::contract::Limits::none();
+        }
+        let mut limits = crate::contract::Limits::defaults();
+        for (name, rate) in &self.rate_limits {
+            // Checked when the flag was read.
+            let _ = limits.set(name, *rate);
+        }
+        limits
     }
 
     /// A configuration for tests: loopback, a free port, the given data directory, and any

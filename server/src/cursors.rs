@@ -26,8 +26,7 @@ use socketioxide::SocketIo;
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
-use crate::contract::{self, Cx, Listener, Nsp, Served};
-use crate::metrics::Metrics;
+use crate::contract::{self, Cx, Listener, Nsp, Served, Shared};
 use crate::sync::lock;
 
 /// Rooms by mode: the seed's full map, or compact deltas.
@@ -79,14 +78,11 @@ impl Changes {
 type CursorsCx<A> = Cx<Cursors, Changes, A>;
 
 /// Serves `/cursors` and starts its broadcast loop (stopped with the returned handle).
-pub fn register<A: Served>(
-    io: &SocketIo<A>,
-    metrics: &Arc<Metrics>,
-) -> (A::InitRes, JoinHandle<()>) {
+pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> (A::InitRes, JoinHandle<()>) {
     let changes = Changes::default();
-    let ticker = spawn_ticker(Nsp::new(io, metrics), changes.clone());
+    let ticker = spawn_ticker(Nsp::new(io, shared), changes.clone());
     (
-        contract::serve(io, metrics, changes, listen::<A>, joined::<A>),
+        contract::serve(io, shared, changes, listen::<A>, joined::<A>),
         ticker,
     )
 }
@@ -153,7 +149,8 @@ async fn tick<A: Adapter>(nsp: &Nsp<Cursors, A>, changes: &Changes) {
     };
     let pending = changes.take();
     if !namespace.clone().within(FULL).sockets().is_empty() {
-        nsp.broadcast_to::<Update>(FULL, &(cursors(nsp),)).await;
+        nsp.broadcast_snapshot::<Update>(FULL, &(cursors(nsp),))
+            .await;
     }
     if pending.moved.is_empty() && pending.left.is_empty() {
         return;

@@ -16,6 +16,7 @@
 //! Architecture invariant: handlers see only parsed domain types from `app::protocol`; raw
 //! client input is parsed in exactly one place per event (its `ClientEvent::parse`).
 
+mod accept;
 mod chat;
 pub mod config;
 mod contract;
@@ -91,6 +92,10 @@ pub struct Switchboard {
     chat: ChatState,
     /// Loops that run beside the requests (the `/cursors` ticker, ...), stopped on shutdown.
     background: Vec<tokio::task::JoinHandle<()>>,
+    /// How many connections are taken.
+    connection_limits: accept::ConnectionLimits,
+    /// What every namespace shares; its counters are also counted by the accept loop.
+    shared: Arc<contract::Shared>,
 }
 
 /// What axum's handlers share.
@@ -100,7 +105,7 @@ struct HttpState {
     /// Handed to server functions as Leptos context.
     site_config: SiteConfig,
     /// This server's counters, for `/metrics`.
-    metrics: Arc<Metrics>,
+    shared: Arc<contract::Shared>,
 }
 
 impl Switchboard {
@@ -114,7 +119,10 @@ impl Switchboard {
         })?;
         let chat = ChatState::open(&config.data_dir)?;
         let trades = trades::Trades::new(config);
-        let metrics = Arc::new(Metrics::default());
+        let shared = Arc::new(contract::Shared {
+            metrics: Metrics::default(),
+            limits: config.limits(),
+        });
         let (io_service, io) = SocketIo::builder()
             .max_payload(MAX_PAYLOAD)
             .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -123,12 +131,12 @@ impl Switchboard {
             .ping_interval(Duration::from_secs(25))
             .ping_timeout(Duration::from_secs(20))
             .build_svc();
-        simple_chat::register(&io, &metrics);
-        chat::register(&io, &metrics, chat.clone());
-        let ((), cursor_ticker) = cursors::register(&io, &metrics);
-        remote::register(&io, &metrics);
-        signal::register(&io, &metrics);
-        let background = vec![cursor_ticker, metrics::spawn_housekeeping(metrics.clone())];
+        simple_chat::register(&io, &shared);
+        chat::register(&io, &shared, chat.clone());
+        let ((), cursor_ticker) = cursors::register(&io, &shared);
+        remote::register(&io, &shared);
+        signal::register(&io, &shared);
+        let background = vec![cursor_ticker, metrics::spawn_housekeeping(shared.clone())];
 
         let site_config = SiteConfig {
             lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -145,7 +153,7 @@ impl Switchboard {
         let state = HttpState {
             site: Site::load(&config.site_dir),
             site_config,
-            metrics,
+            shared: shared.clone(),
         };
         let router = Router::new()
             .route("/healthz", get(healthz))
@@ -165,34 +173,37 @@ impl Switchboard {
             io,
             chat,
             background,
+            connection_limits: accept::ConnectionLimits {
+                per_ip: config.max_connections_per_ip,
+                total: config.max_connections,
+            },
+            shared,
         })
     }
 
-    /// Serves on `listener` until `shutdown` completes, then disconnects every client and
-    /// saves what is pending.
-    pub async fn serve<L>(
+    /// Serves on `listener` (over TLS with `tls`) until `shutdown` completes, then
+    /// disconnects every client and saves what is pending.
+    pub async fn serve(
         self,
-        listener: L,
+        listener: tokio::net::TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()>
-    where
-        L: axum::serve::Listener,
-        L::Addr: std::fmt::Debug,
-    {
+    ) -> std::io::Result<()> {
         let Switchboard {
             router,
             io,
             chat,
             background,
+            connection_limits,
+            shared,
         } = self;
         let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: disconnecting clients");
             io.close().await;
         };
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(graceful)
-            .await;
+        let served =
+            accept::serve(listener, tls, router, connection_limits, shared, graceful).await;
         for task in background {
             task.abort();
         }
@@ -205,8 +216,6 @@ impl Switchboard {
 
 /// What the binary does: listen as configured, print where to go, serve until Ctrl-C/SIGTERM.
 pub async fn start(config: Config) -> Result<(), StartError> {
-    use axum::serve::ListenerExt;
-
     let addr = SocketAddr::new(config.bind, config.port);
     let tcp = tokio::net::TcpListener::bind(addr)
         .await
@@ -221,20 +230,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
     } else {
         None
     };
-    match acceptor {
-        Some(acceptor) => {
-            server
-                .serve(tls::TlsListener::new(tcp, acceptor)?, shutdown::requested())
-                .await?
-        }
-        None => {
-            // Small frames (chat lines, cursor ticks) must not wait for Nagle's algorithm.
-            let tcp = tcp.tap_io(|stream| {
-                let _ = stream.set_nodelay(true);
-            });
-            server.serve(tcp, shutdown::requested()).await?
-        }
-    }
+    server.serve(tcp, acceptor, shutdown::requested()).await?;
     Ok(())
 }
 
@@ -290,7 +286,7 @@ async fn serve_metrics(State(state): State<HttpState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        state.shared.metrics.render(),
     )
 }
 

@@ -28,6 +28,16 @@ pub struct Metrics {
     tick_micros_max: AtomicU64,
     /// Client events refused as malformed, invalid or unknown.
     refused: AtomicU64,
+    /// Client events refused because their sender went over its rate.
+    rate_limited: AtomicU64,
+    /// Clients disconnected because their outgoing buffer was full.
+    slow_consumers: AtomicU64,
+    /// Clients disconnected for flooding (far over their rate, or too many events waiting).
+    abusers: AtomicU64,
+    /// Connections closed at once: over a connection limit, or out of file descriptors.
+    connections_refused: AtomicU64,
+    /// Connections closed because their request headers did not arrive in time.
+    header_timeouts: AtomicU64,
     /// The second (since the epoch) whose input warnings are being counted.
     warn_second: AtomicU64,
     warned_this_second: AtomicU64,
@@ -93,6 +103,26 @@ impl Metrics {
                 "deliveries dropped: some clients read too slowly (their buffer was full)"
             );
         }
+    }
+
+    pub fn rate_limited(&self, _ns: &str) {
+        self.rate_limited.fetch_add(1, Relaxed);
+    }
+
+    pub fn slow_consumer(&self, _ns: &str) {
+        self.slow_consumers.fetch_add(1, Relaxed);
+    }
+
+    pub fn abuser_disconnected(&self, _ns: &str) {
+        self.abusers.fetch_add(1, Relaxed);
+    }
+
+    pub fn connection_refused(&self, _why: &str) {
+        self.connections_refused.fetch_add(1, Relaxed);
+    }
+
+    pub fn header_timeout(&self) {
+        self.header_timeouts.fetch_add(1, Relaxed);
     }
 
     /// Counts a refused client event and logs why: the first few each second in full, the
@@ -184,6 +214,42 @@ impl Metrics {
             "Client events refused as malformed, invalid or unknown.",
             &mut std::iter::once((String::new(), self.refused.load(Relaxed).to_string())),
         );
+        family(
+            "switchboard_rate_limited_total",
+            "counter",
+            "Client events refused because their sender went over its rate.",
+            &mut std::iter::once((String::new(), self.rate_limited.load(Relaxed).to_string())),
+        );
+        family(
+            "switchboard_slow_consumers_disconnected_total",
+            "counter",
+            "Clients disconnected because they read too slowly (their buffer was full).",
+            &mut std::iter::once((String::new(), self.slow_consumers.load(Relaxed).to_string())),
+        );
+        family(
+            "switchboard_flooders_disconnected_total",
+            "counter",
+            "Clients disconnected for sending far over their rate or with too many events waiting.",
+            &mut std::iter::once((String::new(), self.abusers.load(Relaxed).to_string())),
+        );
+        family(
+            "switchboard_connections_refused_total",
+            "counter",
+            "Connections closed at once: over a connection limit, or out of file descriptors.",
+            &mut std::iter::once((
+                String::new(),
+                self.connections_refused.load(Relaxed).to_string(),
+            )),
+        );
+        family(
+            "switchboard_header_timeouts_total",
+            "counter",
+            "Connections closed because their request headers did not arrive in time (slowloris).",
+            &mut std::iter::once((
+                String::new(),
+                self.header_timeouts.load(Relaxed).to_string(),
+            )),
+        );
         let seconds = |micros: u64| format!("{:.6}", micros as f64 / 1e6);
         family(
             "switchboard_cursor_tick_seconds",
@@ -218,12 +284,14 @@ impl Metrics {
 }
 
 /// Logs held-back input warnings once a second, even when no more bad input arrives.
-pub fn spawn_housekeeping(metrics: std::sync::Arc<Metrics>) -> tokio::task::JoinHandle<()> {
+pub fn spawn_housekeeping(
+    shared: std::sync::Arc<crate::contract::Shared>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut every_second = tokio::time::interval(Duration::from_secs(1));
         loop {
             every_second.tick().await;
-            metrics.flush_warnings();
+            shared.metrics.flush_warnings();
         }
     })
 }

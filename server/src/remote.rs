@@ -6,12 +6,11 @@ use app::protocol::remote::{Remote, SendUpdate};
 use socketioxide::adapter::Adapter;
 use socketioxide::SocketIo;
 
-use crate::contract::{self, Listener, Served};
-use crate::metrics::Metrics;
+use crate::contract::{self, Listener, Served, Shared};
 use crate::relay::relay;
 
-pub fn register<A: Served>(io: &SocketIo<A>, metrics: &Arc<Metrics>) -> A::InitRes {
-    contract::serve(io, metrics, (), listen::<A>, contract::nothing)
+pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
+    contract::serve(io, shared, (), listen::<A>, contract::nothing)
 }
 
 fn listen<A: Adapter>(on: &Listener<Remote, (), A>) {

@@ -11,8 +11,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
-use crate::contract::{self, Cx, Listener, Nsp, Served};
-use crate::metrics::Metrics;
+use crate::contract::{self, Cx, Listener, Nsp, Served, Shared};
 use crate::relay::relay;
 
 /// Serialises the `clients` announcements: each one lists the namespace as it is when sent,
@@ -37,8 +36,8 @@ impl Roster {
     }
 }
 
-pub fn register<A: Served>(io: &SocketIo<A>, metrics: &Arc<Metrics>) -> A::InitRes {
-    contract::serve(io, metrics, Roster::default(), listen::<A>, joined::<A>)
+pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
+    contract::serve(io, shared, Roster::default(), listen::<A>, joined::<A>)
 }
 
 fn listen<A: Adapter>(on: &Listener<Signalling, Roster, A>) {

@@ -8,11 +8,10 @@ use app::protocol::Rejection;
 use socketioxide::adapter::Adapter;
 use socketioxide::SocketIo;
 
-use crate::contract::{self, Cx, Listener, Served};
-use crate::metrics::Metrics;
+use crate::contract::{self, Cx, Listener, Served, Shared};
 
-pub fn register<A: Served>(io: &SocketIo<A>, metrics: &Arc<Metrics>) -> A::InitRes {
-    contract::serve(io, metrics, (), listen::<A>, contract::nothing)
+pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
+    contract::serve(io, shared, (), listen::<A>, contract::nothing)
 }
 
 fn listen<A: Adapter>(on: &Listener<SimpleChat, (), A>) {

@@ -179,7 +179,8 @@ async fn a_message_sent_with_an_ack_gets_a_receipt() {
 
 #[tokio::test]
 async fn history_is_the_latest_fifty_oldest_first() {
-    let server = TestServer::start().await;
+    // 55 messages at once: more than a person's burst.
+    let server = TestServer::start_with(&["--no-rate-limits"]).await;
     let mut ada = named(&server, "Ada").await;
     for n in 0..55 {
         ada.emit("message", vec![json!(format!("m{n}"))]).await;

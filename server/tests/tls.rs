@@ -4,7 +4,7 @@
 use std::future::pending;
 
 use server::config::Config;
-use server::tls::{self_signed, TlsListener};
+use server::tls::self_signed;
 use server::Switchboard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -16,8 +16,8 @@ async fn the_self_signed_mode_serves_https() {
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = tcp.local_addr().unwrap();
     let server = Switchboard::build(&config, addr).unwrap();
-    let listener = TlsListener::new(tcp, self_signed(data.path(), &[]).unwrap()).unwrap();
-    tokio::spawn(server.serve(listener, pending()));
+    let acceptor = self_signed(data.path(), &[]).unwrap();
+    tokio::spawn(server.serve(tcp, Some(acceptor), pending()));
 
     // A client that speaks plain HTTP to the TLS port fails its handshake; nothing else does.
     let mut plain = TcpStream::connect(addr).await.unwrap();

@@ -1,5 +1,7 @@
 //! The last messages of `/chat`, kept in memory for replay and written to SQLite by a
-//! background thread, so a restart loses nothing that was broadcast.
+//! background thread. Whatever arrived within a few milliseconds is committed in one
+//! transaction, and only then is each of its messages confirmed, so a message a client saw
+//! acknowledged survives even a crash (SQLite's WAL file holds it once it is committed).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -28,10 +30,16 @@ pub struct History {
 }
 
 enum Command {
-    Append(HistoryEntry),
+    /// Answered once the entry is committed (or could not be).
+    Append(HistoryEntry, oneshot::Sender<Result<(), ()>>),
     /// Answered once everything sent before it is on disk.
     Flush(oneshot::Sender<()>),
 }
+
+/// Why a message was not saved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the message could not be saved")]
+pub struct NotSaved;
 
 impl History {
     /// Opens (or creates) the database at `path` and loads its latest messages.
@@ -70,8 +78,12 @@ impl History {
         self.lock().iter().cloned().collect()
     }
 
-    /// Remembers a broadcast message (written to disk in the background).
-    pub fn record(&self, entry: HistoryEntry) {
+    /// Remembers a message: replayed from now on, and written to disk in the background.
+    /// The returned future completes once it is committed.
+    pub fn record(
+        &self,
+        entry: HistoryEntry,
+    ) -> impl std::future::Future<Output = Result<(), NotSaved>> + Send + 'static {
         {
             let mut recent = self.lock();
             if recent.len() == HISTORY_LEN {
@@ -79,9 +91,11 @@ impl History {
             }
             recent.push_back(entry.clone());
         }
-        if self.writer.send(Command::Append(entry)).is_err() {
+        let (committed, outcome) = oneshot::channel();
+        if self.writer.send(Command::Append(entry, committed)).is_err() {
             tracing::error!("the chat history writer has stopped; a message was not saved");
         }
+        async move { outcome.await.unwrap_or(Err(())).map_err(|()| NotSaved) }
     }
 
     /// Waits until every recorded message is on disk.
@@ -132,20 +146,29 @@ fn write_loop(mut db: Connection, commands: mpsc::Receiver<Command>) {
         let mut batch = vec![first];
         batch.extend(commands.try_iter());
         let mut flushes = Vec::new();
+        let mut confirmations = Vec::new();
         let entries: Vec<HistoryEntry> = batch
             .into_iter()
             .filter_map(|command| match command {
-                Command::Append(entry) => Some(entry),
+                Command::Append(entry, committed) => {
+                    confirmations.push(committed);
+                    Some(entry)
+                }
                 Command::Flush(done) => {
                     flushes.push(done);
                     None
                 }
             })
             .collect();
-        if !entries.is_empty() {
-            if let Err(error) = write_batch(&mut db, &entries) {
+        let outcome = if entries.is_empty() {
+            Ok(())
+        } else {
+            write_batch(&mut db, &entries).map_err(|error| {
                 tracing::error!(%error, lost = entries.len(), "cannot save chat messages");
-            }
+            })
+        };
+        for committed in confirmations {
+            let _ = committed.send(outcome);
         }
         for done in flushes {
             let _ = done.send(());
@@ -196,7 +219,7 @@ mod tests {
         let path = dir.path().join("chat.sqlite3");
         let history = History::open(&path).unwrap();
         for n in 0..60 {
-            history.record(entry(n));
+            let _committed_later = history.record(entry(n));
         }
         assert_eq!(history.recent().len(), HISTORY_LEN);
         assert_eq!(history.recent()[0], entry(10));
@@ -212,6 +235,20 @@ mod tests {
         assert_eq!(texts.len(), HISTORY_LEN);
         assert_eq!(texts.first().unwrap(), "message 10");
         assert_eq!(texts.last().unwrap(), "message 59");
+    }
+
+    #[tokio::test]
+    async fn a_recorded_message_is_confirmed_once_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.sqlite3");
+        let history = History::open(&path).unwrap();
+        history.record(entry(1)).await.unwrap();
+        // Committed means readable by another connection at once, without a flush.
+        let other = Connection::open(&path).unwrap();
+        let stored: String = other
+            .query_row("SELECT text FROM messages", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(stored, "message 1");
     }
 
     #[test]

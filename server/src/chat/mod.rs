@@ -20,8 +20,7 @@ use socketioxide::SocketIo;
 pub use history::{History, HistoryError};
 use names::Names;
 
-use crate::contract::{self, Cx, Listener, Served};
-use crate::metrics::Metrics;
+use crate::contract::{self, Cx, Listener, Served, Shared};
 
 /// Everything `/chat` remembers. Cheap to clone.
 #[derive(Clone)]
@@ -44,12 +43,8 @@ impl ChatState {
 
 type ChatCx<A> = Cx<Chat, ChatState, A>;
 
-pub fn register<A: Served>(
-    io: &SocketIo<A>,
-    metrics: &Arc<Metrics>,
-    chat: ChatState,
-) -> A::InitRes {
-    contract::serve(io, metrics, chat, listen::<A>, contract::nothing)
+pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>, chat: ChatState) -> A::InitRes {
+    contract::serve(io, shared, chat, listen::<A>, contract::nothing)
 }
 
 fn listen<A: Adapter>(on: &Listener<Chat, ChatState, A>) {
@@ -72,13 +67,16 @@ async fn message<A: Adapter>(cx: ChatCx<A>, (text,): (ChatText,)) -> Result<(), 
         .names
         .sender(cx.socket.id)
         .ok_or_else(|| Rejection::new("Choose a name before sending messages."))?;
-    cx.state.history.record(HistoryEntry {
+    let saved = cx.state.history.record(HistoryEntry {
         sender: sender.clone(),
         text: text.clone(),
         at: now_ms(),
     });
     cx.nsp.broadcast::<Message>(&(sender, text)).await;
-    Ok(())
+    // Acknowledged only once it would survive a crash.
+    saved
+        .await
+        .map_err(|_| Rejection::new("Your message was shown but could not be saved."))
 }
 
 async fn leave<A: Adapter>(cx: ChatCx<A>, _: DisconnectReason) {

@@ -1,16 +1,18 @@
-//! Handling each client's events in the order it sent them.
+//! Handling each client's events in the order it sent them, with a bounded backlog.
 //!
 //! socketioxide runs every event handler in a task of its own, so two events from one client
 //! may be handled in either order: an ICE candidate overtaking its offer, a chat message
 //! overtaking the `name` sent just before it. Extractors, however, run in arrival order. The
 //! [`InOrder`] extractor takes a numbered turn there, and the handler waits for its turn before
 //! doing anything the order matters for (the Node server gets this from its single thread).
-//! Disconnect handlers wait for all turns ([`InOrder::after_all`]), so a name is never released
-//! before the claim that took it.
+//!
+//! The backlog is bounded: a client with more than [`MAX_PENDING`] events waiting is
+//! disconnected. When a client leaves, whatever it still had waiting is dropped at once (the
+//! one event being handled finishes first), so nothing it did is undone before it was done,
+//! and nothing is worked off for a client that is gone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,50 +20,89 @@ use socketioxide::adapter::Adapter;
 use socketioxide::handler::FromMessageParts;
 use socketioxide::socket::Socket;
 use socketioxide_core::Value;
-use tokio::sync::watch;
+use tokio::sync::oneshot;
 
 use crate::sync::lock;
+
+/// Events a client may have waiting for their turn; one more and it is disconnected. As many
+/// as socketioxide buffers outgoing per client, and at least every namespace's default burst
+/// (see `limits.rs`), so a client within its rate is never cut off for its backlog.
+pub const MAX_PENDING: u64 = 128;
 
 /// How many times [`InOrder::wait`] looks for the connected flag (every 0.2 ms, so at most
 /// about 100 ms: after that the socket is gone rather than not yet connected).
 const CONNECTED_CHECKS: u32 = 500;
 
 /// One socket's turns.
+#[derive(Default)]
 struct Turns {
-    next: AtomicU64,
-    /// The turn being served.
-    serving: watch::Sender<u64>,
-    /// Turns given up without being taken (their handler was never called).
-    skipped: Mutex<BTreeSet<u64>>,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// The next turn to hand out.
+    next: u64,
+    /// The turn that runs now or runs next.
+    serving: u64,
+    /// Whether the turn being served has begun (its [`Turn`] is alive).
+    running: bool,
+    /// Handlers waiting for their turn, woken one at a time (never all at once).
+    waiters: BTreeMap<u64, oneshot::Sender<()>>,
+    /// Turns given up without being served (their handler was never called).
+    skipped: BTreeSet<u64>,
+    /// Set when the client left or overflowed: no more turns are served.
+    closed: bool,
+    /// Told when the running turn ends after closing.
+    on_idle: Option<oneshot::Sender<()>>,
+}
+
+impl Queue {
+    /// Hands the turn to the next one that is still wanted.
+    fn pass_on(&mut self) {
+        loop {
+            while self.skipped.remove(&self.serving) {
+                self.serving += 1;
+            }
+            if self.serving == self.next || self.closed {
+                return;
+            }
+            match self
+                .waiters
+                .remove(&self.serving)
+                .map(|waiter| waiter.send(()))
+            {
+                // Woken; it marks itself running when it resumes.
+                Some(Ok(())) => return,
+                // Its handler was dropped while waiting.
+                Some(Err(())) => self.serving += 1,
+                // Not waiting yet: it will find its turn served when it asks.
+                None => return,
+            }
+        }
+    }
 }
 
 impl Turns {
-    fn new() -> Turns {
-        Turns {
-            next: AtomicU64::new(0),
-            serving: watch::Sender::new(0),
-            skipped: Mutex::default(),
-        }
-    }
-
-    /// Passes the turn on from `done`, skipping turns nobody will take.
     fn advance(&self, done: u64) {
-        let mut skipped = lock(&self.skipped);
-        let mut next = done + 1;
-        while skipped.remove(&next) {
-            next += 1;
+        let mut queue = lock(&self.queue);
+        queue.running = false;
+        queue.serving = done + 1;
+        if queue.closed {
+            if let Some(idle) = queue.on_idle.take() {
+                let _ = idle.send(());
+            }
+            return;
         }
-        self.serving.send_replace(next);
+        queue.pass_on();
     }
 
-    /// Gives up `turn` before it was served.
     fn skip(&self, turn: u64) {
-        let mut skipped = lock(&self.skipped);
-        if *self.serving.borrow() == turn {
-            drop(skipped);
-            self.advance(turn);
-        } else {
-            skipped.insert(turn);
+        let mut queue = lock(&self.queue);
+        queue.waiters.remove(&turn);
+        queue.skipped.insert(turn);
+        if queue.serving == turn && !queue.running {
+            queue.pass_on();
         }
     }
 }
@@ -72,9 +113,22 @@ type ConnectedProbe = Box<dyn Fn() -> bool + Send + Sync>;
 /// An extractor: this event's place in its socket's queue. Call [`InOrder::wait`] first thing.
 pub struct InOrder {
     turns: Arc<Turns>,
-    turn: u64,
+    /// `None` when no turn was given: the queue is closed or just overflowed.
+    turn: Option<u64>,
+    /// Whether this event made the backlog overflow.
+    overflowed: bool,
     waited: bool,
     connected: ConnectedProbe,
+}
+
+/// What waiting for a turn gave.
+pub enum Waited {
+    /// It is this event's turn; the next event's comes when this is dropped.
+    Turn(Turn),
+    /// The client has too many events waiting: disconnect it.
+    Overflow,
+    /// The client left (or overflowed before): drop the event.
+    Dropped,
 }
 
 /// Held while an event is handled; the next event's turn comes when it is dropped.
@@ -86,25 +140,50 @@ pub struct Turn {
 impl InOrder {
     /// The socket's next turn.
     fn take<A: Adapter>(socket: &Socket<A>, connected: ConnectedProbe) -> InOrder {
-        let turns = socket.extensions.get::<Arc<Turns>>().unwrap_or_else(|| {
-            // Created on the first event: idle connections cost nothing.
-            let turns = Arc::new(Turns::new());
-            socket.extensions.insert(turns.clone());
-            turns
-        });
-        let turn = turns.next.fetch_add(1, Ordering::Relaxed);
+        let turns = turns_of(socket);
+        let (turn, overflowed) = {
+            let mut queue = lock(&turns.queue);
+            if queue.closed {
+                (None, false)
+            } else if queue.next - queue.serving >= MAX_PENDING {
+                queue.closed = true;
+                queue.waiters.clear();
+                (None, true)
+            } else {
+                queue.next += 1;
+                (Some(queue.next - 1), false)
+            }
+        };
         InOrder {
             turns,
             turn,
+            overflowed,
             waited: false,
             connected,
         }
     }
 
-    /// Waits until every event the socket sent so far has been handled. Disconnect handlers
-    /// call this first, so that what a client did is never undone before it was done.
-    pub async fn after_all<A: Adapter>(socket: &Socket<A>) -> Turn {
-        Self::take(socket, Box::new(|| true)).wait().await
+    /// Drops everything the client still has waiting, then waits until the event being
+    /// handled (if any) is done. Disconnect handlers call this first, so that what a client
+    /// did is never undone before it was done, and nothing is done after it left.
+    pub async fn close<A: Adapter>(socket: &Socket<A>) {
+        let turns = turns_of(socket);
+        let idle = {
+            let mut queue = lock(&turns.queue);
+            queue.closed = true;
+            // Their handlers see the sender dropped and give up.
+            queue.waiters.clear();
+            if queue.running {
+                let (tx, rx) = oneshot::channel();
+                queue.on_idle = Some(tx);
+                Some(rx)
+            } else {
+                None
+            }
+        };
+        if let Some(idle) = idle {
+            let _ = idle.await;
+        }
     }
 
     /// Waits until every earlier event of this socket has been handled.
@@ -112,27 +191,88 @@ impl InOrder {
     /// It also waits (briefly) until socketioxide counts the socket as connected: it sends the
     /// client its "connected" packet a moment before it sets that flag, and until then every
     /// emit to the socket fails, so a client that speaks at once would miss its answers.
-    pub async fn wait(mut self) -> Turn {
+    pub async fn wait(mut self) -> Waited {
         self.waited = true;
-        let mut serving = self.turns.serving.subscribe();
-        let _ = serving.wait_for(|now| *now == self.turn).await;
+        let Some(turn) = self.turn else {
+            return if self.overflowed {
+                Waited::Overflow
+            } else {
+                Waited::Dropped
+            };
+        };
+        let waiting = {
+            let mut queue = lock(&self.turns.queue);
+            if queue.closed {
+                return Waited::Dropped;
+            }
+            if queue.serving == turn && !queue.running {
+                queue.running = true;
+                None
+            } else {
+                let (tx, rx) = oneshot::channel();
+                queue.waiters.insert(turn, tx);
+                Some(rx)
+            }
+        };
+        if let Some(woken) = waiting {
+            // Should this future be dropped while it waits, the turn is given up.
+            let given_up = GiveUpOnDrop {
+                turns: &self.turns,
+                turn,
+            };
+            let woken = woken.await;
+            std::mem::forget(given_up);
+            if woken.is_err() {
+                return Waited::Dropped;
+            }
+            let mut queue = lock(&self.turns.queue);
+            if queue.closed {
+                // Closed between the wake-up and now: let a closer waiting on us go.
+                if let Some(idle) = queue.on_idle.take() {
+                    let _ = idle.send(());
+                }
+                return Waited::Dropped;
+            }
+            queue.running = true;
+        }
         for _ in 0..CONNECTED_CHECKS {
             if (self.connected)() {
                 break;
             }
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        Turn {
+        Waited::Turn(Turn {
             turns: self.turns.clone(),
-            turn: self.turn,
-        }
+            turn,
+        })
     }
+}
+
+/// Skips a turn whose handler went away while waiting for it.
+struct GiveUpOnDrop<'a> {
+    turns: &'a Turns,
+    turn: u64,
+}
+
+impl Drop for GiveUpOnDrop<'_> {
+    fn drop(&mut self) {
+        self.turns.skip(self.turn);
+    }
+}
+
+fn turns_of<A: Adapter>(socket: &Socket<A>) -> Arc<Turns> {
+    socket.extensions.get::<Arc<Turns>>().unwrap_or_else(|| {
+        // Created on the first event: idle connections cost nothing.
+        let turns = Arc::new(Turns::default());
+        socket.extensions.insert(turns.clone());
+        turns
+    })
 }
 
 impl Drop for InOrder {
     fn drop(&mut self) {
-        if !self.waited {
-            self.turns.skip(self.turn);
+        if let (false, Some(turn)) = (self.waited, self.turn) {
+            self.turns.skip(turn);
         }
     }
 }
@@ -161,31 +301,41 @@ mod tests {
     use super::*;
 
     fn take(turns: &Arc<Turns>) -> InOrder {
-        let turn = turns.next.fetch_add(1, Ordering::Relaxed);
+        let mut queue = lock(&turns.queue);
+        let turn = queue.next;
+        queue.next += 1;
         InOrder {
             turns: turns.clone(),
-            turn,
+            turn: Some(turn),
+            overflowed: false,
             waited: false,
             connected: Box::new(|| true),
         }
     }
 
+    async fn served(order: InOrder) -> Turn {
+        match order.wait().await {
+            Waited::Turn(turn) => turn,
+            _ => panic!("not served"),
+        }
+    }
+
     #[tokio::test]
     async fn later_turns_wait_for_earlier_ones_whatever_order_tasks_run_in() {
-        let turns = Arc::new(Turns::new());
+        let turns = Arc::new(Turns::default());
         let (first, second) = (take(&turns), take(&turns));
         let log = Arc::new(Mutex::new(Vec::new()));
         let late = {
             let log = log.clone();
             tokio::spawn(async move {
-                let _turn = second.wait().await;
+                let _turn = served(second).await;
                 log.lock().unwrap().push(2);
             })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(log.lock().unwrap().is_empty(), "the second event waited");
         {
-            let _turn = first.wait().await;
+            let _turn = served(first).await;
             log.lock().unwrap().push(1);
         }
         late.await.unwrap();
@@ -194,12 +344,64 @@ mod tests {
 
     #[tokio::test]
     async fn a_turn_that_is_never_taken_does_not_block_the_queue() {
-        let turns = Arc::new(Turns::new());
+        let turns = Arc::new(Turns::default());
         let (first, skipped, third) = (take(&turns), take(&turns), take(&turns));
         drop(skipped);
-        drop(first.wait().await);
-        tokio::time::timeout(Duration::from_secs(1), third.wait())
+        drop(served(first).await);
+        tokio::time::timeout(Duration::from_secs(1), served(third))
             .await
             .expect("third was served");
+    }
+
+    #[tokio::test]
+    async fn a_handler_dropped_while_waiting_does_not_block_the_queue() {
+        let turns = Arc::new(Turns::default());
+        let (first, abandoned, third) = (take(&turns), take(&turns), take(&turns));
+        let running = served(first).await;
+        let waiting = tokio::spawn(async move { served(abandoned).await });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waiting.abort();
+        let _ = waiting.await;
+        drop(running);
+        tokio::time::timeout(Duration::from_secs(1), served(third))
+            .await
+            .expect("third was served");
+    }
+
+    #[tokio::test]
+    async fn closing_drops_what_waits_and_waits_for_what_runs() {
+        let turns = Arc::new(Turns::default());
+        let (first, second) = (take(&turns), take(&turns));
+        let running = served(first).await;
+        let waiting = tokio::spawn(second.wait());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let (socket_turns, closed) = (turns.clone(), Arc::new(Mutex::new(false)));
+        let closer = {
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                let idle = {
+                    let mut queue = lock(&socket_turns.queue);
+                    queue.closed = true;
+                    queue.waiters.clear();
+                    let (tx, rx) = oneshot::channel();
+                    queue.on_idle = Some(tx);
+                    rx
+                };
+                let _ = idle.await;
+                *closed.lock().unwrap() = true;
+            })
+        };
+        assert!(
+            matches!(waiting.await.unwrap(), Waited::Dropped),
+            "the backlog is dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!*closed.lock().unwrap(), "the running event finishes first");
+        drop(running);
+        closer.await.unwrap();
+        assert!(
+            matches!(take(&turns).wait().await, Waited::Dropped),
+            "nothing runs after"
+        );
     }
 }

@@ -13,7 +13,8 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use app::protocol::{
     ClientEvent, Namespace, PeerId, RawArgs, Receipt, Refusal, Rejection, ServerEvent,
@@ -25,8 +26,13 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
-use super::{InOrder, Nsp, Served};
+use super::limits::{Admission, Bucket};
+use super::{InOrder, Nsp, Served, Shared, Waited};
 use crate::metrics::Metrics;
+use crate::sync::lock;
+
+/// What a client sending too fast is told.
+const SLOW_DOWN: &str = "You are sending too fast: please slow down.";
 
 /// What a handler works with: the client that sent the event, its namespace, and the
 /// namespace's state.
@@ -55,6 +61,8 @@ pub struct Listener<N, S, A: Adapter = LocalAdapter> {
     state: S,
     /// What the client sent with its namespace connect (socket.io's `auth`).
     auth: Option<serde_json::Value>,
+    /// The client's allowance in this namespace, shared by all its events.
+    bucket: Option<Arc<Mutex<Bucket>>>,
     _namespace: PhantomData<fn() -> N>,
 }
 
@@ -83,6 +91,7 @@ where
         F: Future<Output = Result<(), Rejection>> + Send + 'static,
     {
         let (nsp, state) = (self.nsp.clone(), self.state.clone());
+        let bucket = self.bucket.clone();
         self.socket.on(
             E::NAME,
             move |socket: SocketRef<A>,
@@ -90,9 +99,36 @@ where
                   turn: InOrder,
                   Data(raw): Data<RawArgs>| {
                 let (nsp, state, handler) = (nsp.clone(), state.clone(), handler.clone());
+                // Here, before the handler's task is spawned, events come in the order sent.
+                let admission = bucket
+                    .as_ref()
+                    .map_or(Admission::Admitted, |b| lock(b).admit(Instant::now()));
                 async move {
-                    nsp.metrics().event_in(N::PATH);
-                    let _turn = turn.wait().await;
+                    let metrics = nsp.metrics();
+                    metrics.event_in(N::PATH);
+                    match admission {
+                        Admission::Admitted => {}
+                        Admission::Refused { tell } => {
+                            drop(turn);
+                            metrics.rate_limited(N::PATH);
+                            let slow_down = Rejection::new(SLOW_DOWN);
+                            if tell {
+                                refuse::<E, A>(metrics, &socket, &slow_down);
+                            }
+                            return acknowledge(ack, &socket, &Err(slow_down));
+                        }
+                        Admission::Abusive => {
+                            drop(turn);
+                            return disconnect(metrics, &socket, "sent far over its rate limit");
+                        }
+                    }
+                    let _turn = match turn.wait().await {
+                        Waited::Turn(turn) => turn,
+                        Waited::Dropped => return,
+                        Waited::Overflow => {
+                            return disconnect(metrics, &socket, "had too many events waiting")
+                        }
+                    };
                     let outcome = match E::parse(&raw) {
                         Ok(args) => {
                             let cx = Cx {
@@ -124,9 +160,9 @@ where
             .on_disconnect(move |socket: SocketRef<A>, reason: DisconnectReason| {
                 let (nsp, state, handler) = (nsp.clone(), state.clone(), handler.clone());
                 async move {
-                    // What a client did is never undone before it was done (a name released
-                    // before the claim that took it).
-                    let _after_everything_it_sent = InOrder::after_all(&socket).await;
+                    // What it still had waiting is dropped; what it was doing finishes first, so
+                    // nothing is undone before it was done (a name released before its claim).
+                    InOrder::close(&socket).await;
                     log_disconnected(nsp.metrics(), &socket, reason);
                     let cx = Cx { socket, nsp, state };
                     handler(cx, reason).await;
@@ -139,7 +175,7 @@ where
 /// client is told it is connected; `joined` runs once it has been told.
 pub fn serve<N, S, A, J, JF>(
     io: &SocketIo<A>,
-    metrics: &Arc<Metrics>,
+    shared: &Arc<Shared>,
     state: S,
     listen: fn(&Listener<N, S, A>),
     joined: J,
@@ -151,7 +187,8 @@ where
     J: Fn(Cx<N, S, A>) -> JF + Clone + Send + Sync + 'static,
     JF: Future<Output = ()> + Send + 'static,
 {
-    let nsp = Nsp::<N, A>::new(io, metrics);
+    let nsp = Nsp::<N, A>::new(io, shared);
+    let rate = shared.limits.of(N::PATH);
     let middleware = {
         let (nsp, state) = (nsp.clone(), state.clone());
         move |socket: SocketRef<A>, TryData(auth): TryData<serde_json::Value>| {
@@ -160,6 +197,7 @@ where
                 nsp: nsp.clone(),
                 state: state.clone(),
                 auth: auth.ok(),
+                bucket: rate.map(|rate| Arc::new(Mutex::new(Bucket::new(rate, Instant::now())))),
                 _namespace: PhantomData,
             };
             async move {
@@ -222,6 +260,13 @@ fn acknowledge<A: Adapter>(
     if let Err(error) = ack.send(&(receipt,)) {
         tracing::debug!(ns = socket.ns(), sid = %socket.id, %error, "could not acknowledge an event");
     }
+}
+
+/// Disconnects a client that abuses the server, and says so once in the log.
+fn disconnect<A: Adapter>(metrics: &Metrics, socket: &SocketRef<A>, why: &'static str) {
+    metrics.abuser_disconnected(socket.ns());
+    tracing::warn!(ns = socket.ns(), sid = %socket.id, why, "disconnecting a client");
+    let _ = socket.clone().disconnect();
 }
 
 /// Makes unknown events visible in the log instead of vanishing.

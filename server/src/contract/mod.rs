@@ -2,22 +2,35 @@
 //!
 //! - [`Nsp`]: one namespace, typed: only its own server events can be sent through it.
 //! - [`serve`] and [`Listener`]: a namespace's handlers see the parsed domain value of each
-//!   event, in the order the client sent them ([`InOrder`]); a refused event is answered for
-//!   them (error event, receipt, log line). A handler is `async fn(Cx, Args) -> Result`.
+//!   event, in the order the client sent them ([`InOrder`]), within the client's rate
+//!   ([`Limits`]); a refused event is answered for them (error event, receipt, log line). A
+//!   handler is `async fn(Cx, Args) -> Result`.
 //!
 //! Handlers are generic over socketioxide's adapter, so the same code serves one process
 //! (the local adapter) and a cluster.
 
 mod in_order;
+mod limits;
 mod listener;
 mod nsp;
 
 use socketioxide::adapter::Adapter;
 use socketioxide_core::adapter::DefinedAdapter;
 
-pub use in_order::InOrder;
+pub use in_order::{InOrder, Waited};
+pub use limits::{Limits, Rate};
 pub use listener::{nothing, serve, Cx, Listener};
 pub use nsp::Nsp;
+
+use crate::metrics::Metrics;
+
+/// What every namespace of one server shares.
+pub struct Shared {
+    /// This server's counters.
+    pub metrics: Metrics,
+    /// How fast one client may send to each namespace.
+    pub limits: Limits,
+}
 
 /// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.
 pub trait Served: Adapter + DefinedAdapter {}

@@ -1,21 +1,31 @@
 //! Sending typed events in one namespace, counted for `/metrics`.
+//!
+//! A client whose outgoing buffer is full (it reads slower than we send) is disconnected
+//! rather than silently skipped: it reconnects, and its chat has no gap it does not know of.
+//! That needs to know which socket refused, so messages go to each socket in turn, encoded
+//! once ([`Nsp::broadcast`]). Only state snapshots that the next one supersedes (the seed's
+//! full cursor map, 10 a second) use socketioxide's shared broadcast, where a full buffer is
+//! counted but cannot be told apart ([`Nsp::broadcast_snapshot`]).
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use app::protocol::{Namespace, PeerId, ServerEvent};
+use serde::Serialize;
+use serde_json::value::RawValue;
 use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::Sid;
 use socketioxide::{BroadcastError, SendError, SocketError, SocketIo};
 
+use super::Shared;
 use crate::metrics::Metrics;
 
 /// Namespace `N` of a running server. Cheap to clone.
 pub struct Nsp<N, A: Adapter = LocalAdapter> {
     io: SocketIo<A>,
-    /// This server's counters.
-    metrics: Arc<Metrics>,
+    /// What the server's namespaces share (counters, limits).
+    shared: Arc<Shared>,
     _namespace: PhantomData<fn() -> N>,
 }
 
@@ -23,17 +33,17 @@ impl<N, A: Adapter> Clone for Nsp<N, A> {
     fn clone(&self) -> Self {
         Nsp {
             io: self.io.clone(),
-            metrics: self.metrics.clone(),
+            shared: self.shared.clone(),
             _namespace: PhantomData,
         }
     }
 }
 
 impl<N: Namespace, A: Adapter> Nsp<N, A> {
-    pub fn new(io: &SocketIo<A>, metrics: &Arc<Metrics>) -> Self {
+    pub fn new(io: &SocketIo<A>, shared: &Arc<Shared>) -> Self {
         Nsp {
             io: io.clone(),
-            metrics: metrics.clone(),
+            shared: shared.clone(),
             _namespace: PhantomData,
         }
     }
@@ -43,26 +53,17 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
     }
 
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        &self.shared.metrics
     }
 
-    /// Sends `E` to one socket. A failure (the socket just left, or its buffer is full) is
-    /// logged and counted.
+    /// Sends `E` to one socket.
     pub fn emit<E: ServerEvent<Namespace = N>>(&self, socket: &SocketRef<A>, args: &E::Args) {
-        match socket.emit(E::NAME, args) {
-            Ok(()) => self.metrics.events_out(N::PATH, 1),
-            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
-                self.metrics.dropped(N::PATH, 1)
-            }
-            Err(error) => {
-                tracing::warn!(ns = N::PATH, sid = %socket.id, event = E::NAME, %error, "emit failed")
-            }
-        }
+        self.send(socket, E::NAME, args);
     }
 
-    /// Sends `E` to every socket of the namespace (the packet is encoded once).
+    /// Sends `E` to every socket of the namespace.
     pub async fn broadcast<E: ServerEvent<Namespace = N>>(&self, args: &E::Args) {
-        self.send_to_all::<E>(None, args).await
+        self.deliver::<E>(self.sockets(), args);
     }
 
     /// Sends `E` to every socket of `room`.
@@ -71,26 +72,25 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         room: &'static str,
         args: &E::Args,
     ) {
-        self.send_to_all::<E>(Some(room), args).await
+        let members = self
+            .io
+            .of(N::PATH)
+            .map(|ns| ns.within(room).sockets())
+            .unwrap_or_default();
+        self.deliver::<E>(members, args);
     }
 
-    async fn send_to_all<E: ServerEvent<Namespace = N>>(
+    /// Sends a snapshot `E` to every socket of `room`, encoded once and shared by all of them.
+    /// A client too slow to take it misses it (counted): the next snapshot replaces it.
+    pub async fn broadcast_snapshot<E: ServerEvent<Namespace = N>>(
         &self,
-        room: Option<&'static str>,
+        room: &'static str,
         args: &E::Args,
     ) {
         let Some(operators) = self.io.of(N::PATH) else {
-            tracing::error!(
-                ns = N::PATH,
-                event = E::NAME,
-                "broadcast to a namespace that is not served"
-            );
             return;
         };
-        let operators = match room {
-            Some(room) => operators.within(room),
-            None => operators,
-        };
+        let operators = operators.within(room);
         let recipients = operators.clone().sockets().len();
         let failed = match operators.emit(E::NAME, args).await {
             Ok(()) => 0,
@@ -100,7 +100,7 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
                     .filter(|e| matches!(e, SocketError::InternalChannelFull))
                     .count();
                 if full > 0 {
-                    self.metrics.dropped(N::PATH, full);
+                    self.metrics().dropped(N::PATH, full);
                 }
                 errors.len()
             }
@@ -109,7 +109,7 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
                 recipients
             }
         };
-        self.metrics
+        self.metrics()
             .events_out(N::PATH, recipients.saturating_sub(failed));
     }
 
@@ -129,4 +129,54 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
             .filter(|socket| socket.connected())
             .collect()
     }
+
+    /// Sends `E` to each of `sockets`, encoding its arguments once.
+    fn deliver<E: ServerEvent<Namespace = N>>(&self, sockets: Vec<SocketRef<A>>, args: &E::Args) {
+        let encoded = match encode_args(args) {
+            Ok(encoded) => encoded,
+            Err(error) => {
+                return tracing::error!(ns = N::PATH, event = E::NAME, %error, "cannot encode")
+            }
+        };
+        for socket in &sockets {
+            self.send(socket, E::NAME, &encoded);
+        }
+    }
+
+    fn send<T: Serialize + ?Sized>(&self, socket: &SocketRef<A>, event: &'static str, args: &T) {
+        match socket.emit(event, args) {
+            Ok(()) => self.metrics().events_out(N::PATH, 1),
+            Err(SendError::Socket(SocketError::InternalChannelFull)) => {
+                self.metrics().slow_consumer(N::PATH);
+                tracing::warn!(ns = N::PATH, sid = %socket.id, "disconnecting a client that reads too slowly (its buffer is full)");
+                let _ = socket.clone().disconnect();
+            }
+            // It just left.
+            Err(SendError::Socket(SocketError::Closed)) => {}
+            Err(error) => {
+                tracing::warn!(ns = N::PATH, sid = %socket.id, event, %error, "emit failed")
+            }
+        }
+    }
+}
+
+/// Event arguments as one JSON text each: copied, not re-encoded, per recipient.
+struct EncodedArgs(Vec<Box<RawValue>>);
+
+impl Serialize for EncodedArgs {
+    /// As a tuple, like the arguments it stands for: socketioxide writes a tuple's elements
+    /// after the event name (and any other value as a single argument).
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for arg in &self.0 {
+            tuple.serialize_element(arg)?;
+        }
+        tuple.end()
+    }
+}
+
+fn encode_args<T: Serialize>(args: &T) -> Result<EncodedArgs, serde_json::Error> {
+    let list = serde_json::to_string(args)?;
+    serde_json::from_str(&list).map(EncodedArgs)
 }

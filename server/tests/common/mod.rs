@@ -55,7 +55,7 @@ impl TestServer {
         let addr = listener.local_addr().expect("addr");
         let server = Switchboard::build(&config, addr).expect("build server");
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.serve(listener, async move {
+        let task = tokio::spawn(server.serve(listener, None, async move {
             let _ = stopped.await;
         }));
         TestServer {
