@@ -9,6 +9,7 @@
 //! Layout: `client` (a minimal Engine.IO/Socket.IO load client), `target` (starting and
 //! measuring the server process), `metrics` (what the server counted, from `/metrics`), `stats` (percentiles, tables), one module per scenario.
 
+mod abuse;
 mod chat;
 mod client;
 mod cursors;
@@ -43,6 +44,10 @@ struct Cli {
     addr: Option<std::net::SocketAddr>,
     #[arg(long, global = true)]
     pid: Option<u32>,
+    /// Start Switchboard with its per-client protections on (rate limits, connections per
+    /// address), as a real deployment has them; otherwise they are lifted.
+    #[arg(long, global = true)]
+    protected: bool,
     #[command(subcommand)]
     scenario: Scenario,
 }
@@ -100,6 +105,18 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// Quiet chatters' latency alone and while one client floods /chat (use --protected).
+    Flood {
+        #[arg(long, default_value_t = 20_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// One /chat client that never reads among readers of large messages (use --protected).
+    SlowConsumer {
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
     /// Every scenario of docs/PERFORMANCE.md, on the reference and on Switchboard.
     Compare,
 }
@@ -109,6 +126,9 @@ async fn main() {
     let cli = Cli::parse();
     target::pin_current_process_to_last_cpu();
     let server = match cli.server {
+        Which::Switchboard if cli.protected => {
+            Server::SwitchboardProtected(cli.switchboard.clone())
+        }
         Which::Switchboard => Server::Switchboard(cli.switchboard.clone()),
         Which::Reference => Server::Reference(cli.reference_dir.clone()),
     };
@@ -201,6 +221,27 @@ async fn main() {
             target.stop().await;
             print_figures(
                 &format!("/signal on {}: {pairs} pairs", server.name()),
+                &figures,
+            );
+        }
+        Scenario::Flood { messages, seconds } => {
+            let target = start().await;
+            let figures = abuse::flood(&target, messages, seconds).await;
+            target.stop().await;
+            print_figures(
+                &format!("/chat flood of {messages} on {}", server.name()),
+                &figures,
+            );
+        }
+        Scenario::SlowConsumer { seconds } => {
+            let target = start().await;
+            let figures = abuse::slow_consumer(&target, seconds).await;
+            target.stop().await;
+            print_figures(
+                &format!(
+                    "/chat with one client that never reads, on {}",
+                    server.name()
+                ),
                 &figures,
             );
         }

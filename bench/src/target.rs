@@ -11,8 +11,11 @@ use tokio::process::{Child, Command};
 /// Which server a scenario runs against.
 #[derive(Debug, Clone)]
 pub enum Server {
-    /// Switchboard's release binary.
+    /// Switchboard's release binary, its per-client limits lifted (the load comes from one
+    /// address, as fast as it is told).
     Switchboard(std::path::PathBuf),
+    /// The same with its protections as a real deployment has them.
+    SwitchboardProtected(std::path::PathBuf),
     /// The course's Node server, from this directory.
     Reference(std::path::PathBuf),
 }
@@ -20,7 +23,7 @@ pub enum Server {
 impl Server {
     pub fn name(&self) -> &'static str {
         match self {
-            Server::Switchboard(_) => "switchboard",
+            Server::Switchboard(_) | Server::SwitchboardProtected(_) => "switchboard",
             Server::Reference(_) => "reference",
         }
     }
@@ -46,7 +49,8 @@ impl Target {
     /// Starts the chosen server on a free loopback port.
     pub async fn start(server: &Server) -> Target {
         match server {
-            Server::Switchboard(binary) => Self::start_switchboard(binary).await,
+            Server::Switchboard(binary) => Self::start_switchboard(binary, true).await,
+            Server::SwitchboardProtected(binary) => Self::start_switchboard(binary, false).await,
             Server::Reference(dir) => Self::start_reference(dir).await,
         }
     }
@@ -72,7 +76,7 @@ impl Target {
     }
 
     /// Starts Switchboard on a free loopback port, pinned to CPU 0 when `taskset` exists.
-    pub async fn start_switchboard(binary: &Path) -> Target {
+    pub async fn start_switchboard(binary: &Path, lift_limits: bool) -> Target {
         let port = free_port();
         let data_dir =
             std::env::temp_dir().join(format!("switchboard-bench-{}-{port}", std::process::id()));
@@ -80,9 +84,7 @@ impl Target {
         // the web app's files (which would share CPU 0 with the first scenario).
         let no_pages = data_dir.join("no-site");
         let _ = std::fs::create_dir_all(&no_pages);
-        // The benchmark's thousands of clients all come from 127.0.0.1 and send as fast as
-        // they are told: the per-client limits that protect a real server are lifted.
-        let args = [
+        let mut args = vec![
             "--port".to_owned(),
             port.to_string(),
             "--data-dir".to_owned(),
@@ -91,10 +93,12 @@ impl Target {
             no_pages.display().to_string(),
             "--log-level".to_owned(),
             "warn".to_owned(),
-            "--no-rate-limits".to_owned(),
-            "--max-connections-per-ip".to_owned(),
-            "0".to_owned(),
         ];
+        // The benchmark's thousands of clients all come from 127.0.0.1 and send as fast as
+        // they are told: the per-client limits that protect a real server are lifted.
+        if lift_limits {
+            args.extend(["--no-rate-limits", "--max-connections-per-ip", "0"].map(str::to_owned));
+        }
         Self::launch(binary.as_os_str(), &args, port, Some(data_dir), &[]).await
     }
 

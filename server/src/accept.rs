@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures_util::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -25,8 +27,6 @@ use tower::ServiceExt;
 use crate::contract::Shared;
 use crate::sync::lock;
 
-/// A client must have sent its request headers this long after it began them.
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection that takes nothing we write for this long is closed (its client is stuck).
 pub const WRITE_STALL: Duration = Duration::from_secs(15);
 /// A TLS handshake must be done within this.
@@ -34,13 +34,15 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a stop waits for requests in progress.
 const DRAIN_FOR: Duration = Duration::from_secs(5);
 
-/// How many connections the server takes.
+/// How many connections the server takes, and how long a client may take over its headers.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     /// From one client address (0: no limit). A classroom behind one NAT shares an address.
     pub per_ip: usize,
     /// In all (0: no limit).
     pub total: usize,
+    /// A client must have sent its request headers this long after it began them.
+    pub header_timeout: Duration,
 }
 
 /// Serves `router` on `tcp` (over TLS with `tls`) until `shutdown` completes.
@@ -92,6 +94,7 @@ pub async fn serve(
             tls: tls.clone(),
             router: router.clone(),
             shared: shared.clone(),
+            header_timeout: limits.header_timeout,
         };
         let watcher = graceful.watcher();
         tokio::spawn(connection.run(watcher));
@@ -115,6 +118,7 @@ struct Connection {
     tls: Option<TlsAcceptor>,
     router: Router,
     shared: Arc<Shared>,
+    header_timeout: Duration,
 }
 
 impl Connection {
@@ -126,23 +130,27 @@ impl Connection {
             tls,
             router,
             shared,
+            header_timeout,
         } = self;
         let mut timed = TimeoutStream::new(stream);
         timed.set_write_timeout(Some(WRITE_STALL));
+        let hangup = Hangup::default();
         let guarded = Guarded {
             inner: Box::pin(timed),
+            hangup: hangup.clone(),
             _pass: pass,
         };
         let service = router.map_request(move |request: hyper::Request<hyper::body::Incoming>| {
             let mut request = request.map(axum::body::Body::new);
             request.extensions_mut().insert(ConnectInfo(peer));
+            request.extensions_mut().insert(hangup.clone());
             request
         });
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_TIMEOUT);
+            .header_read_timeout(header_timeout);
         let served = match tls {
             None => {
                 let connection = builder
@@ -259,9 +267,41 @@ impl Drop for Pass {
     }
 }
 
+/// Ends one connection from elsewhere: the server hangs up on a client that must go (a
+/// flood, a reader that fell behind), whatever its transport is doing. Every request of the
+/// connection carries it as an extension; a socket.io socket finds it in its `req_parts`.
+#[derive(Clone, Default)]
+pub struct Hangup(Arc<HangupState>);
+
+#[derive(Default)]
+struct HangupState {
+    done: AtomicBool,
+    reader: AtomicWaker,
+    writer: AtomicWaker,
+}
+
+impl Hangup {
+    /// Closes the connection: its next read or write fails, and a pending one is woken.
+    pub fn now(&self) {
+        self.0.done.store(true, Ordering::SeqCst);
+        self.0.reader.wake();
+        self.0.writer.wake();
+    }
+
+    /// `Some(error)` once hung up; otherwise registers `cx` to be woken when it is.
+    fn check(&self, waker: &AtomicWaker, cx: &Context<'_>) -> Option<io::Error> {
+        waker.register(cx.waker());
+        self.0
+            .done
+            .load(Ordering::SeqCst)
+            .then(|| io::Error::new(io::ErrorKind::ConnectionAborted, "the server hung up"))
+    }
+}
+
 /// A connection that holds its pass for as long as it is open, WebSocket upgrades included.
 struct Guarded {
     inner: Pin<Box<TimeoutStream<TcpStream>>>,
+    hangup: Hangup,
     _pass: Pass,
 }
 
@@ -271,6 +311,9 @@ impl AsyncRead for Guarded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if let Some(error) = self.hangup.check(&self.hangup.0.reader, cx) {
+            return Poll::Ready(Err(error));
+        }
         self.inner.as_mut().poll_read(cx, buf)
     }
 }
@@ -281,6 +324,9 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if let Some(error) = self.hangup.check(&self.hangup.0.writer, cx) {
+            return Poll::Ready(Err(error));
+        }
         self.inner.as_mut().poll_write(cx, buf)
     }
 
@@ -289,6 +335,9 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let Some(error) = self.hangup.check(&self.hangup.0.writer, cx) {
+            return Poll::Ready(Err(error));
+        }
         self.inner.as_mut().poll_write_vectored(cx, bufs)
     }
 
@@ -314,6 +363,7 @@ mod tests {
         let gate = Arc::new(Gate::new(ConnectionLimits {
             per_ip: 2,
             total: 3,
+            header_timeout: Duration::from_secs(5),
         }));
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let first = gate.admit(a).unwrap();
@@ -335,6 +385,7 @@ mod tests {
         let gate = Arc::new(Gate::new(ConnectionLimits {
             per_ip: 0,
             total: 0,
+            header_timeout: Duration::from_secs(5),
         }));
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let passes: Vec<Pass> = (0..1000).filter_map(|_| gate.admit(ip)).collect();

@@ -87,6 +87,24 @@ pub struct Config {
           value_parser = parse_rate_limit)]
     pub rate_limits: Vec<(String, crate::contract::Rate)>,
 
+    /// A web origin (scheme://host[:port]) besides the server's own whose pages may connect
+    /// to socket.io, e.g. https://course.example.org. Repeat for several. Pages of other
+    /// origins are refused (clients that send no Origin, like native apps, are not).
+    #[arg(
+        long = "allowed-origin",
+        env = "SWITCHBOARD_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// A bearer token that lets other computers read /metrics (it always answers this one).
+    #[arg(long, env = "SWITCHBOARD_METRICS_TOKEN")]
+    pub metrics_token: Option<String>,
+
+    /// Let anyone read /metrics (e.g. when a firewall already keeps others out).
+    #[arg(long, env = "SWITCHBOARD_METRICS_PUBLIC")]
+    pub metrics_public: bool,
+
     /// Connections one client address may hold (0: no limit). A classroom behind one NAT
     /// shares an address, and every open page holds one or two.
     #[arg(
@@ -99,6 +117,12 @@ pub struct Config {
     /// Connections the server holds in all (0: no limit); more are closed at once.
     #[arg(long, env = "SWITCHBOARD_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
+
+    /// Seconds a client may take to send its request headers; slower ones are closed (a
+    /// "slowloris" holds connections open by trickling them).
+    #[arg(long, env = "SWITCHBOARD_HEADER_TIMEOUT", default_value_t = 5.0,
+          value_parser = parse_seconds)]
+    pub header_timeout: f64,
 
     /// No rate limits at all (for benchmarks that measure the server flat out).
     #[arg(long, env = "SWITCHBOARD_NO_RATE_LIMITS")]
@@ -125,6 +149,13 @@ pub enum TlsMode {
     Off,
     /// HTTPS with a generated, self-signed certificate.
     SelfSigned,
+}
+
+fn parse_seconds(raw: &str) -> Result<f64, String> {
+    raw.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .ok_or_else(|| format!("{raw:?} is not a number of seconds"))
 }
 
 fn parse_rate_limit(raw: &str) -> Result<(String, crate::contract::Rate), String> {

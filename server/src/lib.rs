@@ -21,8 +21,11 @@ mod chat;
 pub mod config;
 mod contract;
 mod cursors;
+mod headers;
 mod metrics;
 mod net;
+mod origin;
+mod private;
 mod relay;
 mod remote;
 mod shutdown;
@@ -40,7 +43,7 @@ use std::time::Duration;
 
 use app::config::SiteConfig;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -106,6 +109,31 @@ struct HttpState {
     site_config: SiteConfig,
     /// This server's counters, for `/metrics`.
     shared: Arc<contract::Shared>,
+    /// Who may read `/metrics`.
+    metrics_access: MetricsAccess,
+}
+
+/// `/metrics` answers loopback clients; others only with the token, or when it is public.
+#[derive(Clone)]
+struct MetricsAccess {
+    token: Option<String>,
+    public: bool,
+}
+
+impl MetricsAccess {
+    fn allows(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+        if self.public || peer.ip().is_loopback() {
+            return true;
+        }
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        match (&self.token, presented) {
+            (Some(token), Some(presented)) => same_secret(token, presented),
+            _ => false,
+        }
+    }
 }
 
 impl Switchboard {
@@ -113,7 +141,7 @@ impl Switchboard {
     /// at `local` (needed for the URLs shown to phones). Must run inside a tokio runtime: it
     /// starts the `/cursors` broadcast loop.
     pub fn build(config: &Config, local: SocketAddr) -> Result<Switchboard, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        private::create_dir(&config.data_dir).map_err(|source| StartError::DataDir {
             path: config.data_dir.display().to_string(),
             source,
         })?;
@@ -150,24 +178,42 @@ impl Switchboard {
             market_name: trades.market_name.clone(),
             ice_servers: config.ice_servers(),
         };
-        let state = HttpState {
-            site: Site::load(&config.site_dir),
-            site_config,
+        let site = Site::load(&config.site_dir);
+        let policy = Arc::new(headers::Policy::new(
+            site.inline_script_hashes(),
+            &trades.feed_url,
+        ));
+        let origins = origin::OriginCheck {
+            allowed: Arc::new(origin::AllowedOrigins::new(
+                local,
+                config.serves_tls(),
+                config.public_url.as_deref(),
+                &config.allowed_origins,
+            )),
             shared: shared.clone(),
         };
+        let state = HttpState {
+            site,
+            site_config,
+            shared: shared.clone(),
+            metrics_access: MetricsAccess {
+                token: config.metrics_token.clone(),
+                public: config.metrics_public,
+            },
+        };
+        let socket_io = tower::ServiceBuilder::new()
+            .layer(axum::middleware::from_fn_with_state(origins, origin::check))
+            .map_request(detach_request)
+            .service(io_service);
         let router = Router::new()
             .route("/healthz", get(healthz))
             .route("/metrics", get(serve_metrics))
             .route("/api/{*server_fn}", any(server_fn))
-            .route_service(
-                "/socket.io/",
-                tower::ServiceBuilder::new()
-                    .map_request(detach_request)
-                    .service(io_service),
-            )
+            .route_service("/socket.io/", socket_io)
             .fallback(site_file)
             .with_state(state)
-            .merge(trades.routes());
+            .merge(trades.routes())
+            .layer(axum::middleware::from_fn_with_state(policy, headers::add));
         Ok(Switchboard {
             router,
             io,
@@ -176,6 +222,7 @@ impl Switchboard {
             connection_limits: accept::ConnectionLimits {
                 per_ip: config.max_connections_per_ip,
                 total: config.max_connections,
+                header_timeout: Duration::from_secs_f64(config.header_timeout),
             },
             shared,
         })
@@ -271,16 +318,43 @@ fn detach_request<B>(request: Request<B>) -> Request<B> {
     if let Ok(uri) = parts.uri.to_string().parse() {
         parts.uri = uri;
     }
-    // An extension, too, keeps the read buffer alive; the upgrade handle is the one needed.
+    // An extension, too, keeps the read buffer alive; the upgrade handle is the one needed,
+    // and the means to hang up on the client (see `contract::hang_up`).
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let hangup = parts.extensions.remove::<accept::Hangup>();
     parts.extensions = Default::default();
     if let Some(upgrade) = upgrade {
         parts.extensions.insert(upgrade);
     }
+    if let Some(hangup) = hangup {
+        parts.extensions.insert(hangup);
+    }
     Request::from_parts(parts, body)
 }
 
-async fn serve_metrics(State(state): State<HttpState>) -> impl IntoResponse {
+/// Compares two secrets in constant time (their digests, byte by byte, all bytes always).
+fn same_secret(a: &str, b: &str) -> bool {
+    let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    let (a, b) = (digest(a), digest(b));
+    a.as_ref()
+        .iter()
+        .zip(b.as_ref())
+        .fold(0u8, |differ, (x, y)| differ | (x ^ y))
+        == 0
+}
+
+async fn serve_metrics(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !state.metrics_access.allows(peer, &headers) {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "/metrics answers this computer only; elsewhere send the --metrics-token as a bearer token.",
+        )
+            .into_response();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -288,6 +362,7 @@ async fn serve_metrics(State(state): State<HttpState>) -> impl IntoResponse {
         )],
         state.shared.metrics.render(),
     )
+        .into_response()
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -310,4 +385,44 @@ async fn site_file(
     headers: HeaderMap,
 ) -> Response {
     state.site.respond(&method, &uri, &headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_answer_this_computer_and_elsewhere_only_the_token() {
+        let (home, away): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:5000".parse().unwrap(),
+            "192.168.1.9:5000".parse().unwrap(),
+        );
+        let bearer = |token: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+            headers
+        };
+        let closed = MetricsAccess {
+            token: None,
+            public: false,
+        };
+        assert!(closed.allows(home, &HeaderMap::new()));
+        assert!(!closed.allows(away, &HeaderMap::new()));
+        assert!(!closed.allows(away, &bearer("")));
+        let token = MetricsAccess {
+            token: Some("s3cret".into()),
+            public: false,
+        };
+        assert!(token.allows(away, &bearer("s3cret")));
+        assert!(!token.allows(away, &bearer("s3cre")));
+        assert!(!token.allows(away, &HeaderMap::new()));
+        let public = MetricsAccess {
+            token: None,
+            public: true,
+        };
+        assert!(public.allows(away, &HeaderMap::new()));
+    }
 }

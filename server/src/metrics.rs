@@ -14,6 +14,50 @@ use app::protocol::NAMESPACES;
 
 /// Warnings about bad input logged in full per second; the rest are counted in one line.
 const WARNINGS_PER_SECOND: u64 = 5;
+/// Lines about connections and disconnections logged in full per second.
+const CONNECTION_LINES_PER_SECOND: u64 = 50;
+
+/// How many lines of one kind may be logged per second; the rest are counted.
+#[derive(Default)]
+struct LogBudget {
+    /// The second (since the epoch) being counted.
+    second: AtomicU64,
+    used: AtomicU64,
+    /// Lines held back since the last summary.
+    suppressed: AtomicU64,
+}
+
+impl LogBudget {
+    fn allow(&self, per_second: u64) -> bool {
+        self.roll_over();
+        if self.used.fetch_add(1, Relaxed) < per_second {
+            true
+        } else {
+            self.suppressed.fetch_add(1, Relaxed);
+            false
+        }
+    }
+
+    /// Starts a new second's budget if one has begun.
+    fn roll_over(&self) {
+        let now = epoch_seconds();
+        let second = self.second.load(Relaxed);
+        if now != second
+            && self
+                .second
+                .compare_exchange(second, now, Relaxed, Relaxed)
+                .is_ok()
+        {
+            self.used.store(0, Relaxed);
+        }
+    }
+
+    /// How many lines were held back since the last call, if any (called once a second).
+    fn flush(&self) -> Option<u64> {
+        self.roll_over();
+        Some(self.suppressed.swap(0, Relaxed)).filter(|n| *n > 0)
+    }
+}
 
 #[derive(Default)]
 pub struct Metrics {
@@ -38,11 +82,12 @@ pub struct Metrics {
     connections_refused: AtomicU64,
     /// Connections closed because their request headers did not arrive in time.
     header_timeouts: AtomicU64,
-    /// The second (since the epoch) whose input warnings are being counted.
-    warn_second: AtomicU64,
-    warned_this_second: AtomicU64,
-    /// Warnings not logged one by one since the last summary.
-    warnings_suppressed: AtomicU64,
+    /// socket.io requests refused because they came from a page of another origin.
+    origins_refused: AtomicU64,
+    /// Warnings about bad input: a few a second in full.
+    input_warnings: LogBudget,
+    /// Lines about connections and disconnections: a few dozen a second in full.
+    connection_lines: LogBudget,
 }
 
 #[derive(Default)]
@@ -121,40 +166,42 @@ impl Metrics {
         self.connections_refused.fetch_add(1, Relaxed);
     }
 
+    pub fn origin_refused(&self) {
+        self.origins_refused.fetch_add(1, Relaxed);
+    }
+
     pub fn header_timeout(&self) {
         self.header_timeouts.fetch_add(1, Relaxed);
     }
 
     /// Counts a refused client event and logs why: the first few each second in full, the
-    /// rest as one count in the next second's first line (or [`Metrics::flush_warnings`]).
+    /// rest as one count a second later.
     pub fn warn_input(&self, ns: &str, sid: &dyn Display, event: &str, reason: &str) {
         self.refused.fetch_add(1, Relaxed);
-        self.flush_warnings();
-        if self.warned_this_second.fetch_add(1, Relaxed) < WARNINGS_PER_SECOND {
+        if self.input_warnings.allow(WARNINGS_PER_SECOND) {
             tracing::warn!(ns, %sid, event, reason, "refused input");
-        } else {
-            self.warnings_suppressed.fetch_add(1, Relaxed);
         }
     }
 
-    /// Logs how many input warnings were held back, once a new second has begun.
+    /// Whether a line about a connection may be logged now (the rest are counted, and the
+    /// count logged a second later): 20 000 connections must not write 20 000 lines.
+    pub fn may_log_connection(&self) -> bool {
+        self.connection_lines.allow(CONNECTION_LINES_PER_SECOND)
+    }
+
+    /// Logs how many lines were held back, once a new second has begun.
     pub fn flush_warnings(&self) {
-        let now = epoch_seconds();
-        let second = self.warn_second.load(Relaxed);
-        if now != second
-            && self
-                .warn_second
-                .compare_exchange(second, now, Relaxed, Relaxed)
-                .is_ok()
-        {
-            self.warned_this_second.store(0, Relaxed);
-            let suppressed = self.warnings_suppressed.swap(0, Relaxed);
-            if suppressed > 0 {
-                tracing::warn!(
-                    suppressed,
-                    "refused more input than is logged one by one (see switchboard_refused_input_total)"
-                );
-            }
+        if let Some(suppressed) = self.input_warnings.flush() {
+            tracing::warn!(
+                suppressed,
+                "refused more input than is logged one by one (see switchboard_refused_input_total)"
+            );
+        }
+        if let Some(suppressed) = self.connection_lines.flush() {
+            tracing::info!(
+                suppressed,
+                "more connections came and went than are logged one by one (see switchboard_connections)"
+            );
         }
     }
 
@@ -248,6 +295,15 @@ impl Metrics {
             &mut std::iter::once((
                 String::new(),
                 self.header_timeouts.load(Relaxed).to_string(),
+            )),
+        );
+        family(
+            "switchboard_origins_refused_total",
+            "counter",
+            "socket.io requests refused because they came from a page of another origin.",
+            &mut std::iter::once((
+                String::new(),
+                self.origins_refused.load(Relaxed).to_string(),
             )),
         );
         let seconds = |micros: u64| format!("{:.6}", micros as f64 / 1e6);

@@ -105,6 +105,15 @@ impl Site {
         site
     }
 
+    /// The CSP hashes of `index.html`'s inline scripts (Trunk's loader).
+    pub fn inline_script_hashes(&self) -> Vec<String> {
+        self.assets
+            .get("/index.html")
+            .and_then(|index| std::str::from_utf8(&index.identity).ok())
+            .map(crate::headers::inline_script_hashes)
+            .unwrap_or_default()
+    }
+
     /// Compresses every file that is not compressed yet (idempotent).
     pub fn compress_all(&self) {
         for asset in self.assets.values() {

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 pub use tokio_rustls::TlsAcceptor;
 
+use crate::private;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read {path}: {source}")]
@@ -24,14 +26,21 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// Loads the certificate kept in `data_dir/tls/`, generating it on first start, or again when
-/// this machine has an address the certificate does not name yet.
+/// How long a generated certificate is valid (browsers remember the exception per
+/// certificate, so not much shorter), and how early before its end it is renewed.
+const VALID_FOR: time::Duration = time::Duration::days(365);
+const RENEW_BEFORE: time::Duration = time::Duration::days(30);
+
+/// Loads the certificate kept in `data_dir/tls/`, generating it on first start, again when
+/// this machine has an address the certificate does not name yet, and when it is about to
+/// expire. The key is readable by its owner only.
 pub fn self_signed(data_dir: &Path, addresses: &[IpAddr]) -> Result<TlsAcceptor, TlsError> {
     let dir = data_dir.join("tls");
-    let (cert, key, names) = (
+    let (cert, key, names, valid_until) = (
         dir.join("cert.pem"),
         dir.join("key.pem"),
         dir.join("names.txt"),
+        dir.join("valid-until.txt"),
     );
     let mut wanted: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
     wanted.extend(addresses.iter().map(IpAddr::to_string));
@@ -39,22 +48,40 @@ pub fn self_signed(data_dir: &Path, addresses: &[IpAddr]) -> Result<TlsAcceptor,
     let covered = wanted
         .iter()
         .all(|name| known.lines().any(|line| line == name));
-    if !(covered && cert.exists() && key.exists()) {
+    let now = time::OffsetDateTime::now_utc();
+    let fresh = std::fs::read_to_string(&valid_until)
+        .ok()
+        .and_then(|until| until.trim().parse::<i64>().ok())
+        .and_then(|until| time::OffsetDateTime::from_unix_timestamp(until).ok())
+        .is_some_and(|until| until - now > RENEW_BEFORE);
+    if !(covered && fresh && cert.exists() && key.exists()) {
         let mut all: Vec<String> = known.lines().map(str::to_owned).collect();
         for name in wanted {
             if !all.contains(&name) {
                 all.push(name);
             }
         }
-        let generated = rcgen::generate_simple_self_signed(all.clone())?;
-        std::fs::create_dir_all(&dir).map_err(|source| TlsError::Write {
+        let mut params = rcgen::CertificateParams::new(all.clone())?;
+        params.not_before = now - time::Duration::days(1);
+        params.not_after = now + VALID_FOR;
+        let signing_key = rcgen::KeyPair::generate()?;
+        let generated = params.self_signed(&signing_key)?;
+        private::create_dir(&dir).map_err(|source| TlsError::Write {
             path: dir.clone(),
             source,
         })?;
-        write(&cert, generated.cert.pem())?;
-        write(&key, generated.signing_key.serialize_pem())?;
+        write(&cert, generated.pem())?;
+        write(&key, signing_key.serialize_pem())?;
         write(&names, all.join("\n"))?;
-        tracing::info!(path = %cert.display(), names = ?all, "generated a self-signed certificate");
+        write(&valid_until, params.not_after.unix_timestamp().to_string())?;
+        tracing::info!(path = %cert.display(), names = ?all, until = %params.not_after.date(), "generated a self-signed certificate");
+    }
+    // Files from an older version may be readable by everyone: not the key.
+    for file in [&dir, &key, &cert] {
+        private::restrict(file).map_err(|source| TlsError::Write {
+            path: file.clone(),
+            source,
+        })?;
     }
     from_files(&cert, &key)
 }
@@ -92,7 +119,7 @@ pub fn from_files(cert: &Path, key: &Path) -> Result<TlsAcceptor, TlsError> {
 }
 
 fn write(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), TlsError> {
-    std::fs::write(path, contents).map_err(|source| TlsError::Write {
+    private::write(path, contents.as_ref()).map_err(|source| TlsError::Write {
         path: path.to_owned(),
         source,
     })
@@ -130,6 +157,54 @@ mod tests {
             names.contains("192.168.1.20")
                 && names.contains("10.0.0.5")
                 && names.contains("localhost")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_key_is_readable_by_its_owner_only_even_when_it_was_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        self_signed(dir.path(), &[]).unwrap();
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("tls/key.pem"), 0o600);
+        assert_eq!(mode("tls/cert.pem"), 0o600);
+        assert_eq!(mode("tls"), 0o700);
+        // An older version wrote it world-readable: the next start fixes it.
+        let key = dir.path().join("tls/key.pem");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        self_signed(dir.path(), &[]).unwrap();
+        assert_eq!(mode("tls/key.pem"), 0o600);
+    }
+
+    #[test]
+    fn the_certificate_is_valid_for_a_year_and_renewed_before_it_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        self_signed(dir.path(), &[]).unwrap();
+        let until: i64 = std::fs::read_to_string(dir.path().join("tls/valid-until.txt"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let days = (until - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400;
+        assert!((364..=365).contains(&days), "{days} days");
+        let first = std::fs::read(dir.path().join("tls/cert.pem")).unwrap();
+        // Pretend it ends in a week.
+        let soon = time::OffsetDateTime::now_utc() + time::Duration::days(7);
+        std::fs::write(
+            dir.path().join("tls/valid-until.txt"),
+            soon.unix_timestamp().to_string(),
+        )
+        .unwrap();
+        self_signed(dir.path(), &[]).unwrap();
+        assert_ne!(
+            first,
+            std::fs::read(dir.path().join("tls/cert.pem")).unwrap()
         );
     }
 

@@ -75,4 +75,17 @@ async fn the_self_signed_mode_serves_https() {
         data.path().join("tls/cert.pem").exists(),
         "the certificate is kept in the data directory"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(data.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("tls/key.pem"), 0o600, "only its owner reads the key");
+        assert_eq!(mode("chat.sqlite3"), 0o600, "nor the chat history");
+    }
 }

@@ -12,16 +12,20 @@ pub const MAX_TEXT_CHARS: usize = 2000;
 /// How many of the latest messages are kept and replayed to a newly named client.
 pub const HISTORY_LEN: usize = 50;
 
-/// A nickname: 1–32 characters after trimming, no control characters.
+/// A nickname: 1–32 characters after trimming, no control characters. The server also
+/// normalises it (NFKC: full-width letters, ligatures and composed accents become their plain
+/// forms) and refuses invisible characters (zero-width spaces, soft hyphens, bidi controls).
 ///
 /// Uniqueness is not a property of the name alone; the server's registry enforces it,
-/// comparing names by [`Nickname::key`].
+/// comparing names that look alike as one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Nickname(String);
 
 impl Nickname {
     pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        #[cfg(feature = "ssr")]
+        let raw = &normalised(raw)?;
         let name = raw.trim();
         if name.is_empty() {
             return Err(Rejection::new("Please enter a name."));
@@ -39,9 +43,29 @@ impl Nickname {
         Ok(Nickname(name.to_owned()))
     }
 
-    /// The form two names are compared in: "Alice" and "ALICE" are the same person.
+    /// The form a page compares names in: "Alice" and "ALICE" are the same person. (The
+    /// server compares look-alikes too.)
     pub fn key(&self) -> String {
         self.0.to_lowercase()
+    }
+}
+
+/// NFKC, refusing what a reader cannot see (Unicode's default-ignorable characters).
+#[cfg(feature = "ssr")]
+fn normalised(raw: &str) -> Result<String, Rejection> {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_security::general_security_profile::IdentifierType;
+    use unicode_security::GeneralSecurityProfile;
+    let name: String = raw.nfkc().collect();
+    let invisible = name
+        .chars()
+        .find(|c| c.identifier_type() == Some(IdentifierType::Default_Ignorable));
+    match invisible {
+        Some(c) => Err(Rejection::new(format!(
+            "A name cannot contain invisible characters (it has U+{:04X}).",
+            c as u32
+        ))),
+        None => Ok(name),
     }
 }
 
@@ -167,6 +191,29 @@ mod tests {
             assert!(reason.ends_with('.'), "{bad}: {reason}");
         }
         assert!(ClaimName::parse(&RawArgs::default()).is_err());
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn names_are_normalised_and_invisible_characters_refused() {
+        assert_eq!(claim(json!("ａｌｉｃｅ")).unwrap().as_str(), "alice");
+        assert_eq!(claim(json!("jose\u{301}")).unwrap().as_str(), "jos\u{e9}");
+        assert_eq!(claim(json!("Ada\u{a0}")).unwrap().as_str(), "Ada");
+        for hidden in [
+            "al\u{200b}ice",
+            "al\u{ad}ice",
+            "\u{202e}ecila",
+            "a\u{200d}lice",
+            "alice\u{fe0f}",
+            "\u{3164}alice",
+            "\u{200e}alice",
+        ] {
+            let refused = claim(json!(hidden)).unwrap_err();
+            assert!(refused.0.contains("invisible"), "{hidden:?}: {refused}");
+        }
+        for fine in ["José Luis", "Zoë", "李小龍", "Ada L.", "O'Brien"] {
+            assert_eq!(claim(json!(fine)).unwrap().as_str(), fine);
+        }
     }
 
     #[test]

@@ -48,6 +48,9 @@ impl History {
             path: path.display().to_string(),
             source,
         };
+        // SQLite gives its -wal and -shm files the mode of the database file.
+        crate::private::touch(path)
+            .map_err(|e| error(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
         let db = Connection::open(path).map_err(error)?;
         db.execute_batch(
             "PRAGMA journal_mode = WAL;
@@ -249,6 +252,25 @@ mod tests {
             .query_row("SELECT text FROM messages", [], |row| row.get(0))
             .unwrap();
         assert_eq!(stored, "message 1");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_history_files_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chat.sqlite3");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let history = History::open(&path).unwrap();
+        history.record(entry(1)).await.unwrap();
+        for file in ["chat.sqlite3", "chat.sqlite3-wal"] {
+            let mode = std::fs::metadata(dir.path().join(file))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! survives restarts.
 
 mod history;
+mod lookalike;
 mod names;
 
 use std::path::Path;

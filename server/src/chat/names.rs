@@ -1,5 +1,5 @@
-//! Who is called what in `/chat`: one name per socket, no two sockets with the same name
-//! (ignoring case).
+//! Who is called what in `/chat`: one name per socket, no two sockets with names that look
+//! alike (ignoring case, see `lookalike.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -8,6 +8,7 @@ use app::protocol::chat::{Nickname, Sender};
 use app::protocol::Rejection;
 use socketioxide::socket::Sid;
 
+use super::lookalike;
 use crate::sync::lock;
 
 /// The names of the connected clients. Cheap to clone; clones share the registry.
@@ -20,7 +21,7 @@ pub struct Names {
 struct Registry {
     /// Each named socket's name.
     by_socket: HashMap<Sid, Nickname>,
-    /// Which socket holds a name, by [`Nickname::key`].
+    /// Which socket holds a name, by each of its look-alike keys.
     by_key: HashMap<String, Sid>,
 }
 
@@ -28,18 +29,26 @@ impl Names {
     /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it.
     pub fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
         let mut registry = self.lock();
-        let key = name.key();
-        if let Some(holder) = registry.by_key.get(&key) {
-            if *holder != sid {
-                return Err(Rejection::new(format!(
-                    "The name “{name}” is already taken. Please choose another."
-                )));
-            }
+        let keys = lookalike::keys(&name);
+        let taken = keys.iter().any(|key| {
+            registry
+                .by_key
+                .get(key)
+                .is_some_and(|holder| *holder != sid)
+        });
+        if taken {
+            return Err(Rejection::new(format!(
+                "The name “{name}” is already taken (or one that looks just like it). Please choose another."
+            )));
         }
         if let Some(previous) = registry.by_socket.insert(sid, name) {
-            registry.by_key.remove(&previous.key());
+            for key in lookalike::keys(&previous) {
+                registry.by_key.remove(&key);
+            }
         }
-        registry.by_key.insert(key, sid);
+        for key in keys {
+            registry.by_key.insert(key, sid);
+        }
         Ok(())
     }
 
@@ -57,7 +66,9 @@ impl Names {
     pub fn release(&self, sid: Sid) {
         let mut registry = self.lock();
         if let Some(name) = registry.by_socket.remove(&sid) {
-            registry.by_key.remove(&name.key());
+            for key in lookalike::keys(&name) {
+                registry.by_key.remove(&key);
+            }
         }
     }
 

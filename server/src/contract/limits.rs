@@ -99,6 +99,8 @@ pub enum Admission {
     },
     /// Far over the limit for a while: disconnect.
     Abusive,
+    /// Cut off already (its events still in flight are dropped).
+    CutOff,
 }
 
 /// One client's allowance in one namespace.
@@ -110,6 +112,7 @@ pub struct Bucket {
     excess: f64,
     at: Instant,
     told_at: Option<Instant>,
+    cut_off: bool,
 }
 
 impl Bucket {
@@ -120,10 +123,14 @@ impl Bucket {
             excess: 0.0,
             at: now,
             told_at: None,
+            cut_off: false,
         }
     }
 
     pub fn admit(&mut self, now: Instant) -> Admission {
+        if self.cut_off {
+            return Admission::CutOff;
+        }
         let refill = now.saturating_duration_since(self.at).as_secs_f64() * self.rate.per_second;
         self.at = now;
         self.tokens = (self.tokens + refill).min(self.rate.burst);
@@ -134,6 +141,7 @@ impl Bucket {
         }
         self.excess += 1.0;
         if self.excess > ABUSE_BURSTS * self.rate.burst {
+            self.cut_off = true;
             return Admission::Abusive;
         }
         let tell = self

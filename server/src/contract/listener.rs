@@ -117,6 +117,7 @@ where
                             }
                             return acknowledge(ack, &socket, &Err(slow_down));
                         }
+                        Admission::CutOff => return,
                         Admission::Abusive => {
                             drop(turn);
                             return disconnect(metrics, &socket, "sent far over its rate limit");
@@ -218,7 +219,9 @@ where
         let joined = joined.clone();
         async move {
             cx.nsp.metrics().connected(N::PATH);
-            tracing::info!(ns = N::PATH, sid = %cx.socket.id, transport = ?cx.socket.transport_type(), "connected");
+            if cx.nsp.metrics().may_log_connection() {
+                tracing::info!(ns = N::PATH, sid = %cx.socket.id, transport = ?cx.socket.transport_type(), "connected");
+            }
             joined(cx).await
         }
     };
@@ -266,7 +269,7 @@ fn acknowledge<A: Adapter>(
 fn disconnect<A: Adapter>(metrics: &Metrics, socket: &SocketRef<A>, why: &'static str) {
     metrics.abuser_disconnected(socket.ns());
     tracing::warn!(ns = socket.ns(), sid = %socket.id, why, "disconnecting a client");
-    let _ = socket.clone().disconnect();
+    super::hang_up(socket);
 }
 
 /// Makes unknown events visible in the log instead of vanishing.
@@ -288,5 +291,15 @@ fn log_disconnected<A: Adapter>(
     reason: DisconnectReason,
 ) {
     metrics.disconnected(socket.ns());
-    tracing::info!(ns = socket.ns(), sid = %socket.id, ?reason, "disconnected");
+    if let DisconnectReason::PacketParsingError = reason {
+        // It sent something that is not socket.io.
+        metrics.warn_input(
+            socket.ns(),
+            &socket.id,
+            "-",
+            "a malformed packet; disconnected",
+        );
+    } else if metrics.may_log_connection() {
+        tracing::info!(ns = socket.ns(), sid = %socket.id, ?reason, "disconnected");
+    }
 }

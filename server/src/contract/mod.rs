@@ -35,3 +35,13 @@ pub struct Shared {
 /// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.
 pub trait Served: Adapter + DefinedAdapter {}
 impl<A: Adapter + DefinedAdapter> Served for A {}
+
+/// Disconnects a client that must go, and closes its connection: a client whose buffer is
+/// full cannot even be sent socket.io's disconnect packet, and a flooder's further frames are
+/// not worth reading.
+pub fn hang_up<A: Adapter>(socket: &socketioxide::extract::SocketRef<A>) {
+    if let Some(hangup) = socket.req_parts().extensions.get::<crate::accept::Hangup>() {
+        hangup.now();
+    }
+    let _ = socket.clone().disconnect();
+}

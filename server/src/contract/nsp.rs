@@ -149,7 +149,7 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
             Err(SendError::Socket(SocketError::InternalChannelFull)) => {
                 self.metrics().slow_consumer(N::PATH);
                 tracing::warn!(ns = N::PATH, sid = %socket.id, "disconnecting a client that reads too slowly (its buffer is full)");
-                let _ = socket.clone().disconnect();
+                super::hang_up(socket);
             }
             // It just left.
             Err(SendError::Socket(SocketError::Closed)) => {}

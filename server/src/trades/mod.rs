@@ -61,7 +61,7 @@ impl Trades {
 }
 
 /// Why a ticker could not be served.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum TickerError {
     #[error("{0}")]
     UnknownPair(String),
@@ -75,7 +75,6 @@ impl IntoResponse for TickerError {
             TickerError::UnknownPair(_) => StatusCode::NOT_FOUND,
             TickerError::Upstream(_) => StatusCode::BAD_GATEWAY,
         };
-        tracing::warn!(%self, "ticker request failed");
         (
             status,
             Json(serde_json::json!({ "error": self.to_string() })),

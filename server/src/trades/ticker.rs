@@ -1,29 +1,45 @@
-//! The ticker for the polling panel: fetched from the market's REST API (cached briefly, so many
-//! open pages cost the market one request per pair every two seconds), or from the demo market.
+//! The ticker for the polling panel: fetched from the market's REST API, or from the demo
+//! market. Many open pages cost the market one request per pair a second: an answer is reused
+//! for a second, and requests that arrive while it is being fetched wait for that one fetch.
+//! An upstream answer larger than a ticker could be is cut off, not read into memory.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use app::protocol::trades::{number_text, Pair, Ticker};
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 use serde_json::Value;
 
 use super::{DemoMarket, TickerError};
 use crate::sync::lock;
 
 /// How long a fetched ticker is reused.
-const CACHE_FOR: Duration = Duration::from_secs(2);
+const CACHE_FOR: Duration = Duration::from_secs(1);
 const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(5);
+/// A ticker is a few hundred bytes; anything past this is not one.
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An answer of the market (or why there is none), and when it came.
+type Answer = (Instant, Result<Ticker, TickerError>);
+
+/// One fetch that every request for its pair waits on.
+type Fetch = Shared<BoxFuture<'static, Result<Ticker, TickerError>>>;
 
 #[derive(Clone)]
 pub enum TickerSource {
-    Upstream {
-        /// e.g. `https://www.bitstamp.net`
-        api: String,
-        http: reqwest::Client,
-        cache: Arc<Mutex<HashMap<Pair, (Instant, Ticker)>>>,
-    },
+    Upstream(Arc<Upstream>),
     Demo(DemoMarket),
+}
+
+pub struct Upstream {
+    /// e.g. `https://www.bitstamp.net`
+    api: String,
+    http: reqwest::Client,
+    /// The latest answer per pair (a failure too), and when it came.
+    cache: Mutex<HashMap<Pair, Answer>>,
+    /// The fetch under way per pair.
+    in_flight: Mutex<HashMap<Pair, Fetch>>,
 }
 
 impl TickerSource {
@@ -33,40 +49,59 @@ impl TickerSource {
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
-        TickerSource::Upstream {
+        TickerSource::Upstream(Arc::new(Upstream {
             api: api.trim_end_matches('/').to_owned(),
             http,
-            cache: Arc::default(),
-        }
+            cache: Mutex::default(),
+            in_flight: Mutex::default(),
+        }))
     }
 
     pub async fn get(&self, pair: Pair) -> Result<Ticker, TickerError> {
         match self {
             TickerSource::Demo(demo) => Ok(demo.ticker(pair)),
-            TickerSource::Upstream { api, http, cache } => {
-                let cached = lock(cache)
-                    .get(&pair)
-                    .filter(|(at, _)| at.elapsed() < CACHE_FOR)
-                    .map(|(_, t)| t.clone());
-                if let Some(ticker) = cached {
-                    return Ok(ticker);
-                }
-                let ticker = fetch(http, api, pair).await?;
-                lock(cache).insert(pair, (Instant::now(), ticker.clone()));
-                Ok(ticker)
-            }
+            TickerSource::Upstream(upstream) => upstream.clone().get(pair).await,
         }
+    }
+}
+
+impl Upstream {
+    async fn get(self: Arc<Self>, pair: Pair) -> Result<Ticker, TickerError> {
+        let cached = lock(&self.cache)
+            .get(&pair)
+            .filter(|(at, _)| at.elapsed() < CACHE_FOR)
+            .map(|(_, answer)| answer.clone());
+        if let Some(answer) = cached {
+            return answer;
+        }
+        let fetch = lock(&self.in_flight)
+            .entry(pair)
+            .or_insert_with(|| {
+                let upstream = self.clone();
+                async move {
+                    let fetched = fetch(&upstream.http, &upstream.api, pair).await;
+                    lock(&upstream.cache).insert(pair, (Instant::now(), fetched.clone()));
+                    lock(&upstream.in_flight).remove(&pair);
+                    fetched
+                }
+                .boxed()
+                .shared()
+            })
+            .clone();
+        fetch.await
     }
 }
 
 async fn fetch(http: &reqwest::Client, api: &str, pair: Pair) -> Result<Ticker, TickerError> {
     let url = format!("{api}/api/v2/ticker/{}/", pair.as_str());
+    // The page is told that the market is unreachable; the log says where and why.
     let unreachable = |why: String| {
-        TickerError::Upstream(format!(
-            "Cannot get the ticker from {url} ({why}). Without internet, start the server with --market demo."
-        ))
+        tracing::warn!(%url, why, "the market's ticker could not be fetched");
+        TickerError::Upstream(
+            "The market cannot be reached right now. Without internet, start the server with --market demo.".into(),
+        )
     };
-    let response = http
+    let mut response = http
         .get(&url)
         .send()
         .await
@@ -74,10 +109,21 @@ async fn fetch(http: &reqwest::Client, api: &str, pair: Pair) -> Result<Ticker, 
     if !response.status().is_success() {
         return Err(unreachable(format!("HTTP {}", response.status())));
     }
-    let body: Value = response
-        .json()
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| unreachable(format!("not JSON: {e}")))?;
+        .map_err(|e| unreachable(e.to_string()))?
+    {
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(unreachable(format!(
+                "an answer over {MAX_BODY_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body: Value =
+        serde_json::from_slice(&body).map_err(|e| unreachable(format!("not JSON: {e}")))?;
     ticker_from(&body).ok_or_else(|| unreachable("an unexpected answer".into()))
 }
 

@@ -88,6 +88,110 @@ impl TestServer {
     }
 }
 
+/// A server the clients below can reach: in this process, or a process of its own.
+pub trait Reachable {
+    fn addr(&self) -> SocketAddr;
+    fn url(&self) -> String {
+        format!("http://{}", self.addr())
+    }
+}
+
+impl Reachable for TestServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+/// The real binary in a process of its own: for what only a process shows (its memory, a
+/// SIGKILL). Killed when dropped.
+pub struct ProcessServer {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ProcessServer {
+    /// Starts `switchboard` on a free port with `data_dir` and `flags`, and waits until it
+    /// answers.
+    pub async fn start(data_dir: &std::path::Path, flags: &[&str]) -> ProcessServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["--port", "0", "--log-level", "warn", "--site-dir"])
+            .arg(data_dir.join("no-site"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(flags)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("start the switchboard binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let (found, url) = std::sync::mpsc::channel();
+        // Reads all it prints (a closed pipe would make its next line fail), and passes on
+        // the address in "  On this computer:  http://127.0.0.1:PORT".
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let addr = line
+                    .trim()
+                    .strip_prefix("On this computer:")
+                    .and_then(|url| {
+                        url.trim()
+                            .strip_prefix("http://")?
+                            .parse::<SocketAddr>()
+                            .ok()
+                    });
+                if let Some(addr) = addr {
+                    let _ = found.send(addr);
+                }
+            }
+        });
+        let addr = url
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server printed its URL");
+        let server = ProcessServer { child, addr };
+        let healthz = format!("{}/healthz", server.url());
+        for _ in 0..100 {
+            if reqwest::get(&healthz).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the server did not answer");
+    }
+
+    /// Its resident memory, in bytes (from /proc).
+    pub fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    /// SIGKILL: no chance to flush or say goodbye.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Reachable for ProcessServer {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
 /// One received event: its name and arguments.
 pub type Received = (String, Vec<Value>);
 
@@ -98,26 +202,26 @@ pub struct SioClient {
 }
 
 impl SioClient {
-    pub async fn connect(server: &TestServer, ns: &str) -> SioClient {
+    pub async fn connect(server: &impl Reachable, ns: &str) -> SioClient {
         Self::try_connect(server, ns)
             .await
             .expect("namespace connect")
     }
 
     /// Connects over HTTP long-polling only.
-    pub async fn connect_polling(server: &TestServer, ns: &str) -> SioClient {
+    pub async fn connect_polling(server: &impl Reachable, ns: &str) -> SioClient {
         Self::try_connect_with(server, ns, TransportType::Polling)
             .await
             .expect("namespace connect")
     }
 
     /// Connects and waits for the namespace to accept; `Err` carries the server's refusal.
-    pub async fn try_connect(server: &TestServer, ns: &str) -> Result<SioClient, String> {
+    pub async fn try_connect(server: &impl Reachable, ns: &str) -> Result<SioClient, String> {
         Self::try_connect_with(server, ns, TransportType::Websocket).await
     }
 
     async fn try_connect_with(
-        server: &TestServer,
+        server: &impl Reachable,
         ns: &str,
         transport: TransportType,
     ) -> Result<SioClient, String> {
@@ -200,11 +304,15 @@ pub struct RawClient {
 
 impl RawClient {
     /// Opens the WebSocket, answers the handshake and joins `ns` (with optional auth JSON).
-    pub async fn connect(server: &TestServer, ns: &str) -> RawClient {
+    pub async fn connect(server: &impl Reachable, ns: &str) -> RawClient {
         Self::connect_with_auth(server, ns, None).await
     }
 
-    pub async fn connect_with_auth(server: &TestServer, ns: &str, auth: Option<&str>) -> RawClient {
+    pub async fn connect_with_auth(
+        server: &impl Reachable,
+        ns: &str,
+        auth: Option<&str>,
+    ) -> RawClient {
         let mut ws = Self::open(server).await;
         ws.send(WsMessage::text(format!("40{ns},{}", auth.unwrap_or(""))))
             .await
@@ -236,8 +344,11 @@ impl RawClient {
     }
 
     /// Opens the WebSocket and reads the Engine.IO open packet, without joining a namespace.
-    pub async fn open(server: &TestServer) -> WsStream {
-        let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
+    pub async fn open(server: &impl Reachable) -> WsStream {
+        let url = format!(
+            "ws://{}/socket.io/?EIO=4&transport=websocket",
+            server.addr()
+        );
         let (mut ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .expect("websocket");
