@@ -128,6 +128,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_NO_RATE_LIMITS")]
     pub no_rate_limits: bool,
 
+    /// Run as one node of a cluster: several Switchboard processes that share this Redis
+    /// (e.g. redis://127.0.0.1:6379) act as one server. Each keeps its own --port and
+    /// --data-dir; put a balancer with sticky sessions in front (deploy/haproxy.cfg).
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
+    pub redis_url: Option<String>,
+
     /// The built web app (Trunk's output).
     #[arg(long, env = "SWITCHBOARD_SITE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))]
     pub site_dir: PathBuf,

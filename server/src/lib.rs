@@ -2,26 +2,33 @@
 //! namespace, on one port.
 //!
 //! Layout:
-//! - [`config`]: flags and environment; [`net`]: the URLs that reach us; [`tls`]: HTTPS.
-//! - [`site`]: static files (compressed once) and the page fallback; [`metrics`]: `/metrics`.
+//! - [`config`]: flags and environment; `net`: the URLs that reach us; [`tls`]: HTTPS.
+//! - `accept`: the accept loop and what every connection must keep to; `http`: health,
+//!   metrics, server functions; `site`: static files (compressed once) and the page fallback;
+//!   `origin` and `headers`: who may connect, and the security headers.
 //! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
 //!   `cursors`, `remote`, `signal` (`relay` is what the last two share). `trades` is plain
 //!   HTTP and WebSocket (the ticker proxy and the demo market).
 //!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
 //!   the order each client sent them, and send only their own namespace's events.
-//! - [`Switchboard`] wires it all: [`Switchboard::build`] makes the router,
-//!   [`Switchboard::serve`] runs it on a listener the caller owns until a shutdown future
-//!   completes. [`start`] is what the binary does with them.
+//! - [`cluster`]: cluster mode (`--redis-url`): socketioxide's Redis adapter, and what nodes
+//!   share besides socket.io packets.
+//! - [`Switchboard`] wires it all: [`Switchboard::build`] (one process) or
+//!   [`Switchboard::build_clustered`] make the router, [`Switchboard::serve`] runs it on a
+//!   listener the caller owns until a shutdown future completes. [`start`] is what the binary
+//!   does with them.
 //!
 //! Architecture invariant: handlers see only parsed domain types from `app::protocol`; raw
 //! client input is parsed in exactly one place per event (its `ClientEvent::parse`).
 
 mod accept;
 mod chat;
+pub mod cluster;
 pub mod config;
 mod contract;
 mod cursors;
 mod headers;
+mod http;
 mod metrics;
 mod net;
 mod origin;
@@ -42,16 +49,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::config::SiteConfig;
-use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
-use axum::{Json, Router};
-use socketioxide::SocketIo;
+use axum::Router;
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use socketioxide::adapter::{Emitter, LocalAdapter};
+use socketioxide::{SocketIo, SocketIoBuilder};
+use socketioxide_redis::drivers::Driver;
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 use crate::chat::ChatState;
+use crate::cluster::Cluster;
 use crate::config::Config;
+use crate::contract::Served;
 use crate::metrics::Metrics;
 use crate::site::Site;
 
@@ -83,15 +92,30 @@ pub enum StartError {
     #[error("invalid --log-level: {0}")]
     LogLevel(String),
     #[error(transparent)]
+    Redis(#[from] cluster::ConnectError),
+    #[error("cannot join the cluster: {0}")]
+    Cluster(String),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+/// Where a clustered server's Redis is: a real one, or one in memory shared by several
+/// servers in one process (tests): a driver of a `MemoryHub`, and the shared `MemoryKv`.
+pub enum Engine {
+    Redis(String),
+    Memory {
+        driver: cluster::MemoryDriver,
+        kv: cluster::MemoryKv,
+    },
 }
 
 /// A built server, ready to serve.
 pub struct Switchboard {
     router: Router,
-    /// Closed first on shutdown, so every client sees a clean disconnect.
-    io: SocketIo,
-    /// Flushed last on shutdown, so no broadcast message is lost.
+    /// Closes every socket.io client; first on shutdown, so every client sees a clean
+    /// disconnect (and in a cluster reconnects to another node).
+    close_clients: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
+    /// Flushed last on shutdown, so no broadcast message is lost; its names released.
     chat: ChatState,
     /// Loops that run beside the requests (the `/cursors` ticker, ...), stopped on shutdown.
     background: Vec<tokio::task::JoinHandle<()>>,
@@ -101,131 +125,52 @@ pub struct Switchboard {
     shared: Arc<contract::Shared>,
 }
 
-/// What axum's handlers share.
-#[derive(Clone)]
-struct HttpState {
-    site: Site,
-    /// Handed to server functions as Leptos context.
-    site_config: SiteConfig,
-    /// This server's counters, for `/metrics`.
-    shared: Arc<contract::Shared>,
-    /// Who may read `/metrics`.
-    metrics_access: MetricsAccess,
-}
-
-/// `/metrics` answers loopback clients; others only with the token, or when it is public.
-#[derive(Clone)]
-struct MetricsAccess {
-    token: Option<String>,
-    public: bool,
-}
-
-impl MetricsAccess {
-    fn allows(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
-        if self.public || peer.ip().is_loopback() {
-            return true;
-        }
-        let presented = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        match (&self.token, presented) {
-            (Some(token), Some(presented)) => same_secret(token, presented),
-            _ => false,
-        }
-    }
+/// socket.io as every server configures it, before its adapter is chosen.
+fn engine() -> SocketIoBuilder<LocalAdapter> {
+    SocketIo::builder()
+        .max_payload(MAX_PAYLOAD)
+        .ws_max_message_size(MAX_PAYLOAD as usize)
+        .ws_read_buffer_size(WS_READ_BUFFER)
+        .ws_max_frame_size(MAX_PAYLOAD as usize)
+        .ping_interval(Duration::from_secs(25))
+        .ping_timeout(Duration::from_secs(20))
 }
 
 impl Switchboard {
-    /// Opens the stores in the data directory and builds the router for a server reachable
-    /// at `local` (needed for the URLs shown to phones). Must run inside a tokio runtime: it
-    /// starts the `/cursors` broadcast loop.
+    /// One process: opens the stores in the data directory and builds the router for a
+    /// server reachable at `local` (needed for the URLs shown to phones). Must run inside a
+    /// tokio runtime: it starts the `/cursors` broadcast loop.
     pub fn build(config: &Config, local: SocketAddr) -> Result<Switchboard, StartError> {
-        private::create_dir(&config.data_dir).map_err(|source| StartError::DataDir {
-            path: config.data_dir.display().to_string(),
-            source,
-        })?;
+        create_data_dir(config)?;
         let chat = ChatState::open(&config.data_dir)?;
-        let trades = trades::Trades::new(config);
-        let shared = Arc::new(contract::Shared {
-            metrics: Metrics::default(),
-            limits: config.limits(),
-        });
-        let (io_service, io) = SocketIo::builder()
-            .max_payload(MAX_PAYLOAD)
-            .ws_max_message_size(MAX_PAYLOAD as usize)
-            .ws_read_buffer_size(WS_READ_BUFFER)
-            .ws_max_frame_size(MAX_PAYLOAD as usize)
-            .ping_interval(Duration::from_secs(25))
-            .ping_timeout(Duration::from_secs(20))
-            .build_svc();
-        simple_chat::register(&io, &shared);
-        chat::register(&io, &shared, chat.clone());
-        let ((), cursor_ticker) = cursors::register(&io, &shared);
-        remote::register(&io, &shared);
-        signal::register(&io, &shared);
-        let background = vec![cursor_ticker, metrics::spawn_housekeeping(shared.clone())];
+        let (service, io) = engine().build_svc();
+        let (server, _ready) = assemble(config, local, service, io, None, chat);
+        Ok(server)
+    }
 
-        let site_config = SiteConfig {
-            lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
-            loopback_only: local.ip().is_loopback(),
-            tls: config.serves_tls(),
-            public_url: config
-                .public_url
-                .as_ref()
-                .map(|url| url.trim_end_matches('/').to_owned()),
-            market_feed: trades.feed_url.clone(),
-            market_name: trades.market_name.clone(),
-            ice_servers: config.ice_servers(),
-        };
-        let site = Site::load(&config.site_dir);
-        let policy = Arc::new(headers::Policy::new(
-            site.inline_script_hashes(),
-            &trades.feed_url,
-        ));
-        let origins = origin::OriginCheck {
-            allowed: Arc::new(origin::AllowedOrigins::new(
-                local,
-                config.serves_tls(),
-                config.public_url.as_deref(),
-                &config.allowed_origins,
-            )),
-            shared: shared.clone(),
-        };
-        let state = HttpState {
-            site,
-            site_config,
-            shared: shared.clone(),
-            metrics_access: MetricsAccess {
-                token: config.metrics_token.clone(),
-                public: config.metrics_public,
-            },
-        };
-        let socket_io = tower::ServiceBuilder::new()
-            .layer(axum::middleware::from_fn_with_state(origins, origin::check))
-            .map_request(detach_request)
-            .service(io_service);
-        let router = Router::new()
-            .route("/healthz", get(healthz))
-            .route("/metrics", get(serve_metrics))
-            .route("/api/{*server_fn}", any(server_fn))
-            .route_service("/socket.io/", socket_io)
-            .fallback(site_file)
-            .with_state(state)
-            .merge(trades.routes())
-            .layer(axum::middleware::from_fn_with_state(policy, headers::add));
-        Ok(Switchboard {
-            router,
-            io,
-            chat,
-            background,
-            connection_limits: accept::ConnectionLimits {
-                per_ip: config.max_connections_per_ip,
-                total: config.max_connections,
-                header_timeout: Duration::from_secs_f64(config.header_timeout),
-            },
-            shared,
-        })
+    /// One node of a cluster: names, history and everything between nodes go through
+    /// `engine` (Redis); each node keeps its own `--port` and `--data-dir`.
+    pub async fn build_clustered(
+        config: &Config,
+        local: SocketAddr,
+        engine: Engine,
+    ) -> Result<Switchboard, StartError> {
+        create_data_dir(config)?;
+        match engine {
+            Engine::Redis(url) => {
+                let clients = cluster::connect(&url).await?;
+                let driver = socketioxide_redis::drivers::fred::FredDriver::new(clients.subscriber)
+                    .await
+                    .map_err(|e| StartError::Cluster(e.to_string()))?;
+                let kv = Arc::new(cluster::RedisKv {
+                    client: clients.commands,
+                });
+                join_cluster(config, local, driver, kv).await
+            }
+            Engine::Memory { driver, kv } => {
+                join_cluster(config, local, driver, Arc::new(kv)).await
+            }
+        }
     }
 
     /// Serves on `listener` (over TLS with `tls`) until `shutdown` completes, then
@@ -238,16 +183,19 @@ impl Switchboard {
     ) -> std::io::Result<()> {
         let Switchboard {
             router,
-            io,
+            close_clients,
             chat,
             background,
             connection_limits,
             shared,
         } = self;
+        let leaving = chat.clone();
         let graceful = async move {
             shutdown.await;
             tracing::info!("shutting down: disconnecting clients");
-            io.close().await;
+            close_clients().await;
+            // In a cluster, this node's names are free for the others at once.
+            leaving.names.release_all().await;
         };
         let served =
             accept::serve(listener, tls, router, connection_limits, shared, graceful).await;
@@ -261,14 +209,151 @@ impl Switchboard {
     }
 }
 
-/// What the binary does: listen as configured, print where to go, serve until Ctrl-C/SIGTERM.
+fn create_data_dir(config: &Config) -> Result<(), StartError> {
+    private::create_dir(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })
+}
+
+/// Builds a node on socketioxide's Redis adapter over `driver`.
+async fn join_cluster<D: Driver>(
+    config: &Config,
+    local: SocketAddr,
+    driver: D,
+    kv: Arc<dyn cluster::Kv>,
+) -> Result<Switchboard, StartError> {
+    let adapter = RedisAdapterCtr::new_with_driver(
+        driver.clone(),
+        RedisAdapterConfig::new()
+            .with_request_timeout(cluster::REQUEST_TIMEOUT)
+            .with_prefix(format!("{}-socket.io", cluster::PREFIX)),
+    );
+    let (service, io) = engine()
+        .with_adapter::<CustomRedisAdapter<Emitter, D>>(adapter)
+        .build_svc();
+    let cluster = Arc::new(Cluster::new(
+        io.config().server_id.to_string(),
+        kv,
+        Arc::new(cluster::DriverBus(driver)),
+    ));
+    let chat = ChatState::shared(&cluster);
+    let (server, ready) = assemble(config, local, service, io, Some(cluster), chat);
+    for namespace in ready {
+        namespace
+            .await
+            .map_err(|e| StartError::Cluster(format!("{e:?}")))?;
+    }
+    Ok(server)
+}
+
+/// Registers every namespace on `io` and builds the router around `service`; returns the
+/// namespaces' adapter initialisations (to await, for adapters that need it).
+fn assemble<A: Served, S>(
+    config: &Config,
+    local: SocketAddr,
+    service: S,
+    io: SocketIo<A>,
+    cluster: Option<Arc<Cluster>>,
+    chat: ChatState,
+) -> (Switchboard, Vec<A::InitRes>)
+where
+    S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Response: axum::response::IntoResponse + 'static,
+    S::Future: Send + 'static,
+{
+    let trades = trades::Trades::new(config);
+    let shared = Arc::new(contract::Shared {
+        metrics: Metrics::default(),
+        limits: config.limits(),
+        cluster,
+    });
+    let (cursors, cursor_ticker) = cursors::register(&io, &shared);
+    let ready = vec![
+        simple_chat::register(&io, &shared),
+        chat::register(&io, &shared, chat.clone()),
+        cursors,
+        remote::register(&io, &shared),
+        signal::register(&io, &shared),
+    ];
+    let background = vec![cursor_ticker, metrics::spawn_housekeeping(shared.clone())];
+
+    let site_config = SiteConfig {
+        lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
+        loopback_only: local.ip().is_loopback(),
+        tls: config.serves_tls(),
+        public_url: config
+            .public_url
+            .as_ref()
+            .map(|url| url.trim_end_matches('/').to_owned()),
+        market_feed: trades.feed_url.clone(),
+        market_name: trades.market_name.clone(),
+        ice_servers: config.ice_servers(),
+    };
+    let site = Site::load(&config.site_dir);
+    let policy = Arc::new(headers::Policy::new(
+        site.inline_script_hashes(),
+        &trades.feed_url,
+    ));
+    let origins = origin::OriginCheck {
+        allowed: Arc::new(origin::AllowedOrigins::new(
+            local,
+            config.serves_tls(),
+            config.public_url.as_deref(),
+            &config.allowed_origins,
+        )),
+        shared: shared.clone(),
+    };
+    let state = http::HttpState {
+        site,
+        site_config,
+        shared: shared.clone(),
+        metrics_access: http::MetricsAccess {
+            token: config.metrics_token.clone(),
+            public: config.metrics_public,
+        },
+    };
+    let socket_io = tower::ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(origins, origin::check))
+        .map_request(http::detach_request)
+        .service(service);
+    let router = http::routes(state)
+        .route_service("/socket.io/", socket_io)
+        .merge(trades.routes())
+        .layer(axum::middleware::from_fn_with_state(policy, headers::add));
+    let server = Switchboard {
+        router,
+        close_clients: Box::new(move || async move { io.close().await }.boxed()),
+        chat,
+        background,
+        connection_limits: accept::ConnectionLimits {
+            per_ip: config.max_connections_per_ip,
+            total: config.max_connections,
+            header_timeout: Duration::from_secs_f64(config.header_timeout),
+        },
+        shared,
+    };
+    (server, ready)
+}
+
+/// What the binary does: listen as configured (alone, or as a node of the cluster at
+/// `--redis-url`), print where to go, serve until Ctrl-C/SIGTERM.
 pub async fn start(config: Config) -> Result<(), StartError> {
     let addr = SocketAddr::new(config.bind, config.port);
     let tcp = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| StartError::Bind { addr, source })?;
     let local = tcp.local_addr()?;
-    let server = Switchboard::build(&config, local)?;
+    let server = match &config.redis_url {
+        Some(url) => {
+            Switchboard::build_clustered(&config, local, Engine::Redis(url.clone())).await?
+        }
+        None => Switchboard::build(&config, local)?,
+    };
     print_urls(&config, local);
     let acceptor = if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         Some(tls::from_files(cert, key)?)
@@ -299,130 +384,4 @@ fn print_urls(config: &Config, local: SocketAddr) {
         println!("  Phones need HTTPS for the camera and the gyroscope: add --tls self-signed.");
     }
     println!("Press Ctrl-C to stop.\n");
-}
-
-/// Copies what socketioxide keeps of a connection's first request (URI and headers) into
-/// allocations of its own. As hyper parses them they point into the connection's read buffer
-/// (16 KB or more), which would otherwise stay alive for as long as the WebSocket is open.
-fn detach_request<B>(request: Request<B>) -> Request<B> {
-    let (mut parts, body) = request.into_parts();
-    parts.headers = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let name = axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
-            let value = axum::http::HeaderValue::from_bytes(value.as_bytes()).ok()?;
-            Some((name, value))
-        })
-        .collect();
-    if let Ok(uri) = parts.uri.to_string().parse() {
-        parts.uri = uri;
-    }
-    // An extension, too, keeps the read buffer alive; the upgrade handle is the one needed,
-    // and the means to hang up on the client (see `contract::hang_up`).
-    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let hangup = parts.extensions.remove::<accept::Hangup>();
-    parts.extensions = Default::default();
-    if let Some(upgrade) = upgrade {
-        parts.extensions.insert(upgrade);
-    }
-    if let Some(hangup) = hangup {
-        parts.extensions.insert(hangup);
-    }
-    Request::from_parts(parts, body)
-}
-
-/// Compares two secrets in constant time (their digests, byte by byte, all bytes always).
-fn same_secret(a: &str, b: &str) -> bool {
-    let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
-    let (a, b) = (digest(a), digest(b));
-    a.as_ref()
-        .iter()
-        .zip(b.as_ref())
-        .fold(0u8, |differ, (x, y)| differ | (x ^ y))
-        == 0
-}
-
-async fn serve_metrics(
-    State(state): State<HttpState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    if !state.metrics_access.allows(peer, &headers) {
-        return (
-            axum::http::StatusCode::FORBIDDEN,
-            "/metrics answers this computer only; elsewhere send the --metrics-token as a bearer token.",
-        )
-            .into_response();
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        state.shared.metrics.render(),
-    )
-        .into_response()
-}
-
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true }))
-}
-
-async fn server_fn(State(state): State<HttpState>, request: Request<Body>) -> impl IntoResponse {
-    let site_config = state.site_config.clone();
-    leptos_axum::handle_server_fns_with_context(
-        move || leptos::prelude::provide_context(site_config.clone()),
-        request,
-    )
-    .await
-}
-
-async fn site_file(
-    State(state): State<HttpState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    state.site.respond(&method, &uri, &headers)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn metrics_answer_this_computer_and_elsewhere_only_the_token() {
-        let (home, away): (SocketAddr, SocketAddr) = (
-            "127.0.0.1:5000".parse().unwrap(),
-            "192.168.1.9:5000".parse().unwrap(),
-        );
-        let bearer = |token: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                axum::http::header::AUTHORIZATION,
-                format!("Bearer {token}").parse().unwrap(),
-            );
-            headers
-        };
-        let closed = MetricsAccess {
-            token: None,
-            public: false,
-        };
-        assert!(closed.allows(home, &HeaderMap::new()));
-        assert!(!closed.allows(away, &HeaderMap::new()));
-        assert!(!closed.allows(away, &bearer("")));
-        let token = MetricsAccess {
-            token: Some("s3cret".into()),
-            public: false,
-        };
-        assert!(token.allows(away, &bearer("s3cret")));
-        assert!(!token.allows(away, &bearer("s3cre")));
-        assert!(!token.allows(away, &HeaderMap::new()));
-        let public = MetricsAccess {
-            token: None,
-            public: true,
-        };
-        assert!(public.allows(away, &HeaderMap::new()));
-    }
 }

@@ -1,5 +1,6 @@
 //! The relay `/remote` and `/signal` share: a payload goes to the one socket its sender names,
-//! untouched, stamped with the sender's id where the contract says so.
+//! untouched, stamped with the sender's id where the contract says so, on whichever node of a
+//! cluster that socket is.
 
 use app::protocol::{Payload, PeerId, Rejection, RelayEvent};
 use socketioxide::adapter::Adapter;
@@ -12,11 +13,12 @@ pub async fn relay<R: RelayEvent, S, A: Adapter>(
     cx: Cx<R::Namespace, S, A>,
     (to, data): (PeerId, Payload<R::Data>),
 ) -> Result<(), Rejection> {
-    let peer = cx
-        .nsp
-        .socket(&to)
-        .ok_or_else(|| Rejection::new(R::RULES.unknown_target))?;
-    cx.nsp
-        .emit::<R::Delivered>(&peer, &R::delivered(to, data, cx.id()));
+    let args = R::delivered(to.clone(), data, cx.id());
+    match cx.nsp.socket(&to) {
+        Some(peer) => cx.nsp.emit::<R::Delivered>(&peer, &args),
+        // In a cluster it may be connected to another node.
+        None if cx.nsp.emit_remote::<R::Delivered>(&to, &args).await => {}
+        None => return Err(Rejection::new(R::RULES.unknown_target)),
+    }
     Ok(())
 }

@@ -22,22 +22,39 @@ pub struct Roster {
 }
 
 impl Roster {
+    /// Sends this node's clients the list of every client (of the whole cluster). Each node
+    /// tells its own clients, on every change there or elsewhere.
     async fn announce<A: Adapter>(&self, nsp: &Nsp<Signalling, A>) {
         let _one_at_a_time = self.announcing.lock().await;
-        let clients: ClientMap = nsp
+        let local = nsp
             .sockets()
             .into_iter()
-            .map(|socket| {
-                let id = socket.id.to_string();
-                (id.clone(), PeerEntry { id })
-            })
+            .map(|socket| socket.id.to_string());
+        let ids: Vec<String> = match nsp.cluster_members() {
+            Some(members) => members.all().into_iter().chain(local).collect(),
+            None => local.collect(),
+        };
+        let clients: ClientMap = ids
+            .into_iter()
+            .map(|id| (id.clone(), PeerEntry { id }))
             .collect();
-        nsp.broadcast::<Clients>(&(clients,)).await;
+        nsp.broadcast_here::<Clients>(&(clients,));
     }
 }
 
 pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
-    contract::serve(io, shared, Roster::default(), listen::<A>, joined::<A>)
+    let roster = Roster::default();
+    let nsp = Nsp::<Signalling, A>::new(io, shared);
+    if let Some(members) = nsp.cluster_members() {
+        // Somebody came or went on another node (or a node died): tell ours.
+        let (mut changes, roster) = (members.remote_changes(), roster.clone());
+        tokio::spawn(async move {
+            while changes.changed().await.is_ok() {
+                roster.announce(&nsp).await;
+            }
+        });
+    }
+    contract::serve(io, shared, roster, listen::<A>, joined::<A>)
 }
 
 fn listen<A: Adapter>(on: &Listener<Signalling, Roster, A>) {

@@ -1,7 +1,13 @@
-//! The last messages of `/chat`, kept in memory for replay and written to SQLite by a
-//! background thread. Whatever arrived within a few milliseconds is committed in one
-//! transaction, and only then is each of its messages confirmed, so a message a client saw
-//! acknowledged survives even a crash (SQLite's WAL file holds it once it is committed).
+//! The last messages of `/chat`: one interface, two stores.
+//!
+//! Single-node mode: kept in memory for replay and written to SQLite by a background thread.
+//! Whatever arrived within a few milliseconds is committed in one transaction, and only then
+//! is each of its messages confirmed, so a message a client saw acknowledged survives even a
+//! crash (SQLite's WAL file holds it once it is committed).
+//!
+//! Cluster mode: a list in Redis capped at [`HISTORY_LEN`], the same for every node; a message
+//! is confirmed once Redis has it (how durable that is depends on Redis's persistence:
+//! `appendonly yes` keeps it across a Redis restart).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -20,9 +26,87 @@ pub struct HistoryError {
     source: rusqlite::Error,
 }
 
-/// Cheap to clone; clones share the history and its writer.
+/// The history, in whichever store this server uses. Cheap to clone.
 #[derive(Clone)]
-pub struct History {
+pub enum History {
+    Local(SqliteHistory),
+    Shared(SharedHistory),
+}
+
+impl History {
+    /// The latest messages, oldest first.
+    pub async fn recent(&self) -> Vec<HistoryEntry> {
+        match self {
+            History::Local(history) => history.recent(),
+            History::Shared(history) => history.recent().await,
+        }
+    }
+
+    /// Remembers a message; the returned future completes once it is stored for good.
+    pub fn record(
+        &self,
+        entry: HistoryEntry,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), NotSaved>> {
+        use futures_util::FutureExt;
+        match self {
+            History::Local(history) => history.record(entry).boxed(),
+            History::Shared(history) => history.record(entry),
+        }
+    }
+
+    /// Waits until every recorded message is stored.
+    pub async fn flush(&self) {
+        if let History::Local(history) = self {
+            history.flush().await;
+        }
+    }
+}
+
+/// The history in Redis, shared by every node of a cluster.
+#[derive(Clone)]
+pub struct SharedHistory {
+    pub cluster: Arc<crate::cluster::Cluster>,
+}
+
+impl SharedHistory {
+    fn key() -> String {
+        format!("{}:chat:history", crate::cluster::PREFIX)
+    }
+
+    async fn recent(&self) -> Vec<HistoryEntry> {
+        let cluster = &self.cluster;
+        match cluster.request(cluster.kv.list(&Self::key())).await {
+            Ok(items) => items
+                .iter()
+                .filter_map(|item| serde_json::from_str(item).ok())
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "the chat history could not be read");
+                Vec::new()
+            }
+        }
+    }
+
+    fn record(
+        &self,
+        entry: HistoryEntry,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), NotSaved>> {
+        use futures_util::FutureExt;
+        let cluster = self.cluster.clone();
+        async move {
+            let item = serde_json::to_string(&entry).map_err(|_| NotSaved)?;
+            cluster
+                .request(cluster.kv.push_capped(&Self::key(), &item, HISTORY_LEN))
+                .await
+                .map_err(|_| NotSaved)
+        }
+        .boxed()
+    }
+}
+
+/// The history in SQLite. Cheap to clone; clones share the history and its writer.
+#[derive(Clone)]
+pub struct SqliteHistory {
     /// The latest [`HISTORY_LEN`] messages, oldest first.
     recent: Arc<Mutex<VecDeque<HistoryEntry>>>,
     /// Feeds the writer thread, which owns the database connection.
@@ -41,9 +125,9 @@ enum Command {
 #[error("the message could not be saved")]
 pub struct NotSaved;
 
-impl History {
+impl SqliteHistory {
     /// Opens (or creates) the database at `path` and loads its latest messages.
-    pub fn open(path: &Path) -> Result<History, HistoryError> {
+    pub fn open(path: &Path) -> Result<SqliteHistory, HistoryError> {
         let error = |source| HistoryError {
             path: path.display().to_string(),
             source,
@@ -70,7 +154,7 @@ impl History {
             .name("chat-history".into())
             .spawn(move || write_loop(db, commands))
             .map_err(|e| error(rusqlite::Error::ToSqlConversionFailure(Box::new(e))))?;
-        Ok(History {
+        Ok(SqliteHistory {
             recent: Arc::new(Mutex::new(recent)),
             writer,
         })
@@ -220,7 +304,7 @@ mod tests {
     async fn keeps_the_latest_fifty_across_a_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.sqlite3");
-        let history = History::open(&path).unwrap();
+        let history = SqliteHistory::open(&path).unwrap();
         for n in 0..60 {
             let _committed_later = history.record(entry(n));
         }
@@ -229,7 +313,7 @@ mod tests {
         history.flush().await;
         drop(history);
 
-        let reopened = History::open(&path).unwrap();
+        let reopened = SqliteHistory::open(&path).unwrap();
         let texts: Vec<_> = reopened
             .recent()
             .into_iter()
@@ -244,7 +328,7 @@ mod tests {
     async fn a_recorded_message_is_confirmed_once_committed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chat.sqlite3");
-        let history = History::open(&path).unwrap();
+        let history = SqliteHistory::open(&path).unwrap();
         history.record(entry(1)).await.unwrap();
         // Committed means readable by another connection at once, without a flush.
         let other = Connection::open(&path).unwrap();
@@ -262,7 +346,7 @@ mod tests {
         let path = dir.path().join("chat.sqlite3");
         std::fs::write(&path, b"").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let history = History::open(&path).unwrap();
+        let history = SqliteHistory::open(&path).unwrap();
         history.record(entry(1)).await.unwrap();
         for file in ["chat.sqlite3", "chat.sqlite3-wal"] {
             let mode = std::fs::metadata(dir.path().join(file))
@@ -275,7 +359,7 @@ mod tests {
 
     #[test]
     fn an_unreadable_path_is_a_clear_error() {
-        let error = History::open(Path::new("/nonexistent-dir/x/chat.sqlite3"))
+        let error = SqliteHistory::open(Path::new("/nonexistent-dir/x/chat.sqlite3"))
             .err()
             .unwrap();
         assert!(error

@@ -4,6 +4,7 @@
 mod history;
 mod lookalike;
 mod names;
+mod shared_names;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,8 +19,9 @@ use socketioxide::adapter::Adapter;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
-pub use history::{History, HistoryError};
-use names::Names;
+pub use history::{History, HistoryError, SharedHistory, SqliteHistory};
+use names::{LocalNames, Names};
+use shared_names::SharedNames;
 
 use crate::contract::{self, Cx, Listener, Served, Shared};
 
@@ -27,18 +29,28 @@ use crate::contract::{self, Cx, Listener, Served, Shared};
 #[derive(Clone)]
 pub struct ChatState {
     /// Who is called what, among the connected clients.
-    names: Names,
+    pub names: Names,
     /// The latest messages, kept across restarts.
     pub history: History,
 }
 
 impl ChatState {
-    /// Opens the history database in `data_dir`.
+    /// Single-node mode: names in memory, the history in SQLite in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<ChatState, HistoryError> {
         Ok(ChatState {
-            names: Names::default(),
-            history: History::open(&data_dir.join("chat.sqlite3"))?,
+            names: Names::Local(LocalNames::default()),
+            history: History::Local(SqliteHistory::open(&data_dir.join("chat.sqlite3"))?),
         })
+    }
+
+    /// Cluster mode: names and history in Redis, the same for every node.
+    pub fn shared(cluster: &Arc<crate::cluster::Cluster>) -> ChatState {
+        ChatState {
+            names: Names::Shared(SharedNames::new(cluster.clone())),
+            history: History::Shared(SharedHistory {
+                cluster: cluster.clone(),
+            }),
+        }
     }
 }
 
@@ -56,9 +68,9 @@ fn listen<A: Adapter>(on: &Listener<Chat, ChatState, A>) {
 
 /// The name is the claimant's (and only its) once no one else holds it.
 async fn claim<A: Adapter>(cx: ChatCx<A>, (name,): (Nickname,)) -> Result<(), Rejection> {
-    cx.state.names.claim(cx.socket.id, name.clone())?;
+    cx.state.names.claim(cx.socket.id, name.clone()).await?;
     cx.reply::<NameAccepted>(&(name,));
-    cx.reply::<HistoryEvent>(&(cx.state.history.recent(),));
+    cx.reply::<HistoryEvent>(&(cx.state.history.recent().await,));
     Ok(())
 }
 
@@ -81,7 +93,7 @@ async fn message<A: Adapter>(cx: ChatCx<A>, (text,): (ChatText,)) -> Result<(), 
 }
 
 async fn leave<A: Adapter>(cx: ChatCx<A>, _: DisconnectReason) {
-    cx.state.names.release(cx.socket.id);
+    cx.state.names.release(cx.socket.id).await;
 }
 
 fn now_ms() -> i64 {

@@ -11,9 +11,51 @@ use socketioxide::socket::Sid;
 use super::lookalike;
 use crate::sync::lock;
 
-/// The names of the connected clients. Cheap to clone; clones share the registry.
+/// Who is called what: in this process (single-node mode), or in Redis (cluster mode).
+#[derive(Clone)]
+pub enum Names {
+    Local(LocalNames),
+    Shared(super::shared_names::SharedNames),
+}
+
+impl Names {
+    /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it
+    /// (or one that looks just like it).
+    pub async fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
+        match self {
+            Names::Local(names) => names.claim(sid, name),
+            Names::Shared(names) => names.claim(sid, name).await,
+        }
+    }
+
+    /// The sender as the chat shows it, if `sid` (a socket of this node) has a name.
+    pub fn sender(&self, sid: Sid) -> Option<Sender> {
+        match self {
+            Names::Local(names) => names.sender(sid),
+            Names::Shared(names) => names.sender(sid),
+        }
+    }
+
+    /// Frees the name of a socket that left.
+    pub async fn release(&self, sid: Sid) {
+        match self {
+            Names::Local(names) => names.release(sid),
+            Names::Shared(names) => names.release(sid).await,
+        }
+    }
+
+    /// Frees every name this server holds (it is stopping): in a cluster, the other nodes'
+    /// clients may take them at once.
+    pub async fn release_all(&self) {
+        if let Names::Shared(names) = self {
+            names.release_all().await;
+        }
+    }
+}
+
+/// The names of one process's clients. Cheap to clone; clones share the registry.
 #[derive(Clone, Default)]
-pub struct Names {
+pub struct LocalNames {
     inner: Arc<Mutex<Registry>>,
 }
 
@@ -25,7 +67,7 @@ struct Registry {
     by_key: HashMap<String, Sid>,
 }
 
-impl Names {
+impl LocalNames {
     /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it.
     pub fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
         let mut registry = self.lock();
@@ -87,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_name_is_unique_ignoring_case() {
-        let names = Names::default();
+        let names = LocalNames::default();
         let (a, b) = (Sid::new(), Sid::new());
         names.claim(a, name("Ada")).unwrap();
         let refused = names.claim(b, name("ADA")).unwrap_err();
@@ -98,7 +140,7 @@ mod tests {
 
     #[test]
     fn renaming_frees_the_old_name_and_may_change_case() {
-        let names = Names::default();
+        let names = LocalNames::default();
         let (a, b) = (Sid::new(), Sid::new());
         names.claim(a, name("Ada")).unwrap();
         names.claim(a, name("ada")).unwrap();
@@ -110,7 +152,7 @@ mod tests {
 
     #[test]
     fn leaving_frees_the_name() {
-        let names = Names::default();
+        let names = LocalNames::default();
         let (a, b) = (Sid::new(), Sid::new());
         names.claim(a, name("Ada")).unwrap();
         names.release(a);

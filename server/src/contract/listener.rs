@@ -165,6 +165,9 @@ where
                     // nothing is undone before it was done (a name released before its claim).
                     InOrder::close(&socket).await;
                     log_disconnected(nsp.metrics(), &socket, reason);
+                    if let Some(members) = nsp.cluster_members() {
+                        members.left(&socket.id.to_string());
+                    }
                     let cx = Cx { socket, nsp, state };
                     handler(cx, reason).await;
                 }
@@ -218,6 +221,14 @@ where
         };
         let joined = joined.clone();
         async move {
+            if let Some(cluster) = &cx.nsp.shared().cluster {
+                // Reachable from the other nodes: everyone on this node, and this socket.
+                cx.socket
+                    .join([cluster.node_room(), cx.socket.id.to_string()]);
+            }
+            if let Some(members) = cx.nsp.cluster_members() {
+                members.joined(&cx.socket.id.to_string());
+            }
             cx.nsp.metrics().connected(N::PATH);
             if cx.nsp.metrics().may_log_connection() {
                 tracing::info!(ns = N::PATH, sid = %cx.socket.id, transport = ?cx.socket.transport_type(), "connected");

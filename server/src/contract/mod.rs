@@ -14,6 +14,8 @@ mod limits;
 mod listener;
 mod nsp;
 
+use std::sync::Arc;
+
 use socketioxide::adapter::Adapter;
 use socketioxide_core::adapter::DefinedAdapter;
 
@@ -30,6 +32,8 @@ pub struct Shared {
     pub metrics: Metrics,
     /// How fast one client may send to each namespace.
     pub limits: Limits,
+    /// The other nodes, in cluster mode.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.

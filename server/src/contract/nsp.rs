@@ -56,14 +56,75 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         &self.shared.metrics
     }
 
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Who is connected to this namespace across the cluster, in cluster mode.
+    pub fn cluster_members(&self) -> Option<&Arc<crate::cluster::Members>> {
+        self.shared.cluster.as_ref()?.members(N::PATH)
+    }
+
     /// Sends `E` to one socket.
     pub fn emit<E: ServerEvent<Namespace = N>>(&self, socket: &SocketRef<A>, args: &E::Args) {
         self.send(socket, E::NAME, args);
     }
 
-    /// Sends `E` to every socket of the namespace.
+    /// Sends `E` to every socket of the namespace on this node only.
+    pub fn broadcast_here<E: ServerEvent<Namespace = N>>(&self, args: &E::Args) {
+        self.deliver::<E>(self.sockets(), args);
+    }
+
+    /// Sends `E` to every socket of the namespace, on every node.
     pub async fn broadcast<E: ServerEvent<Namespace = N>>(&self, args: &E::Args) {
         self.deliver::<E>(self.sockets(), args);
+        self.to_other_nodes::<E>(None, args).await;
+    }
+
+    /// Sends `E` to the socket `id` if it is on another node of the cluster (socketioxide's
+    /// adapter carries it there); whether it is known to be there.
+    pub async fn emit_remote<E: ServerEvent<Namespace = N>>(
+        &self,
+        id: &PeerId,
+        args: &E::Args,
+    ) -> bool {
+        let Some(cluster) = &self.shared.cluster else {
+            return false;
+        };
+        let known = cluster
+            .members(N::PATH)
+            .is_some_and(|members| members.is_remote(id.as_str()));
+        if known {
+            self.to_other_nodes::<E>(Some(id.to_string()), args).await;
+        }
+        known
+    }
+
+    /// In cluster mode, sends `E` through the adapter to the sockets of the other nodes (of
+    /// `room`, if given): this node's own sockets are served by [`Nsp::deliver`]. When Redis
+    /// is down, they are the only ones served.
+    async fn to_other_nodes<E: ServerEvent<Namespace = N>>(
+        &self,
+        room: Option<String>,
+        args: &E::Args,
+    ) {
+        let Some(cluster) = &self.shared.cluster else {
+            return;
+        };
+        let Some(operators) = self.io.of(N::PATH) else {
+            return;
+        };
+        let operators = match room {
+            Some(room) => operators.to(room),
+            None => operators,
+        };
+        let sent = operators
+            .except(cluster.node_room())
+            .emit(E::NAME, args)
+            .await;
+        cluster
+            .status
+            .reachable(!matches!(sent, Err(BroadcastError::Adapter(_))));
     }
 
     /// Sends `E` to every socket of `room`.
@@ -90,7 +151,8 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         let Some(operators) = self.io.of(N::PATH) else {
             return;
         };
-        let operators = operators.within(room);
+        // Each node sends its own clients their snapshots.
+        let operators = operators.within(room).local();
         let recipients = operators.clone().sockets().len();
         let failed = match operators.emit(E::NAME, args).await {
             Ok(()) => 0,

@@ -49,11 +49,28 @@ impl TestServer {
         Self::launch(data_dir, &[]).await
     }
 
-    async fn launch(data_dir: TempDir, flags: &[&str]) -> TestServer {
+    /// Starts one node of a cluster on `engine` (in memory, or a real Redis).
+    pub async fn start_clustered(engine: server::Engine, flags: &[&str]) -> TestServer {
+        let data_dir = tempfile::tempdir().expect("temp dir");
         let config = Config::for_tests(data_dir.path(), flags);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = Switchboard::build(&config, addr).expect("build server");
+        let server = Switchboard::build_clustered(&config, addr, engine)
+            .await
+            .expect("build a cluster node");
+        Self::run(server, listener, data_dir)
+    }
+
+    async fn launch(data_dir: TempDir, flags: &[&str]) -> TestServer {
+        let config = Config::for_tests(data_dir.path(), flags);
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let server = Switchboard::build(&config, listener.local_addr().expect("addr"))
+            .expect("build server");
+        Self::run(server, listener, data_dir)
+    }
+
+    fn run(server: Switchboard, listener: TcpListener, data_dir: TempDir) -> TestServer {
+        let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(listener, None, async move {
             let _ = stopped.await;

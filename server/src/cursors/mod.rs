@@ -4,6 +4,9 @@
 //! connected right now, so a client that left is gone from the next broadcast without any
 //! bookkeeping that could go stale.
 //!
+//! In a cluster each node ticks for its own clients, merging in the other nodes' cursors
+//! (`others.rs`).
+//!
 //! Two ways to receive it. The seed's contract: `update`(map of every cursor) every tick, an
 //! O(N²) stream of bytes. Compact mode (auth `{"compact": true}`, our page's): `delta` with only
 //! the cursors that moved and the ids that left, nothing when nothing changed, and a full
@@ -27,6 +30,9 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::contract::{self, Cx, Listener, Nsp, Served, Shared};
+use others::{Others, Tick};
+
+mod others;
 use crate::sync::lock;
 
 /// Rooms by mode: the seed's full map, or compact deltas.
@@ -75,21 +81,36 @@ impl Changes {
     }
 }
 
-type CursorsCx<A> = Cx<Cursors, Changes, A>;
+/// What `/cursors` keeps besides each socket's position. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct CursorState {
+    changes: Changes,
+    /// The other nodes' cursors, in cluster mode.
+    others: Option<Arc<Mutex<Others>>>,
+}
+
+type CursorsCx<A> = Cx<Cursors, CursorState, A>;
 
 /// Serves `/cursors` and starts its broadcast loop (stopped with the returned handle).
 pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> (A::InitRes, JoinHandle<()>) {
-    let changes = Changes::default();
-    let ticker = spawn_ticker(Nsp::new(io, shared), changes.clone());
+    let state = CursorState {
+        changes: Changes::default(),
+        others: shared.cluster.as_ref().map(|cluster| {
+            let others = Arc::new(Mutex::new(Others::default()));
+            others::follow(cluster.clone(), Arc::downgrade(&others));
+            others
+        }),
+    };
+    let ticker = spawn_ticker(Nsp::new(io, shared), state.clone());
     (
-        contract::serve(io, shared, changes, listen::<A>, joined::<A>),
+        contract::serve(io, shared, state, listen::<A>, joined::<A>),
         ticker,
     )
 }
 
 /// Places the newcomer at a random spot (as the seed does) and files it under its mode, all
 /// before the client is told it is connected.
-fn listen<A: Adapter>(on: &Listener<Cursors, Changes, A>) {
+fn listen<A: Adapter>(on: &Listener<Cursors, CursorState, A>) {
     let socket = on.socket();
     socket
         .extensions
@@ -105,10 +126,13 @@ fn listen<A: Adapter>(on: &Listener<Cursors, Changes, A>) {
 
 async fn joined<A: Adapter>(cx: CursorsCx<A>) {
     // Others see the newcomer appear; a compact newcomer first gets everyone.
-    cx.state.moved(cx.socket.id);
+    cx.state.changes.moved(cx.socket.id);
     if cx.socket.rooms().iter().any(|room| room == COMPACT) {
         let everyone = Delta {
-            moved: cursors(&cx.nsp).into_values().map(compact).collect(),
+            moved: cursors(&cx.nsp, &cx.state)
+                .into_values()
+                .map(compact)
+                .collect(),
             left: Vec::new(),
         };
         cx.reply::<DeltaEvent>(&(everyone,));
@@ -116,63 +140,93 @@ async fn joined<A: Adapter>(cx: CursorsCx<A>) {
 }
 
 async fn left<A: Adapter>(cx: CursorsCx<A>, _: DisconnectReason) {
-    cx.state.left(cx.socket.id);
+    cx.state.changes.left(cx.socket.id);
 }
 
 async fn moved<A: Adapter>(cx: CursorsCx<A>, (position,): (Position,)) -> Result<(), Rejection> {
     if let Some(here) = cx.socket.extensions.get::<Here>() {
         here.set(position);
-        cx.state.moved(cx.socket.id);
+        cx.state.changes.moved(cx.socket.id);
     }
     Ok(())
 }
 
 /// Broadcasts every [`TICK_MS`]: the full map to the seed's clients, what changed to compact
 /// ones. Each is encoded once per tick, whatever the number of clients.
-fn spawn_ticker<A: Adapter>(nsp: Nsp<Cursors, A>, changes: Changes) -> JoinHandle<()> {
+fn spawn_ticker<A: Adapter>(nsp: Nsp<Cursors, A>, state: CursorState) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_millis(TICK_MS));
         // After a stall, carry on at the normal pace rather than bursting to catch up.
         ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        loop {
+        for count in 0u64.. {
             ticks.tick().await;
             let started = Instant::now();
-            tick(&nsp, &changes).await;
+            tick(&nsp, &state, count % others::FULL_EVERY == 0).await;
             nsp.metrics().tick_took(started.elapsed());
         }
     })
 }
 
-async fn tick<A: Adapter>(nsp: &Nsp<Cursors, A>, changes: &Changes) {
+async fn tick<A: Adapter>(nsp: &Nsp<Cursors, A>, state: &CursorState, whole_map: bool) {
     let Some(namespace) = nsp.io().of(<Cursors as app::protocol::Namespace>::PATH) else {
         return;
     };
-    let pending = changes.take();
-    if !namespace.clone().within(FULL).sockets().is_empty() {
-        nsp.broadcast_snapshot::<Update>(FULL, &(cursors(nsp),))
-            .await;
-    }
-    if pending.moved.is_empty() && pending.left.is_empty() {
-        return;
-    }
-    let moved = pending
+    let pending = state.changes.take();
+    let mut moved: Vec<(String, f64, f64)> = pending
         .moved
         .iter()
         .filter_map(|sid| namespace.get_socket(*sid))
         .filter(|socket| socket.connected())
         .filter_map(|socket| cursor_of(&socket).map(compact))
         .collect();
-    let delta = Delta {
-        moved,
-        left: pending.left.iter().map(Sid::to_string).collect(),
-    };
+    let mut left: Vec<String> = pending.left.iter().map(Sid::to_string).collect();
+    if let (Some(cluster), Some(others)) = (&nsp.shared().cluster, &state.others) {
+        // Ours to the other nodes (all of them now and then), theirs into ours.
+        let tick = Tick {
+            node: cluster.node.clone(),
+            moved: if whole_map {
+                local_cursors(nsp).into_values().map(compact).collect()
+            } else {
+                moved.clone()
+            },
+            left: left.clone(),
+            all: whole_map,
+        };
+        others::publish(cluster, tick).await;
+        let heard = lock(others).take();
+        moved.extend(heard.moved.into_iter().map(|(id, (x, y))| (id, x, y)));
+        left.extend(heard.left);
+    }
+    if !namespace.clone().within(FULL).sockets().is_empty() {
+        nsp.broadcast_snapshot::<Update>(FULL, &(cursors(nsp, state),))
+            .await;
+    }
+    let delta = Delta { moved, left };
     if !delta.is_empty() {
         nsp.broadcast_to::<DeltaEvent>(COMPACT, &(delta,)).await;
     }
 }
 
-/// Every connected client's cursor, keyed by socket id.
-fn cursors<A: Adapter>(nsp: &Nsp<Cursors, A>) -> CursorMap {
+/// Every cursor (this node's clients', and in a cluster the other nodes'), keyed by id.
+fn cursors<A: Adapter>(nsp: &Nsp<Cursors, A>, state: &CursorState) -> CursorMap {
+    let mut map = local_cursors(nsp);
+    if let Some(others) = &state.others {
+        for (id, (x, y)) in lock(others).all() {
+            map.insert(
+                id.clone(),
+                Cursor {
+                    id: id.clone(),
+                    x: *x,
+                    y: *y,
+                },
+            );
+        }
+    }
+    map
+}
+
+/// This node's clients' cursors.
+fn local_cursors<A: Adapter>(nsp: &Nsp<Cursors, A>) -> CursorMap {
     nsp.sockets()
         .iter()
         .filter_map(cursor_of)

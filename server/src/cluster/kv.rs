@@ -1,0 +1,316 @@
+//! The few Redis commands cluster mode uses, behind one trait: Redis itself (`RedisKv`, with
+//! fred), and an in-memory stand-in with the same semantics for tests of two servers in one
+//! process (`MemoryKv`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+
+use crate::sync::lock;
+
+/// Why a command failed: the store cannot be reached (or answered in error).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("the cluster's Redis did not answer: {0}")]
+pub struct Unreachable(pub String);
+
+pub type KvResult<T> = Result<T, Unreachable>;
+
+/// Keys with a time to live, compare-and-delete, and a capped list.
+pub trait Kv: Send + Sync + 'static {
+    /// Sets `key` to `value` for `ttl` only if it does not exist; whether it was set.
+    fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>>;
+    fn get(&self, key: &str) -> BoxFuture<'static, KvResult<Option<String>>>;
+    /// Deletes `key` if it holds `value`; whether it did.
+    fn delete_if(&self, key: &str, value: &str) -> BoxFuture<'static, KvResult<bool>>;
+    /// Gives `key` a new `ttl` if it holds `value`; whether it did.
+    fn renew_if(&self, key: &str, value: &str, ttl: Duration)
+        -> BoxFuture<'static, KvResult<bool>>;
+    /// Appends `item` to the list at `key`, keeping only the last `cap` items.
+    fn push_capped(&self, key: &str, item: &str, cap: usize) -> BoxFuture<'static, KvResult<()>>;
+    /// The whole list at `key`, oldest first.
+    fn list(&self, key: &str) -> BoxFuture<'static, KvResult<Vec<String>>>;
+    /// Adds one to the counter at `key` and returns it.
+    fn increment(&self, key: &str) -> BoxFuture<'static, KvResult<i64>>;
+}
+
+/// Redis through fred: one multiplexed client that reconnects by itself.
+pub struct RedisKv {
+    pub client: fred::clients::Client,
+}
+
+/// `DEL` only if the key still holds our value (a name released by its holder only).
+const DELETE_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+/// `PEXPIRE` only if the key still holds our value (never extending someone else's claim).
+const RENEW_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+/// `RPUSH` and `LTRIM` at once.
+const PUSH_CAPPED: &str = "redis.call('rpush', KEYS[1], ARGV[1]); redis.call('ltrim', KEYS[1], -tonumber(ARGV[2]), -1); return 1";
+
+fn failed(error: fred::error::Error) -> Unreachable {
+    Unreachable(error.to_string())
+}
+
+impl Kv for RedisKv {
+    fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>> {
+        use fred::interfaces::KeysInterface;
+        use fred::types::{Expiration, SetOptions};
+        let (client, key, value) = (self.client.clone(), key.to_owned(), value.to_owned());
+        async move {
+            let set: Option<String> = client
+                .set(
+                    key,
+                    value,
+                    Some(Expiration::PX(ttl.as_millis() as i64)),
+                    Some(SetOptions::NX),
+                    false,
+                )
+                .await
+                .map_err(failed)?;
+            Ok(set.is_some())
+        }
+        .boxed()
+    }
+
+    fn get(&self, key: &str) -> BoxFuture<'static, KvResult<Option<String>>> {
+        use fred::interfaces::KeysInterface;
+        let (client, key) = (self.client.clone(), key.to_owned());
+        async move { client.get(key).await.map_err(failed) }.boxed()
+    }
+
+    fn delete_if(&self, key: &str, value: &str) -> BoxFuture<'static, KvResult<bool>> {
+        use fred::interfaces::LuaInterface;
+        let (client, key, value) = (self.client.clone(), key.to_owned(), value.to_owned());
+        async move {
+            let deleted: i64 = client
+                .eval(DELETE_IF, vec![key], vec![value])
+                .await
+                .map_err(failed)?;
+            Ok(deleted == 1)
+        }
+        .boxed()
+    }
+
+    fn renew_if(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>> {
+        use fred::interfaces::LuaInterface;
+        let (client, key, value) = (self.client.clone(), key.to_owned(), value.to_owned());
+        async move {
+            let renewed: i64 = client
+                .eval(
+                    RENEW_IF,
+                    vec![key],
+                    vec![value, ttl.as_millis().to_string()],
+                )
+                .await
+                .map_err(failed)?;
+            Ok(renewed == 1)
+        }
+        .boxed()
+    }
+
+    fn push_capped(&self, key: &str, item: &str, cap: usize) -> BoxFuture<'static, KvResult<()>> {
+        use fred::interfaces::LuaInterface;
+        let (client, key, item) = (self.client.clone(), key.to_owned(), item.to_owned());
+        async move {
+            let _: i64 = client
+                .eval(PUSH_CAPPED, vec![key], vec![item, cap.to_string()])
+                .await
+                .map_err(failed)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn list(&self, key: &str) -> BoxFuture<'static, KvResult<Vec<String>>> {
+        use fred::interfaces::ListInterface;
+        let (client, key) = (self.client.clone(), key.to_owned());
+        async move { client.lrange(key, 0, -1).await.map_err(failed) }.boxed()
+    }
+
+    fn increment(&self, key: &str) -> BoxFuture<'static, KvResult<i64>> {
+        use fred::interfaces::KeysInterface;
+        let (client, key) = (self.client.clone(), key.to_owned());
+        async move { client.incr(key).await.map_err(failed) }.boxed()
+    }
+}
+
+/// The same commands in memory, for several servers in one process.
+#[derive(Clone, Default)]
+pub struct MemoryKv {
+    inner: Arc<Mutex<Memory>>,
+}
+
+#[derive(Default)]
+struct Memory {
+    values: HashMap<String, (String, Option<Instant>)>,
+    lists: HashMap<String, Vec<String>>,
+    /// While set, every command fails (a Redis that is down).
+    down: bool,
+}
+
+impl Memory {
+    fn live(&mut self, key: &str) -> Option<&String> {
+        let expired = self
+            .values
+            .get(key)
+            .is_some_and(|(_, until)| until.is_some_and(|t| t <= Instant::now()));
+        if expired {
+            self.values.remove(key);
+        }
+        self.values.get(key).map(|(value, _)| value)
+    }
+}
+
+impl MemoryKv {
+    /// Makes every command fail (or work again), as a Redis that goes down and comes back.
+    pub fn set_down(&self, down: bool) {
+        lock(&self.inner).down = down;
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        command: impl FnOnce(&mut Memory) -> T,
+    ) -> BoxFuture<'static, KvResult<T>> {
+        let mut memory = lock(&self.inner);
+        let outcome = if memory.down {
+            Err(Unreachable("down (in memory)".into()))
+        } else {
+            Ok(command(&mut memory))
+        };
+        futures_util::future::ready(outcome).boxed()
+    }
+}
+
+impl Kv for MemoryKv {
+    fn set_if_absent(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.run(move |m| {
+            if m.live(&key).is_some() {
+                return false;
+            }
+            m.values.insert(key, (value, Some(Instant::now() + ttl)));
+            true
+        })
+    }
+
+    fn get(&self, key: &str) -> BoxFuture<'static, KvResult<Option<String>>> {
+        let key = key.to_owned();
+        self.run(move |m| m.live(&key).cloned())
+    }
+
+    fn delete_if(&self, key: &str, value: &str) -> BoxFuture<'static, KvResult<bool>> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.run(move |m| {
+            if m.live(&key) == Some(&value) {
+                m.values.remove(&key);
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    fn renew_if(
+        &self,
+        key: &str,
+        value: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.run(move |m| {
+            if m.live(&key) == Some(&value) {
+                m.values.insert(key, (value, Some(Instant::now() + ttl)));
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    fn push_capped(&self, key: &str, item: &str, cap: usize) -> BoxFuture<'static, KvResult<()>> {
+        let (key, item) = (key.to_owned(), item.to_owned());
+        self.run(move |m| {
+            let list = m.lists.entry(key).or_default();
+            list.push(item);
+            let excess = list.len().saturating_sub(cap);
+            list.drain(..excess);
+        })
+    }
+
+    fn list(&self, key: &str) -> BoxFuture<'static, KvResult<Vec<String>>> {
+        let key = key.to_owned();
+        self.run(move |m| m.lists.get(&key).cloned().unwrap_or_default())
+    }
+
+    fn increment(&self, key: &str) -> BoxFuture<'static, KvResult<i64>> {
+        let key = key.to_owned();
+        self.run(move |m| {
+            let next = m
+                .live(&key)
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0)
+                + 1;
+            m.values.insert(key, (next.to_string(), None));
+            next
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn keys_expire_and_are_deleted_or_renewed_only_by_their_holder() {
+        let kv = MemoryKv::default();
+        let ttl = Duration::from_millis(50);
+        assert!(kv.set_if_absent("name:ada", "a", ttl).await.unwrap());
+        assert!(
+            !kv.set_if_absent("name:ada", "b", ttl).await.unwrap(),
+            "held"
+        );
+        assert!(!kv.delete_if("name:ada", "b").await.unwrap(), "not b's");
+        assert!(!kv.renew_if("name:ada", "b", ttl).await.unwrap());
+        assert!(kv.renew_if("name:ada", "a", ttl).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(kv.get("name:ada").await.unwrap(), None, "expired");
+        assert!(kv.set_if_absent("name:ada", "b", ttl).await.unwrap());
+        assert!(kv.delete_if("name:ada", "b").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn lists_are_capped_and_counters_count_and_down_means_down() {
+        let kv = MemoryKv::default();
+        for n in 0..5 {
+            kv.push_capped("history", &n.to_string(), 3).await.unwrap();
+        }
+        assert_eq!(kv.list("history").await.unwrap(), ["2", "3", "4"]);
+        assert_eq!(kv.increment("id").await.unwrap(), 1);
+        assert_eq!(kv.increment("id").await.unwrap(), 2);
+        kv.set_down(true);
+        assert!(kv.get("id").await.is_err());
+        kv.set_down(false);
+        assert_eq!(kv.increment("id").await.unwrap(), 3);
+    }
+}

@@ -1,0 +1,220 @@
+//! Cluster mode (`--redis-url`): several Switchboard processes act as one server through
+//! Redis, the engine socket.io users already run for it.
+//!
+//! - socket.io packets between nodes (a chat message for everyone, a relay to a socket on
+//!   another node) go through socketioxide's own Redis adapter (`socketioxide-redis`, fred
+//!   driver); every handler is generic over the adapter.
+//! - [`Kv`] (`kv.rs`): the state nodes share in Redis (names, the chat history).
+//! - [`Bus`] (`bus.rs`): messages that are not socket.io packets (cursor moves, who is
+//!   connected where), over the adapter's own pub/sub driver.
+//! - [`Members`] (`members.rs`): every namespace's sockets across the cluster, with the node
+//!   that holds each, kept by heartbeats so a dead node's sockets disappear.
+//!
+//! Without `--redis-url` none of this exists: single-node mode is the embedded default.
+
+mod bus;
+mod kv;
+mod members;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::protocol::{remote, signal, Namespace};
+
+pub use bus::{Bus, DriverBus, MemoryDriver, MemoryHub};
+pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Unreachable};
+pub use members::Members;
+
+/// How long a request to Redis may take before it counts as failed: a missing node or Redis
+/// must not stall every lookup.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// Nodes say they are alive this often; one silent for [`NODE_TIMEOUT`] is gone.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Channel and key prefix of everything Switchboard keeps in Redis.
+pub const PREFIX: &str = "switchboard";
+
+/// This node's view of the cluster. Cheap to share (`Arc`).
+pub struct Cluster {
+    /// This node's id (socketioxide's server id), unique in the cluster.
+    pub node: String,
+    /// The shared state.
+    pub kv: Arc<dyn Kv>,
+    /// The other nodes, for what is not a socket.io packet.
+    pub bus: Arc<dyn Bus>,
+    /// Whether Redis answers, and how fast.
+    pub status: Arc<Status>,
+    /// Who is connected where, for the namespaces that relay to one socket.
+    members: HashMap<&'static str, Arc<Members>>,
+}
+
+impl Cluster {
+    /// Joins the cluster as `node` (must run inside a tokio runtime: it starts following the
+    /// other nodes).
+    pub fn new(node: String, kv: Arc<dyn Kv>, bus: Arc<dyn Bus>) -> Cluster {
+        let status = Arc::new(Status::default());
+        let members = [remote::Remote::PATH, signal::Signalling::PATH]
+            .into_iter()
+            .map(|path| {
+                (
+                    path,
+                    Members::start(&node, bus.clone(), status.clone(), path),
+                )
+            })
+            .collect();
+        Cluster {
+            node,
+            kv,
+            bus,
+            status,
+            members,
+        }
+    }
+
+    /// Who is connected to namespace `path` across the cluster, if it is followed.
+    pub fn members(&self, path: &str) -> Option<&Arc<Members>> {
+        self.members.get(path)
+    }
+
+    /// Times a request to Redis, and notes whether Redis answered.
+    pub async fn request<T>(
+        &self,
+        request: impl std::future::Future<Output = KvResult<T>>,
+    ) -> KvResult<T> {
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(REQUEST_TIMEOUT, request).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Unreachable("no answer within a second".into())),
+        };
+        self.status.took(started.elapsed());
+        self.status.reachable(outcome.is_ok());
+        outcome
+    }
+
+    /// The room every socket of this node is in: broadcasting "except it" reaches the other
+    /// nodes only (this node delivers to its own sockets itself).
+    pub fn node_room(&self) -> String {
+        format!("node:{}", self.node)
+    }
+}
+
+/// Whether Redis answers, logged once when it goes and once when it is back.
+#[derive(Default)]
+pub struct Status {
+    down: AtomicBool,
+    requests: AtomicU64,
+    request_micros: AtomicU64,
+    request_micros_max: AtomicU64,
+    /// Other nodes heard from within [`NODE_TIMEOUT`].
+    nodes_seen: AtomicU64,
+}
+
+impl Status {
+    pub fn reachable(&self, reachable: bool) {
+        let was_down = self.down.swap(!reachable, Relaxed);
+        match (was_down, reachable) {
+            (false, false) => tracing::error!(
+                "Redis cannot be reached: each node serves its own clients until it is back"
+            ),
+            (true, true) => tracing::info!("Redis is back: the nodes act as one again"),
+            _ => {}
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        !self.down.load(Relaxed)
+    }
+
+    fn took(&self, took: Duration) {
+        let micros = took.as_micros() as u64;
+        self.requests.fetch_add(1, Relaxed);
+        self.request_micros.fetch_add(micros, Relaxed);
+        self.request_micros_max.fetch_max(micros, Relaxed);
+    }
+
+    pub fn set_nodes_seen(&self, nodes: usize) {
+        self.nodes_seen.store(nodes as u64, Relaxed);
+    }
+
+    /// Prometheus lines for `/metrics`.
+    pub fn render(&self, out: &mut String) {
+        use std::fmt::Write;
+        let seconds = |micros: u64| micros as f64 / 1e6;
+        let _ = write!(
+            out,
+            "# HELP switchboard_redis_connected Whether this node reaches the cluster's Redis.\n\
+             # TYPE switchboard_redis_connected gauge\n\
+             switchboard_redis_connected {}\n\
+             # HELP switchboard_cluster_nodes_seen Other nodes heard from in the last few seconds.\n\
+             # TYPE switchboard_cluster_nodes_seen gauge\n\
+             switchboard_cluster_nodes_seen {}\n\
+             # HELP switchboard_redis_request_seconds Time of this node's requests to Redis.\n\
+             # TYPE switchboard_redis_request_seconds summary\n\
+             switchboard_redis_request_seconds_sum {:.6}\n\
+             switchboard_redis_request_seconds_count {}\n\
+             # HELP switchboard_redis_request_seconds_max The slowest request to Redis so far.\n\
+             # TYPE switchboard_redis_request_seconds_max gauge\n\
+             switchboard_redis_request_seconds_max {:.6}\n",
+            u8::from(self.is_up()),
+            self.nodes_seen.load(Relaxed),
+            seconds(self.request_micros.load(Relaxed)),
+            self.requests.load(Relaxed),
+            seconds(self.request_micros_max.load(Relaxed)),
+        );
+    }
+}
+
+/// The fred clients of a node that runs against a real Redis.
+pub struct RedisClients {
+    /// Commands (names, history).
+    pub commands: fred::clients::Client,
+    /// The adapter's and the bus's subscriptions.
+    pub subscriber: fred::clients::SubscriberClient,
+}
+
+/// Why Redis could not be used at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("--redis-url {url:?} is not a Redis URL: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot reach Redis at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
+/// Connects to Redis at `url`: clients that reconnect by themselves (every half second,
+/// forever), answer within [`REQUEST_TIMEOUT`] or fail, and resubscribe after a reconnect.
+pub async fn connect(url: &str) -> Result<RedisClients, ConnectError> {
+    use fred::prelude::{Builder, ClientLike, Config, ReconnectPolicy};
+    use fred::types::RespVersion;
+    let mut config = Config::from_url(url).map_err(|e| ConnectError::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    // socketioxide-redis's drivers speak RESP3 (Redis 7 and later).
+    config.version = RespVersion::RESP3;
+    let builder = || {
+        let mut builder = Builder::from_config(config.clone());
+        builder
+            .with_performance_config(|performance| {
+                performance.default_command_timeout = REQUEST_TIMEOUT;
+            })
+            .with_connection_config(|connection| {
+                connection.connection_timeout = REQUEST_TIMEOUT;
+            })
+            .set_policy(ReconnectPolicy::new_constant(0, 500));
+        builder
+    };
+    let unreachable = |e: fred::error::Error| ConnectError::Unreachable {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    };
+    let commands = builder().build().map_err(unreachable)?;
+    let subscriber = builder().build_subscriber_client().map_err(unreachable)?;
+    commands.init().await.map_err(unreachable)?;
+    Ok(RedisClients {
+        commands,
+        subscriber,
+    })
+}

@@ -1,0 +1,197 @@
+//! The HTTP side of the server: health, metrics, server functions, the site's files, and
+//! the request socket.io keeps of each connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::config::SiteConfig;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::{Json, Router};
+
+use crate::site::Site;
+use crate::{accept, contract};
+
+/// The routes besides socket.io's and the trades': health, metrics, server functions, and
+/// the site's files for everything else.
+pub fn routes(state: HttpState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(serve_metrics))
+        .route("/api/{*server_fn}", any(server_fn))
+        .fallback(site_file)
+        .with_state(state)
+}
+
+/// What axum's handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub site: Site,
+    /// Handed to server functions as Leptos context.
+    pub site_config: SiteConfig,
+    /// This server's counters, for `/metrics`.
+    pub shared: Arc<contract::Shared>,
+    /// Who may read `/metrics`.
+    pub metrics_access: MetricsAccess,
+}
+
+/// `/metrics` answers loopback clients; others only with the token, or when it is public.
+#[derive(Clone)]
+pub struct MetricsAccess {
+    pub token: Option<String>,
+    pub public: bool,
+}
+
+impl MetricsAccess {
+    fn allows(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
+        if self.public || peer.ip().is_loopback() {
+            return true;
+        }
+        let presented = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "));
+        match (&self.token, presented) {
+            (Some(token), Some(presented)) => same_secret(token, presented),
+            _ => false,
+        }
+    }
+}
+
+/// Copies what socketioxide keeps of a connection's first request (URI and headers) into
+/// allocations of its own. As hyper parses them they point into the connection's read buffer
+/// (16 KB or more), which would otherwise stay alive for as long as the WebSocket is open.
+pub fn detach_request<B>(request: Request<B>) -> Request<B> {
+    let (mut parts, body) = request.into_parts();
+    parts.headers = parts
+        .headers
+        .iter()
+        .filter_map(|(name, value)| {
+            let name = axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
+            let value = axum::http::HeaderValue::from_bytes(value.as_bytes()).ok()?;
+            Some((name, value))
+        })
+        .collect();
+    if let Ok(uri) = parts.uri.to_string().parse() {
+        parts.uri = uri;
+    }
+    // An extension, too, keeps the read buffer alive; the upgrade handle is the one needed,
+    // and the means to hang up on the client (see `contract::hang_up`).
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    let hangup = parts.extensions.remove::<accept::Hangup>();
+    parts.extensions = Default::default();
+    if let Some(upgrade) = upgrade {
+        parts.extensions.insert(upgrade);
+    }
+    if let Some(hangup) = hangup {
+        parts.extensions.insert(hangup);
+    }
+    Request::from_parts(parts, body)
+}
+
+/// Compares two secrets in constant time (their digests, byte by byte, all bytes always).
+fn same_secret(a: &str, b: &str) -> bool {
+    let digest = |s: &str| ring::digest::digest(&ring::digest::SHA256, s.as_bytes());
+    let (a, b) = (digest(a), digest(b));
+    a.as_ref()
+        .iter()
+        .zip(b.as_ref())
+        .fold(0u8, |differ, (x, y)| differ | (x ^ y))
+        == 0
+}
+
+async fn serve_metrics(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if !state.metrics_access.allows(peer, &headers) {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "/metrics answers this computer only; elsewhere send the --metrics-token as a bearer token.",
+        )
+            .into_response();
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        render_metrics(&state.shared),
+    )
+        .into_response()
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "ok": true }))
+}
+
+async fn server_fn(State(state): State<HttpState>, request: Request<Body>) -> impl IntoResponse {
+    let site_config = state.site_config.clone();
+    leptos_axum::handle_server_fns_with_context(
+        move || leptos::prelude::provide_context(site_config.clone()),
+        request,
+    )
+    .await
+}
+
+async fn site_file(
+    State(state): State<HttpState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    state.site.respond(&method, &uri, &headers)
+}
+
+/// This node's counters, and in cluster mode its view of the cluster.
+fn render_metrics(shared: &contract::Shared) -> String {
+    let mut text = shared.metrics.render();
+    if let Some(cluster) = &shared.cluster {
+        cluster.status.render(&mut text);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_answer_this_computer_and_elsewhere_only_the_token() {
+        let (home, away): (SocketAddr, SocketAddr) = (
+            "127.0.0.1:5000".parse().unwrap(),
+            "192.168.1.9:5000".parse().unwrap(),
+        );
+        let bearer = |token: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                format!("Bearer {token}").parse().unwrap(),
+            );
+            headers
+        };
+        let closed = MetricsAccess {
+            token: None,
+            public: false,
+        };
+        assert!(closed.allows(home, &HeaderMap::new()));
+        assert!(!closed.allows(away, &HeaderMap::new()));
+        assert!(!closed.allows(away, &bearer("")));
+        let token = MetricsAccess {
+            token: Some("s3cret".into()),
+            public: false,
+        };
+        assert!(token.allows(away, &bearer("s3cret")));
+        assert!(!token.allows(away, &bearer("s3cre")));
+        assert!(!token.allows(away, &HeaderMap::new()));
+        let public = MetricsAccess {
+            token: None,
+            public: true,
+        };
+        assert!(public.allows(away, &HeaderMap::new()));
+    }
+}

@@ -1,0 +1,282 @@
+//! Cluster mode without Redis: two servers in this process, joined by an in-memory adapter
+//! driver and store with Redis's semantics. Every contract of every namespace holds across
+//! the two nodes, as a client cannot tell it talks to a cluster. (server/tests/redis.rs runs
+//! the same against a real Redis, with real processes.)
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{RawClient, SioClient, TestServer, PATIENCE};
+use serde_json::{json, Value};
+use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
+use server::Engine;
+
+const QUIET: Duration = Duration::from_millis(300);
+
+struct Cluster {
+    hub: MemoryHub,
+    kv: MemoryKv,
+    a: TestServer,
+    b: TestServer,
+    /// Node b's driver, to cut it off as if it died.
+    b_driver: MemoryDriver,
+}
+
+async fn cluster() -> Cluster {
+    let (hub, kv) = (MemoryHub::default(), MemoryKv::default());
+    let node = |driver: MemoryDriver| {
+        let kv = kv.clone();
+        async move { TestServer::start_clustered(Engine::Memory { driver, kv }, &[]).await }
+    };
+    let b_driver = hub.driver();
+    let a = node(hub.driver()).await;
+    let b = node(b_driver.clone()).await;
+    Cluster {
+        hub,
+        kv,
+        a,
+        b,
+        b_driver,
+    }
+}
+
+async fn named(server: &TestServer, name: &str) -> SioClient {
+    let mut client = SioClient::connect(server, "/chat").await;
+    client.emit("name", vec![json!(name)]).await;
+    assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
+    client.expect("history").await;
+    client
+}
+
+/// Waits until `check` holds (the nodes hear each other within a tick or a heartbeat).
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + PATIENCE;
+    while !check().await {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_simple_chat_message_reaches_everyone_on_every_node_sender_included() {
+    let c = cluster().await;
+    let mut on_a = SioClient::connect(&c.a, "/simple-chat").await;
+    let mut on_b = SioClient::connect(&c.b, "/simple-chat").await;
+    on_a.emit("message", vec![json!("hello cluster")]).await;
+    assert_eq!(on_a.expect("message").await, vec![json!("hello cluster")]);
+    assert_eq!(on_b.expect("message").await, vec![json!("hello cluster")]);
+    on_a.expect_silence(QUIET).await;
+    on_b.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn names_are_unique_across_nodes_and_chat_flows_between_them() {
+    let c = cluster().await;
+    let mut ada = named(&c.a, "Ada").await;
+    let mut refused = SioClient::connect(&c.b, "/chat").await;
+    for taken in ["ada", "ΑDA", "Аda"] {
+        refused.emit("name", vec![json!(taken)]).await;
+        let reason = refused.expect("nameError").await;
+        assert!(
+            reason[0].as_str().unwrap().contains("taken"),
+            "{taken}: {reason:?}"
+        );
+    }
+    let mut bo = named(&c.b, "Bo").await;
+    bo.emit("message", vec![json!("hi Ada")]).await;
+    let args = ada.expect("message").await;
+    assert_eq!(args[0]["name"], "Bo");
+    assert_eq!(args[1], "hi Ada");
+    assert_eq!(bo.expect("message").await[1], "hi Ada");
+    // Unnamed clients see the chat too (as in the course's server).
+    assert_eq!(refused.expect("message").await[1], "hi Ada");
+    // A rename frees the old name for the other node.
+    ada.emit("name", vec![json!("Ada L.")]).await;
+    ada.expect("name").await;
+    ada.expect("history").await;
+    refused.emit("name", vec![json!("Ada")]).await;
+    assert_eq!(refused.expect("name").await, vec![json!("Ada")]);
+}
+
+#[tokio::test]
+async fn every_node_replays_the_same_history_oldest_first() {
+    let c = cluster().await;
+    let ada = named(&c.a, "Ada").await;
+    for n in 0..5 {
+        ada.emit("message", vec![json!(format!("m{n}"))]).await;
+    }
+    let mut ada = ada;
+    for _ in 0..5 {
+        ada.expect("message").await;
+    }
+    let mut late = SioClient::connect(&c.b, "/chat").await;
+    late.emit("name", vec![json!("Late")]).await;
+    late.expect("name").await;
+    let history = late.expect("history").await;
+    let texts: Vec<&str> = history[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4"]);
+}
+
+#[tokio::test]
+async fn without_the_store_a_claim_is_refused_and_local_chat_goes_on() {
+    let c = cluster().await;
+    let ada = named(&c.a, "Ada").await;
+    let mut bo = named(&c.a, "Bo").await;
+    c.kv.set_down(true);
+    c.hub.set_down(true);
+    let mut late = SioClient::connect(&c.b, "/chat").await;
+    late.emit("name", vec![json!("Late")]).await;
+    let reason = late.expect("nameError").await;
+    assert!(
+        reason[0].as_str().unwrap().contains("try again"),
+        "{reason:?}"
+    );
+    // Those already named on a node still chat there.
+    ada.emit("message", vec![json!("still here")]).await;
+    assert_eq!(bo.expect("message").await[1], "still here");
+    c.kv.set_down(false);
+    c.hub.set_down(false);
+    late.emit("name", vec![json!("Late")]).await;
+    late.expect("name").await;
+}
+
+#[tokio::test]
+async fn a_stopped_node_frees_its_names_at_once() {
+    let c = cluster().await;
+    let _ada = named(&c.b, "Ada").await;
+    let _data = c.b.stop().await;
+    let mut next = SioClient::connect(&c.a, "/chat").await;
+    next.emit("name", vec![json!("Ada")]).await;
+    assert_eq!(next.expect("name").await, vec![json!("Ada")]);
+}
+
+#[tokio::test]
+async fn cursors_are_one_map_across_nodes() {
+    let c = cluster().await;
+    let mut compact_b =
+        RawClient::connect_with_auth(&c.b, "/cursors", Some(r#"{"compact":true}"#)).await;
+    let mut full_b = RawClient::connect(&c.b, "/cursors").await;
+    let mut mover_a = RawClient::connect(&c.a, "/cursors").await;
+    mover_a
+        .emit("update", json!([{"x": 0.25, "y": 0.75}]))
+        .await;
+    let mover = mover_a.sid.clone();
+    // The compact client on the other node sees the move in a delta...
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(Instant::now() < deadline, "no delta with the move");
+        let args = compact_b.expect("delta").await;
+        let seen = args[0]["moved"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m[0] == json!(mover) && m[1] == json!(0.25) && m[2] == json!(0.75));
+        if seen {
+            break;
+        }
+    }
+    // ...and the seed's client finds it in the full map.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(Instant::now() < deadline, "no map with the move");
+        let map = &full_b.expect("update").await[0];
+        if map[&mover] == json!({"id": mover, "x": 0.25, "y": 0.75}) {
+            assert!(map[&full_b.sid].is_object() && map[&compact_b.sid].is_object());
+            break;
+        }
+    }
+    // It leaves: gone from the other node's map too.
+    drop(mover_a);
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        assert!(Instant::now() < deadline, "the departed cursor stayed");
+        let map = &full_b.expect("update").await[0];
+        if map.get(&mover).is_none() {
+            break;
+        }
+    }
+    let _ = &mut compact_b;
+}
+
+#[tokio::test]
+async fn relays_reach_a_socket_on_the_other_node_and_only_it() {
+    let c = cluster().await;
+    let mut desktop = RawClient::connect(&c.b, "/remote").await;
+    let mut bystander = RawClient::connect(&c.b, "/remote").await;
+    let mut controller = RawClient::connect(&c.a, "/remote").await;
+    eventually("node a knows the desktop", async || {
+        controller
+            .send_frame(format!(
+                r#"42/remote,1["update","{}",{{"x":0.1,"y":0.2}}]"#,
+                desktop.sid
+            ))
+            .await
+            .unwrap();
+        let ack = tokio::time::timeout(PATIENCE, controller.next_packet())
+            .await
+            .unwrap()
+            .unwrap();
+        ack.contains(r#""ok":true"#)
+    })
+    .await;
+    assert_eq!(
+        desktop.expect("update").await,
+        vec![json!({"x": 0.1, "y": 0.2})]
+    );
+    bystander.expect_silence(QUIET).await;
+    // An id nobody holds is refused, with the same words as on one node.
+    controller
+        .send_frame(r#"42/remote,2["update","AAAAAAAAAAAAAAAA",{"x":0}]"#)
+        .await
+        .unwrap();
+    let refused = tokio::time::timeout(PATIENCE, controller.next_packet())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(refused.contains("No desktop"), "{refused}");
+}
+
+#[tokio::test]
+async fn signalling_lists_everyone_and_stamps_the_sender_across_nodes() {
+    let c = cluster().await;
+    let mut on_a = RawClient::connect(&c.a, "/signal").await;
+    let mut on_b = RawClient::connect(&c.b, "/signal").await;
+    let (a_id, b_id) = (on_a.sid.clone(), on_b.sid.clone());
+    let both = |args: &Vec<Value>| args[0].get(&a_id).is_some() && args[0].get(&b_id).is_some();
+    eventually("a lists b", async || both(&on_a.expect("clients").await)).await;
+    eventually("b lists a", async || both(&on_b.expect("clients").await)).await;
+    on_a.emit("signal", json!([b_id, {"type": "offer", "sdp": "v=0"}]))
+        .await;
+    let (event, args) = loop {
+        let (event, args) = tokio::time::timeout(PATIENCE, on_b.next_event())
+            .await
+            .unwrap()
+            .unwrap();
+        if event != "clients" {
+            break (event, args);
+        }
+    };
+    assert_eq!(event, "signal");
+    assert_eq!(
+        args,
+        vec![
+            json!(b_id),
+            json!({"type": "offer", "sdp": "v=0"}),
+            json!(a_id)
+        ]
+    );
+    // A node that dies: its clients leave the other node's list within seconds.
+    c.b_driver.sever();
+    drop(on_b);
+    eventually("b's client is gone from a's list", async || {
+        let args = on_a.expect("clients").await;
+        args[0].get(&b_id).is_none()
+    })
+    .await;
+}
