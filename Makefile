@@ -2,6 +2,7 @@
 #
 #   make run  [ARGS='--port 4000 --bind 0.0.0.0 --tls self-signed']   build and start
 #   make test                                                         every Rust and browser test
+#   make cluster                                                      two nodes, Redis, HAProxy
 #   make help                                                         the other targets
 
 SHELL := /bin/bash
@@ -17,11 +18,12 @@ export TRUNK_SKIP_VERSION_CHECK := true
 # The wasm build's environment: empty with rustup's target, Debian's rustc-web otherwise.
 WASM_ENV = eval "$$(scripts/wasm-target.sh env)"
 
-.PHONY: help run test tools frontend server test-rust test-e2e bench fmt clippy
+.PHONY: help run test cluster tools frontend server test-rust test-e2e bench fmt clippy
 
 help:
 	@echo "make run    build everything (release) and start the server; ARGS='...' passes flags"
 	@echo "make test   run every Rust test and every Playwright test"
+	@echo "make cluster  two nodes on one Redis behind HAProxy (see README.md); ARGS go to both"
 	@echo "make frontend | server | test-rust | test-e2e | bench | fmt | clippy"
 
 ## Installs what is missing (registries only; nothing else is downloaded).
@@ -38,7 +40,13 @@ server: tools
 run: frontend server
 	./target/release/switchboard $(ARGS)
 
+## Cluster mode on one machine: Redis, two nodes and HAProxy (deploy/haproxy.cfg).
+cluster: frontend server
+	@scripts/tools.sh cluster
+	scripts/cluster.sh $(ARGS)
+
 test-rust: tools
+	@scripts/tools.sh test
 	cargo test --workspace
 
 ## Playwright drives Debian's Chromium against a debug server, inside a network namespace

@@ -3,7 +3,9 @@
 # Debian), and does nothing for what is already there. Used by `make run` and `make test`.
 #
 #   scripts/tools.sh build     wasm target, Trunk, wasm-bindgen, npm packages (wasm-opt, ...)
+#   scripts/tools.sh test      also Debian's redis-server (the cluster tests start their own)
 #   scripts/tools.sh browser   also Debian's Chromium, for the Playwright tests
+#   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +60,18 @@ ensure_build_tools() {
   fi
 }
 
+ensure_redis() {
+  command -v redis-server >/dev/null || apt_install redis-server
+}
+
+ensure_cluster() {
+  local missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v haproxy >/dev/null || missing+=(haproxy)
+  command -v curl >/dev/null || missing+=(curl)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 ensure_browser() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
@@ -68,6 +82,8 @@ ensure_browser() {
 
 case "${1:-build}" in
   build) ensure_build_tools ;;
-  browser) ensure_build_tools; ensure_browser ;;
-  *) echo "usage: $0 [build|browser]" >&2; exit 2 ;;
+  test) ensure_build_tools; ensure_redis ;;
+  browser) ensure_build_tools; ensure_redis; ensure_browser ;;
+  cluster) ensure_build_tools; ensure_cluster ;;
+  *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;
 esac

@@ -207,9 +207,10 @@ pub async fn flood(target: &Target, flood: u64, seconds: u64) -> Vec<Figure> {
 
 /// Readers and senders of large messages, and one client that joins and never reads.
 pub async fn slow_consumer(target: &Target, seconds: u64) -> Vec<Figure> {
-    const READERS: usize = 50;
-    const SENDERS: usize = 10;
-    const RATE_HZ: f64 = 20.0;
+    // Light enough that this generator reads everything it is sent (1.2 MB/s in all).
+    const READERS: usize = 15;
+    const SENDERS: usize = 5;
+    const RATE_HZ: f64 = 10.0;
     raise_open_files_limit();
     let connections = |scrape: &Option<Scrape>| {
         scrape
@@ -235,7 +236,7 @@ pub async fn slow_consumer(target: &Target, seconds: u64) -> Vec<Figure> {
             tokio::spawn(async move {
                 let period = Duration::from_secs_f64(1.0 / RATE_HZ);
                 let mut sends = tokio::time::interval_at(start, period);
-                let (mut sent, mut received) = (0u64, 0u64);
+                let (mut sent, mut received, mut cut_off) = (0u64, 0u64, false);
                 loop {
                     tokio::select! {
                         _ = sends.tick(), if i >= READERS && Instant::now() < stop_sending => {
@@ -246,14 +247,17 @@ pub async fn slow_consumer(target: &Target, seconds: u64) -> Vec<Figure> {
                         }
                         frame = conn.next() => match frame {
                             Frame::Packet(p) if p.starts_with(r#"2/chat,["message""#) => received += 1,
-                            Frame::Closed => break,
+                            Frame::Closed => {
+                                cut_off = true;
+                                break;
+                            }
                             _ => {}
                         },
                         _ = sleep_until(stop) => break,
                     }
                 }
                 conn.close().await;
-                (sent, received)
+                (sent, received, cut_off)
             })
         })
         .collect();
@@ -270,11 +274,12 @@ pub async fn slow_consumer(target: &Target, seconds: u64) -> Vec<Figure> {
         }
     }
     let after = Scrape::read(target.addr).await;
-    let (mut sent, mut received) = (0u64, 0u64);
+    let (mut sent, mut received, mut readers_cut_off) = (0u64, 0u64, 0u64);
     for task in tasks {
-        let (s, r) = task.await.unwrap_or_default();
+        let (s, r, cut_off) = task.await.unwrap_or_default();
         sent += s;
         received += r;
+        readers_cut_off += u64::from(cut_off);
     }
     drop(stuck);
     let dropped = match (&before, &after) {
@@ -289,6 +294,7 @@ pub async fn slow_consumer(target: &Target, seconds: u64) -> Vec<Figure> {
         Figure::new("stuck client let go after", let_go_after, "s"),
         Figure::new("deliveries the server dropped", dropped, ""),
         Figure::new("readers' messages lost", Some(lost as f64), ""),
+        Figure::new("readers disconnected", Some(readers_cut_off as f64), ""),
         Figure::new(
             "server memory growth (peak)",
             rss_before

@@ -114,7 +114,7 @@ enum Scenario {
     },
     /// One /chat client that never reads among readers of large messages (use --protected).
     SlowConsumer {
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = 30)]
         seconds: u64,
     },
     /// Every scenario of docs/PERFORMANCE.md, on the reference and on Switchboard.

@@ -28,14 +28,16 @@ const BINARY = resolve(__dirname, '../../target/debug/switchboard');
 export class OwnServer {
   readonly dataDir = mkdtempSync(join(tmpdir(), 'switchboard-own-'));
   private process?: ChildProcess;
-  constructor(readonly port: number) {}
+  /** `flags` go to the server as they are (e.g. `['--redis-url', url]`). */
+  constructor(readonly port: number, readonly flags: string[] = []) {}
 
   get url() {
     return `http://127.0.0.1:${this.port}`;
   }
 
   async start() {
-    const child = spawn(BINARY, ['--port', String(this.port), '--data-dir', this.dataDir, '--log-level', 'warn'], {
+    const args = ['--port', String(this.port), '--data-dir', this.dataDir, '--log-level', 'warn', ...this.flags];
+    const child = spawn(BINARY, args, {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     this.process = child;
@@ -57,6 +59,40 @@ export class OwnServer {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once('exit', r));
     child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+/** A redis-server of the test's own on `port` (never the system's service). */
+export class OwnRedis {
+  private process?: ChildProcess;
+  constructor(readonly port: number) {}
+
+  get url() {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  async start() {
+    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', ''], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const net = await import('node:net');
+    for (let i = 0; i < 200; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(this.port, '127.0.0.1', () => (socket.end(), resolve(true)));
+        socket.on('error', () => resolve(false));
+      });
+      if (up) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`redis-server on port ${this.port} did not start`);
+  }
+
+  async stop() {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
     await exited;
   }
 }

@@ -134,9 +134,10 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_REDIS_URL")]
     pub redis_url: Option<String>,
 
-    /// The built web app (Trunk's output).
-    #[arg(long, env = "SWITCHBOARD_SITE_DIR", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist"))]
-    pub site_dir: PathBuf,
+    /// Serve the web app from this directory (Trunk's output) instead of the copy built into
+    /// the binary: for development, where `make frontend` rebuilds it.
+    #[arg(long, env = "SWITCHBOARD_SITE_DIR")]
+    pub site_dir: Option<PathBuf>,
 }
 
 /// Where the trades page gets its market data.

@@ -294,7 +294,10 @@ where
         market_name: trades.market_name.clone(),
         ice_servers: config.ice_servers(),
     };
-    let site = Site::load(&config.site_dir);
+    let site = match &config.site_dir {
+        Some(dir) => Site::load(dir),
+        None => Site::built_in(),
+    };
     let policy = Arc::new(headers::Policy::new(
         site.inline_script_hashes(),
         &trades.feed_url,

@@ -65,10 +65,41 @@ pub struct Site {
     assets: Arc<HashMap<String, Asset>>,
 }
 
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/site.rs"));
+}
+
 impl Site {
+    /// The web app built into this binary, if it was built first; else Trunk's `dist/` of the
+    /// source tree it was built from (for a development build that ran before Trunk did).
+    pub fn built_in() -> Site {
+        if embedded::SITE.is_empty() {
+            return Site::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist"));
+        }
+        let files = embedded::SITE
+            .iter()
+            .map(|(url, bytes)| (url.to_string(), bytes.to_vec()));
+        Site::from_files(files, "the binary")
+    }
+
     /// Loads `dir` (missing is not an error: pages then explain how to build it) and the
     /// embedded socket.io client.
     pub fn load(dir: &Path) -> Site {
+        let mut paths = Vec::new();
+        collect_files(dir, dir, &mut paths);
+        let files = paths
+            .into_iter()
+            .filter_map(|(url, full)| match std::fs::read(&full) {
+                Ok(bytes) => Some((url, bytes)),
+                Err(error) => {
+                    tracing::warn!(path = %full.display(), %error, "cannot read a site file");
+                    None
+                }
+            });
+        Site::from_files(files, &dir.display().to_string())
+    }
+
+    fn from_files(files: impl Iterator<Item = (String, Vec<u8>)>, source: &str) -> Site {
         let mut assets = HashMap::new();
         for (name, bytes) in SOCKET_IO_CLIENT {
             assets.insert(
@@ -76,21 +107,12 @@ impl Site {
                 Asset::new(name, bytes.to_vec(), false),
             );
         }
-        let mut files = Vec::new();
-        collect_files(dir, dir, &mut files);
-        for (url_path, full) in files {
-            match std::fs::read(&full) {
-                Ok(bytes) => {
-                    let immutable = url_path != "/index.html" && has_content_hash(&url_path);
-                    assets.insert(url_path.clone(), Asset::new(&url_path, bytes, immutable));
-                }
-                Err(error) => {
-                    tracing::warn!(path = %full.display(), %error, "cannot read a site file")
-                }
-            }
+        for (url_path, bytes) in files {
+            let immutable = url_path != "/index.html" && has_content_hash(&url_path);
+            assets.insert(url_path.clone(), Asset::new(&url_path, bytes, immutable));
         }
         if !assets.contains_key("/index.html") {
-            tracing::warn!(dir = %dir.display(), "no index.html: the web app is not built (run `make run`)");
+            tracing::warn!(source, "no index.html: the web app is not built (run `make run`)");
         }
         let site = Site {
             assets: Arc::new(assets),

@@ -213,6 +213,8 @@ pub async fn connect(url: &str) -> Result<RedisClients, ConnectError> {
     let commands = builder().build().map_err(unreachable)?;
     let subscriber = builder().build_subscriber_client().map_err(unreachable)?;
     commands.init().await.map_err(unreachable)?;
+    // After Redis comes back, subscribe again to every channel (the adapter's and ours).
+    let _resubscriber = subscriber.manage_subscriptions();
     Ok(RedisClients {
         commands,
         subscriber,

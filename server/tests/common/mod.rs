@@ -189,6 +189,11 @@ impl ProcessServer {
             .map_or(0, |kb| kb * 1024)
     }
 
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// SIGKILL: no chance to flush or say goodbye.
     pub fn kill(mut self) {
         let _ = self.child.kill();

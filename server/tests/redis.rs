@@ -1,0 +1,256 @@
+//! Cluster mode against a real Redis (Debian's redis-server, started here on a free loopback
+//! port, never the system's service) and real server processes: the contracts across two
+//! nodes, a node killed with SIGKILL, and Redis stopped for 3 s and started again.
+//! `make test` installs redis-server when it is missing.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{ProcessServer, RawClient, Reachable, SioClient, PATIENCE};
+use serde_json::json;
+
+/// A redis-server of this test's own.
+struct Redis {
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let mut redis = Redis { child: None, port };
+        redis.run();
+        redis
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+            .args(["--appendonly", "no", "--protected-mode", "yes"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is needed for these tests: apt-get install redis-server (make test does)");
+        self.child = Some(child);
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn node(redis: &Redis, data: &tempfile::TempDir) -> ProcessServer {
+    ProcessServer::start(data.path(), &["--redis-url", &redis.url()]).await
+}
+
+async fn named(server: &impl Reachable, name: &str) -> SioClient {
+    let mut client = SioClient::connect(server, "/chat").await;
+    client.emit("name", vec![json!(name)]).await;
+    assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
+    client.expect("history").await;
+    client
+}
+
+async fn metric(server: &impl Reachable, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{}/metrics", server.url())).await.ok()?.text().await.ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn two_processes_are_one_server() {
+    let redis = Redis::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (node(&redis, &da).await, node(&redis, &db).await);
+
+    // /simple-chat: everyone on every node, sender included.
+    let mut simple_a = SioClient::connect(&a, "/simple-chat").await;
+    let mut simple_b = SioClient::connect(&b, "/simple-chat").await;
+    simple_b.emit("message", vec![json!("from b")]).await;
+    assert_eq!(simple_a.expect("message").await, vec![json!("from b")]);
+    assert_eq!(simple_b.expect("message").await, vec![json!("from b")]);
+
+    // /chat: one name across nodes, one conversation, one history.
+    let mut ada = named(&a, "Ada").await;
+    let mut taken = SioClient::connect(&b, "/chat").await;
+    taken.emit("name", vec![json!("ADA")]).await;
+    assert!(taken.expect("nameError").await[0].as_str().unwrap().contains("taken"));
+    let mut bo = named(&b, "Bo").await;
+    bo.emit("message", vec![json!("hello from b")]).await;
+    assert_eq!(ada.expect("message").await[1], "hello from b");
+    bo.expect("message").await;
+    taken.expect("message").await;
+    let mut late = SioClient::connect(&a, "/chat").await;
+    late.emit("name", vec![json!("Late")]).await;
+    late.expect("name").await;
+    let history = late.expect("history").await;
+    assert_eq!(history[0].as_array().unwrap().last().unwrap()["text"], "hello from b");
+
+    // /remote: a controller on a steers a desktop on b, acknowledged.
+    let mut desktop = RawClient::connect(&b, "/remote").await;
+    let mut controller = RawClient::connect(&a, "/remote").await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        controller
+            .send_frame(format!(r#"42/remote,1["update","{}",{{"x":0.5,"y":0.5}}]"#, desktop.sid))
+            .await
+            .unwrap();
+        let ack = tokio::time::timeout(PATIENCE, controller.next_packet()).await.unwrap().unwrap();
+        if ack.contains(r#""ok":true"#) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node a never learned of the desktop: {ack}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(desktop.expect("update").await, vec![json!({"x": 0.5, "y": 0.5})]);
+
+    // /signal: the cluster-wide list, and relays stamped with the sender.
+    let mut caller = RawClient::connect(&a, "/signal").await;
+    let mut callee = RawClient::connect(&b, "/signal").await;
+    let (caller_id, callee_id) = (caller.sid.clone(), callee.sid.clone());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let clients = caller.expect("clients").await;
+        if clients[0].get(&callee_id).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    caller.emit("peerOffer", json!([callee_id, {"type": "offer", "sdp": "v=0"}])).await;
+    let offer = loop {
+        let (event, args) = tokio::time::timeout(PATIENCE, callee.next_event()).await.unwrap().unwrap();
+        if event == "peerOffer" {
+            break args;
+        }
+    };
+    assert_eq!(offer[2], json!(caller_id));
+
+    // /cursors: a move on b shows in a's map.
+    let mut watcher = RawClient::connect(&a, "/cursors").await;
+    let mut mover = RawClient::connect(&b, "/cursors").await;
+    mover.emit("update", json!([{"x": 0.125, "y": 0.5}])).await;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let map = &watcher.expect("update").await[0];
+        if map[&mover.sid]["x"] == json!(0.125) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "a never saw b's cursor");
+    }
+    assert_eq!(metric(&a, "switchboard_redis_connected").await, Some(1.0));
+    assert_eq!(metric(&a, "switchboard_cluster_nodes_seen").await, Some(1.0));
+}
+
+#[tokio::test]
+async fn a_killed_node_leaves_no_trace_within_seconds() {
+    let redis = Redis::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let a = node(&redis, &da).await;
+    let b = node(&redis, &db).await;
+    let _ada = named(&b, "Ada").await;
+    let mut watcher = RawClient::connect(&a, "/cursors").await;
+    let mut signal = RawClient::connect(&a, "/signal").await;
+    let doomed_cursor = RawClient::connect(&b, "/cursors").await;
+    let doomed_peer = RawClient::connect(&b, "/signal").await;
+    let (cursor_id, peer_id) = (doomed_cursor.sid.clone(), doomed_peer.sid.clone());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if signal.expect("clients").await[0].get(&peer_id).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline);
+    }
+    b.kill();
+    let killed = Instant::now();
+    // Its cursors and its peers disappear within 5 s...
+    loop {
+        let map = &watcher.expect("update").await[0];
+        if map.get(&cursor_id).is_none() {
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(5), "the dead node's cursor stayed");
+    }
+    loop {
+        let clients = tokio::time::timeout(Duration::from_secs(5), signal.expect("clients")).await;
+        if clients.is_ok_and(|c| c[0].get(&peer_id).is_none()) {
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(5), "the dead node's peer stayed listed");
+    }
+    // ...and its names within 20 s.
+    let mut next = SioClient::connect(&a, "/chat").await;
+    loop {
+        next.emit("name", vec![json!("Ada")]).await;
+        if next.next().await.0 == "name" {
+            break;
+        }
+        assert!(killed.elapsed() < Duration::from_secs(20), "the dead node's name stayed taken");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop((doomed_cursor, doomed_peer));
+}
+
+#[tokio::test]
+async fn redis_down_for_three_seconds_then_back() {
+    let mut redis = Redis::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a = node(&redis, &da).await;
+    let mut b = node(&redis, &db).await;
+    let mut local_a = SioClient::connect(&a, "/simple-chat").await;
+    let mut other_a = SioClient::connect(&a, "/simple-chat").await;
+    let mut on_b = SioClient::connect(&b, "/simple-chat").await;
+    redis.stop();
+    let started = Instant::now();
+    // Each node still serves its own clients.
+    while started.elapsed() < Duration::from_secs(3) {
+        local_a.emit("message", vec![json!("local")]).await;
+        assert_eq!(other_a.expect("message").await, vec![json!("local")]);
+        local_a.expect("message").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(metric(&a, "switchboard_redis_connected").await, Some(0.0));
+    let mut late = SioClient::connect(&b, "/chat").await;
+    late.emit("name", vec![json!("Late")]).await;
+    assert!(late.expect("nameError").await[0].as_str().unwrap().contains("try again"));
+    // Messages sent meanwhile never reached the other node, and that is all.
+    while tokio::time::timeout(Duration::from_millis(100), on_b.next()).await.is_ok() {}
+    redis.run();
+    let back = Instant::now();
+    loop {
+        local_a.emit("message", vec![json!("across again")]).await;
+        local_a.expect("message").await;
+        other_a.expect("message").await;
+        if let Ok((_, args)) = tokio::time::timeout(Duration::from_millis(500), on_b.next()).await {
+            assert_eq!(args, vec![json!("across again")]);
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(15), "cross-node traffic never resumed");
+    }
+    late.emit("name", vec![json!("Late")]).await;
+    assert_eq!(late.expect("name").await, vec![json!("Late")]);
+    // No process exited.
+    assert!(a.alive() && b.alive());
+}
