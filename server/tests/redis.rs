@@ -161,7 +161,12 @@ async fn two_processes_are_one_server() {
         assert!(Instant::now() < deadline, "a never saw b's cursor");
     }
     assert_eq!(metric(&a, "switchboard_redis_connected").await, Some(1.0));
-    assert_eq!(metric(&a, "switchboard_cluster_nodes_seen").await, Some(1.0));
+    // Counted at each heartbeat (every second).
+    let deadline = Instant::now() + PATIENCE;
+    while metric(&a, "switchboard_cluster_nodes_seen").await != Some(1.0) {
+        assert!(Instant::now() < deadline, "node a never counted node b");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 #[tokio::test]

@@ -201,7 +201,8 @@ pub async fn connect(url: &str) -> Result<RedisClients, ConnectError> {
                 performance.default_command_timeout = REQUEST_TIMEOUT;
             })
             .with_connection_config(|connection| {
-                connection.connection_timeout = REQUEST_TIMEOUT;
+                // Only for opening a connection: a busy machine may take longer than a request.
+                connection.connection_timeout = Duration::from_secs(5);
             })
             .set_policy(ReconnectPolicy::new_constant(0, 500));
         builder
