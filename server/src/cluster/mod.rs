@@ -174,6 +174,50 @@ pub struct RedisClients {
     pub subscriber: fred::clients::SubscriberClient,
 }
 
+/// Subscribes again to every channel after each reconnect. (fred's own `manage_subscriptions`
+/// sends `SUBSCRIBE` and `PSUBSCRIBE` even with nothing to subscribe to; Redis refuses those,
+/// and it stops before the shard channels, which are the only ones socketioxide's adapter
+/// and we use: cross-node traffic would then never come back.)
+async fn resubscribe(subscriber: fred::clients::SubscriberClient) {
+    use fred::interfaces::{EventInterface, PubsubInterface};
+    let mut reconnects = subscriber.reconnect_rx();
+    loop {
+        match reconnects.recv().await {
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+        let shard: Vec<String> = subscriber
+            .tracked_shard_channels()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let plain: Vec<String> = subscriber
+            .tracked_channels()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let patterns: Vec<String> = subscriber
+            .tracked_patterns()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        let mut outcome = Ok(());
+        if !shard.is_empty() {
+            outcome = outcome.and(subscriber.ssubscribe(shard).await);
+        }
+        if !plain.is_empty() {
+            outcome = outcome.and(subscriber.subscribe(plain).await);
+        }
+        if !patterns.is_empty() {
+            outcome = outcome.and(subscriber.psubscribe(patterns).await);
+        }
+        if let Err(error) = outcome {
+            tracing::error!(%error, "could not subscribe again after Redis came back");
+        }
+    }
+}
+
 /// Why Redis could not be used at start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -215,7 +259,7 @@ pub async fn connect(url: &str) -> Result<RedisClients, ConnectError> {
     let subscriber = builder().build_subscriber_client().map_err(unreachable)?;
     commands.init().await.map_err(unreachable)?;
     // After Redis comes back, subscribe again to every channel (the adapter's and ours).
-    let _resubscriber = subscriber.manage_subscriptions();
+    tokio::spawn(resubscribe(subscriber.clone()));
     Ok(RedisClients {
         commands,
         subscriber,

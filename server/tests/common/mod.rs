@@ -144,12 +144,17 @@ impl ProcessServer {
         let stdout = child.stdout.take().expect("stdout");
         let (found, url) = std::sync::mpsc::channel();
         // Reads all it prints (a closed pipe would make its next line fail), and passes on
-        // the address in "  On this computer:  http://127.0.0.1:PORT".
+        // the address in "  On this computer:  http://127.0.0.1:PORT". With
+        // SWITCHBOARD_TEST_LOGS set, its log is shown too.
+        let show = std::env::var_os("SWITCHBOARD_TEST_LOGS").is_some();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
                 .lines()
                 .map_while(Result::ok)
             {
+                if show {
+                    eprintln!("[server] {line}");
+                }
                 let addr = line
                     .trim()
                     .strip_prefix("On this computer:")
