@@ -34,11 +34,20 @@ fn embed_site(dist: &Path) {
     files.sort();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR"));
     let mut code = std::fs::File::create(out.join("site.rs")).expect("site.rs");
-    writeln!(code, "/// The web app as built when this binary was (empty if it was not).").unwrap();
+    writeln!(
+        code,
+        "/// The web app as built when this binary was (empty if it was not)."
+    )
+    .unwrap();
     writeln!(code, "pub const SITE: &[(&str, &[u8])] = &[").unwrap();
     for (url, path) in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        writeln!(code, "    ({url:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({url:?}, include_bytes!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     writeln!(code, "];").unwrap();
 }

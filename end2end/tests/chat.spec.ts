@@ -120,4 +120,10 @@ test('the chat fits a phone screen', async ({ browser }) => {
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await expect(phone.getByRole('button', { name: 'Send' })).toBeInViewport();
+  // Who is here is folded under its count, and opens on a tap.
+  const people = phone.getByTestId('people');
+  await expect(people.getByTestId('people-count')).toHaveText(/\d+ (person|people) here/);
+  await expect(people.locator('li', { hasText: 'Pocket' })).toBeHidden();
+  await people.getByTestId('people-count').click();
+  await expect(people.locator('li', { hasText: 'Pocket' })).toBeVisible();
 });

@@ -112,7 +112,10 @@ impl Site {
             assets.insert(url_path.clone(), Asset::new(&url_path, bytes, immutable));
         }
         if !assets.contains_key("/index.html") {
-            tracing::warn!(source, "no index.html: the web app is not built (run `make run`)");
+            tracing::warn!(
+                source,
+                "no index.html: the web app is not built (run `make run`)"
+            );
         }
         let site = Site {
             assets: Arc::new(assets),

@@ -280,3 +280,72 @@ async fn signalling_lists_everyone_and_stamps_the_sender_across_nodes() {
     })
     .await;
 }
+
+/// A client with `/chat`'s additions, named `name`, with what came after the name.
+async fn plus(
+    server: &TestServer,
+    session: &str,
+    name: &str,
+    last_seen: Option<u64>,
+) -> (RawClient, String, Vec<Value>) {
+    let auth = json!({"plus": true, "session": session}).to_string();
+    let mut client = RawClient::connect_with_auth(server, "/chat", Some(&auth)).await;
+    let resume = last_seen.map_or(json!(null), |id| json!({"lastSeen": id}));
+    client.emit("name", json!([name, resume])).await;
+    assert_eq!(client.expect("name").await, vec![json!(name)]);
+    let (kind, replay) = tokio::time::timeout(PATIENCE, client.next_event())
+        .await
+        .unwrap()
+        .unwrap();
+    client.expect("people").await;
+    (client, kind, replay)
+}
+
+#[tokio::test]
+async fn chat_plus_works_across_nodes_presence_typing_and_what_was_missed() {
+    let c = cluster().await;
+    let (mut ada, _, _) = plus(&c.a, "session-of-ada-0001", "Ada", None).await;
+    let (mut bo, _, _) = plus(&c.b, "session-of-bo-00001", "Bo", None).await;
+    assert_eq!(
+        ada.expect("joined").await,
+        vec![json!("Bo")],
+        "from the other node"
+    );
+    bo.emit("typing", json!([true])).await;
+    assert_eq!(ada.expect("typing").await, vec![json!("Bo"), json!(true)]);
+    bo.emit("message", json!(["one"])).await;
+    assert_eq!(
+        ada.expect("typing").await,
+        vec![json!("Bo"), json!(false)],
+        "sending stops it"
+    );
+    let first = ada.expect("message").await;
+    assert_eq!(first[1], "one");
+    let last_seen = first[2]["id"].as_u64().unwrap();
+
+    drop(ada);
+    loop {
+        let (event, args) = tokio::time::timeout(PATIENCE, bo.next_event())
+            .await
+            .unwrap()
+            .unwrap();
+        if event == "left" {
+            assert_eq!(args, vec![json!("Ada")]);
+            break;
+        }
+    }
+    for text in ["two", "three"] {
+        bo.emit("message", json!([text])).await;
+    }
+    // Back through the other node: exactly what came after.
+    let mut missed = Vec::new();
+    eventually("both messages are stored", async || {
+        let (_, kind, replay) = plus(&c.b, "session-of-ada-0001", "Ada", Some(last_seen)).await;
+        missed = replay[0].as_array().cloned().unwrap_or_default();
+        kind == "missed" && missed.len() == 2
+    })
+    .await;
+    let texts: Vec<&str> = missed.iter().map(|e| e["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["two", "three"]);
+    assert_eq!(missed[0]["id"], json!(last_seen + 1));
+}

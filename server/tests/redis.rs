@@ -74,7 +74,12 @@ async fn named(server: &impl Reachable, name: &str) -> SioClient {
 }
 
 async fn metric(server: &impl Reachable, name: &str) -> Option<f64> {
-    let text = reqwest::get(format!("{}/metrics", server.url())).await.ok()?.text().await.ok()?;
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
     text.lines()
         .find(|l| l.starts_with(name))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
@@ -97,7 +102,10 @@ async fn two_processes_are_one_server() {
     let mut ada = named(&a, "Ada").await;
     let mut taken = SioClient::connect(&b, "/chat").await;
     taken.emit("name", vec![json!("ADA")]).await;
-    assert!(taken.expect("nameError").await[0].as_str().unwrap().contains("taken"));
+    assert!(taken.expect("nameError").await[0]
+        .as_str()
+        .unwrap()
+        .contains("taken"));
     let mut bo = named(&b, "Bo").await;
     bo.emit("message", vec![json!("hello from b")]).await;
     assert_eq!(ada.expect("message").await[1], "hello from b");
@@ -107,7 +115,10 @@ async fn two_processes_are_one_server() {
     late.emit("name", vec![json!("Late")]).await;
     late.expect("name").await;
     let history = late.expect("history").await;
-    assert_eq!(history[0].as_array().unwrap().last().unwrap()["text"], "hello from b");
+    assert_eq!(
+        history[0].as_array().unwrap().last().unwrap()["text"],
+        "hello from b"
+    );
 
     // /remote: a controller on a steers a desktop on b, acknowledged.
     let mut desktop = RawClient::connect(&b, "/remote").await;
@@ -115,17 +126,29 @@ async fn two_processes_are_one_server() {
     let deadline = Instant::now() + PATIENCE;
     loop {
         controller
-            .send_frame(format!(r#"42/remote,1["update","{}",{{"x":0.5,"y":0.5}}]"#, desktop.sid))
+            .send_frame(format!(
+                r#"42/remote,1["update","{}",{{"x":0.5,"y":0.5}}]"#,
+                desktop.sid
+            ))
             .await
             .unwrap();
-        let ack = tokio::time::timeout(PATIENCE, controller.next_packet()).await.unwrap().unwrap();
+        let ack = tokio::time::timeout(PATIENCE, controller.next_packet())
+            .await
+            .unwrap()
+            .unwrap();
         if ack.contains(r#""ok":true"#) {
             break;
         }
-        assert!(Instant::now() < deadline, "node a never learned of the desktop: {ack}");
+        assert!(
+            Instant::now() < deadline,
+            "node a never learned of the desktop: {ack}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(desktop.expect("update").await, vec![json!({"x": 0.5, "y": 0.5})]);
+    assert_eq!(
+        desktop.expect("update").await,
+        vec![json!({"x": 0.5, "y": 0.5})]
+    );
 
     // /signal: the cluster-wide list, and relays stamped with the sender.
     let mut caller = RawClient::connect(&a, "/signal").await;
@@ -139,9 +162,17 @@ async fn two_processes_are_one_server() {
         }
         assert!(Instant::now() < deadline);
     }
-    caller.emit("peerOffer", json!([callee_id, {"type": "offer", "sdp": "v=0"}])).await;
+    caller
+        .emit(
+            "peerOffer",
+            json!([callee_id, {"type": "offer", "sdp": "v=0"}]),
+        )
+        .await;
     let offer = loop {
-        let (event, args) = tokio::time::timeout(PATIENCE, callee.next_event()).await.unwrap().unwrap();
+        let (event, args) = tokio::time::timeout(PATIENCE, callee.next_event())
+            .await
+            .unwrap()
+            .unwrap();
         if event == "peerOffer" {
             break args;
         }
@@ -196,14 +227,20 @@ async fn a_killed_node_leaves_no_trace_within_seconds() {
         if map.get(&cursor_id).is_none() {
             break;
         }
-        assert!(killed.elapsed() < Duration::from_secs(5), "the dead node's cursor stayed");
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "the dead node's cursor stayed"
+        );
     }
     loop {
         let clients = tokio::time::timeout(Duration::from_secs(5), signal.expect("clients")).await;
         if clients.is_ok_and(|c| c[0].get(&peer_id).is_none()) {
             break;
         }
-        assert!(killed.elapsed() < Duration::from_secs(5), "the dead node's peer stayed listed");
+        assert!(
+            killed.elapsed() < Duration::from_secs(5),
+            "the dead node's peer stayed listed"
+        );
     }
     // ...and its names within 20 s.
     let mut next = SioClient::connect(&a, "/chat").await;
@@ -212,7 +249,10 @@ async fn a_killed_node_leaves_no_trace_within_seconds() {
         if next.next().await.0 == "name" {
             break;
         }
-        assert!(killed.elapsed() < Duration::from_secs(20), "the dead node's name stayed taken");
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "the dead node's name stayed taken"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop((doomed_cursor, doomed_peer));
@@ -239,9 +279,15 @@ async fn redis_down_for_three_seconds_then_back() {
     assert_eq!(metric(&a, "switchboard_redis_connected").await, Some(0.0));
     let mut late = SioClient::connect(&b, "/chat").await;
     late.emit("name", vec![json!("Late")]).await;
-    assert!(late.expect("nameError").await[0].as_str().unwrap().contains("try again"));
+    assert!(late.expect("nameError").await[0]
+        .as_str()
+        .unwrap()
+        .contains("try again"));
     // Messages sent meanwhile never reached the other node, and that is all.
-    while tokio::time::timeout(Duration::from_millis(100), on_b.next()).await.is_ok() {}
+    while tokio::time::timeout(Duration::from_millis(100), on_b.next())
+        .await
+        .is_ok()
+    {}
     redis.run();
     let back = Instant::now();
     loop {
@@ -252,7 +298,10 @@ async fn redis_down_for_three_seconds_then_back() {
             assert_eq!(args, vec![json!("across again")]);
             break;
         }
-        assert!(back.elapsed() < Duration::from_secs(15), "cross-node traffic never resumed");
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "cross-node traffic never resumed"
+        );
     }
     late.emit("name", vec![json!("Late")]).await;
     assert_eq!(late.expect("name").await, vec![json!("Late")]);

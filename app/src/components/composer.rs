@@ -8,10 +8,13 @@ use crate::protocol::chat::ChatText;
 /// The message field of both chats. `send` gets the validated text and a callback that clears
 /// the field: call it once the message went (in `/chat`, once the server confirmed it), so an
 /// unsent message is never lost. A text that cannot be sent is explained under the field.
+/// `typed` hears every change of the field (for "is typing…").
 #[component]
 pub fn Composer(
     send: impl Fn(ChatText, Box<dyn Fn()>) + Copy + 'static,
-    connected: Signal<bool>,
+    /// Whether Send is enabled.
+    can_send: Signal<bool>,
+    #[prop(optional)] typed: Option<Callback<String>>,
 ) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -33,6 +36,12 @@ pub fn Composer(
             Err(reason) => error.set(Some(reason.0)),
         }
     };
+    let input = move |value: String| {
+        if let Some(typed) = typed {
+            typed.run(value.clone());
+        }
+        draft.set(value);
+    };
     view! {
         <form class="composer" on:submit=submit>
             <label class="visually-hidden" for="message">"Message"</label>
@@ -42,9 +51,9 @@ pub fn Composer(
                 placeholder="Say something"
                 maxlength="2000"
                 prop:value=draft
-                on:input:target=move |ev| draft.set(ev.target().value())
+                on:input:target=move |ev| input(ev.target().value())
             />
-            <button type="submit" disabled=move || !connected.get()>"Send"</button>
+            <button type="submit" disabled=move || !can_send.get()>"Send"</button>
         </form>
         {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
     }

@@ -37,7 +37,7 @@ pub fn SimpleChatPage() -> impl IntoView {
             <h1>"Simple chat"</h1>
             <ConnectionBadge state=state/>
             <ChatLog lines=lines/>
-            <Composer send=send connected=connected/>
+            <Composer send=send can_send=connected/>
             {move || error.get().map(|e| view! { <p class="error" role="alert">{e}</p> })}
         </section>
     }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::Receipt;
-use super::{Namespace, RawArgs, Rejection};
+use super::{Namespace, PeerId, RawArgs, Rejection, Silent};
 
 /// Longest nickname, in characters after trimming.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -18,7 +18,7 @@ pub const HISTORY_LEN: usize = 50;
 ///
 /// Uniqueness is not a property of the name alone; the server's registry enforces it,
 /// comparing names that look alike as one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Nickname(String);
 
@@ -112,6 +112,81 @@ pub struct HistoryEntry {
     pub text: ChatText,
     /// When the server broadcast it, in milliseconds since the Unix epoch.
     pub at: i64,
+    /// Its id (increasing), sent to clients that asked for the additions only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u64>,
+}
+
+impl HistoryEntry {
+    /// The entry as the course's contract has it (no id).
+    pub fn without_id(mut self) -> HistoryEntry {
+        self.id = None;
+        self
+    }
+}
+
+/// What a client may ask for when it connects to `/chat` (socket.io `auth`): `plus` turns on
+/// the additions to the course's contract (presence, typing, message ids and recovery; see
+/// docs/PROTOCOL.md). A client that does not ask sees exactly the course's events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatOptions {
+    #[serde(default)]
+    pub plus: bool,
+    /// A secret of the page's: its next connection may take back its name from this one,
+    /// should the server not have noticed yet that this one is gone. A malformed one is
+    /// ignored (the client is served without).
+    #[serde(default, deserialize_with = "SessionKey::lenient")]
+    pub session: Option<SessionKey>,
+}
+
+/// A page's secret for taking its name back after a reconnect: 16–64 letters, digits, `-`
+/// or `_`. Pages make one at random when they load.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionKey(String);
+
+impl SessionKey {
+    pub fn parse(raw: &str) -> Result<Self, Rejection> {
+        let fine = (16..=64).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !fine {
+            return Err(Rejection::new(
+                "A session key has 16 to 64 letters, digits, '-' or '_'.",
+            ));
+        }
+        Ok(SessionKey(raw.to_owned()))
+    }
+
+    fn lenient<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SessionKey>, D::Error> {
+        let raw = Option::<serde_json::Value>::deserialize(d)?;
+        Ok(raw.and_then(|v| SessionKey::parse(v.as_str()?).ok()))
+    }
+}
+
+validated_text!(SessionKey);
+
+/// With a claim after a reconnect: the id of the last message this client saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    #[serde(rename = "lastSeen")]
+    pub last_seen: u64,
+}
+
+/// With a message: an id the sender chose, so that a message sent again (its acknowledgement
+/// was lost with the connection) is delivered once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outgoing {
+    #[serde(rename = "clientId")]
+    pub client_id: PeerId,
+}
+
+/// What a message carries besides its sender and text, for clients with the additions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub id: u64,
+    pub at: i64,
 }
 
 /// `/chat`.
@@ -121,10 +196,14 @@ impl Namespace for Chat {
 }
 
 client_events!(Chat;
-    /// client → server: claim (or change) a nickname.
-    ClaimName = "name" (Nickname), parsed by parse_claim, refused with NameError;
-    /// client → server: say something (only once named).
-    SendMessage = "message" (ChatText), parsed by ChatText::from_args, refused with ChatError;
+    /// client → server: claim (or change) a nickname; after a reconnect, with the last
+    /// message seen (an addition: the course's clients send the name alone).
+    ClaimName = "name" (Nickname, Option<Resume>), parsed by parse_claim, refused with NameError;
+    /// client → server: say something (only once named); optionally with an id of the
+    /// sender's, so that sending it again cannot deliver it twice.
+    SendMessage = "message" (ChatText, Option<Outgoing>), parsed by parse_message, refused with ChatError;
+    /// client → server (addition): started (`true`) or stopped (`false`) typing.
+    Typing = "typing" (bool), parsed by parse_typing, refused with Silent;
 );
 
 server_events!(Chat;
@@ -140,11 +219,40 @@ server_events!(Chat;
     History = "history" (Vec<HistoryEntry>);
 );
 
-fn parse_claim(args: &RawArgs) -> Result<(Nickname,), Rejection> {
+server_events!(Chat;
+    /// server → clients with the additions, instead of `Message`: with the message's id.
+    Said = "message" (Sender, ChatText, MessageMeta);
+    /// server → a client with the additions that resumed: exactly the messages it missed.
+    Missed = "missed" (Vec<HistoryEntry>);
+    /// server → a client with the additions, after its name: who is here.
+    People = "people" (Vec<Nickname>);
+    /// server → the others with the additions: someone took a name.
+    Joined = "joined" (Nickname);
+    /// server → the others with the additions: someone changed their name (old, new).
+    Renamed = "renamed" (Nickname, Nickname);
+    /// server → the others with the additions: someone left.
+    Left = "left" (Nickname);
+    /// server → the others with the additions: someone started or stopped typing.
+    SomeoneTyping = "typing" (Nickname, bool);
+);
+
+fn parse_claim(args: &RawArgs) -> Result<(Nickname, Option<Resume>), Rejection> {
     let raw = args
         .str(0)
         .ok_or_else(|| Rejection::new("A name must be text."))?;
-    Ok((Nickname::parse(&raw)?,))
+    // Anything else after the name is not a resume, and is ignored as the course's server does.
+    Ok((Nickname::parse(&raw)?, args.get::<Resume>(1)))
+}
+
+fn parse_message(args: &RawArgs) -> Result<(ChatText, Option<Outgoing>), Rejection> {
+    let (text,) = ChatText::from_args(args)?;
+    Ok((text, args.get::<Outgoing>(1)))
+}
+
+fn parse_typing(args: &RawArgs) -> Result<(bool,), Rejection> {
+    args.get::<bool>(0)
+        .map(|typing| (typing,))
+        .ok_or_else(|| Rejection::new("typing takes true or false."))
 }
 
 #[cfg(test)]
@@ -154,11 +262,11 @@ mod tests {
     use serde_json::json;
 
     fn claim(v: serde_json::Value) -> Result<Nickname, Rejection> {
-        ClaimName::parse(&RawArgs::from_values(&[v])).map(|(name,)| name)
+        ClaimName::parse(&RawArgs::from_values(&[v])).map(|(name, _)| name)
     }
 
     fn message(v: serde_json::Value) -> Result<ChatText, Rejection> {
-        SendMessage::parse(&RawArgs::from_values(&[v])).map(|(text,)| text)
+        SendMessage::parse(&RawArgs::from_values(&[v])).map(|(text, _)| text)
     }
 
     #[test]
@@ -246,16 +354,27 @@ mod tests {
 
     #[test]
     fn what_a_page_sends_is_what_the_server_reads() {
-        let name = (Nickname::parse("Grace").unwrap(),);
-        assert_eq!(
-            ClaimName::parse(&crate::protocol::as_received::<ClaimName>(&name)).unwrap(),
-            name
-        );
-        let text = (ChatText::parse("hello, \"world\"").unwrap(),);
-        assert_eq!(
-            SendMessage::parse(&crate::protocol::as_received::<SendMessage>(&text)).unwrap(),
-            text
-        );
+        let grace = Nickname::parse("Grace").unwrap();
+        for resume in [None, Some(Resume { last_seen: 41 })] {
+            let claim = (grace.clone(), resume);
+            let read = ClaimName::parse(&crate::protocol::as_received::<ClaimName>(&claim));
+            assert_eq!(read.unwrap(), claim);
+        }
+        let text = ChatText::parse("hello, \"world\"").unwrap();
+        let id = PeerId::parse("k1").unwrap();
+        for outgoing in [None, Some(Outgoing { client_id: id })] {
+            let message = (text.clone(), outgoing);
+            let read = SendMessage::parse(&crate::protocol::as_received::<SendMessage>(&message));
+            assert_eq!(read.unwrap(), message);
+        }
+    }
+
+    #[test]
+    fn the_course_clients_extra_arguments_are_not_mistaken_for_additions() {
+        let args = RawArgs::from_values(&[json!("Ada"), json!({"lastSeen": "x"})]);
+        assert_eq!(ClaimName::parse(&args).unwrap().1, None);
+        let args = RawArgs::from_values(&[json!("hi"), json!(42)]);
+        assert_eq!(SendMessage::parse(&args).unwrap().1, None);
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
 //! use app::protocol::chat::{ChatText, Message, SendMessage};
 //! socket.on::<Message>(|(_sender, _text)| {});
-//! let _ = socket.emit::<SendMessage>((ChatText::parse("hi").unwrap(),));
+//! let _ = socket.emit::<SendMessage>((ChatText::parse("hi").unwrap(), None));
 //! # }
 //! ```
 

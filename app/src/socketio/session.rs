@@ -216,16 +216,24 @@ impl Session {
     /// The browser says the network came or went. `navigator.onLine` is only a hint (it is
     /// false on a machine with nothing but loopback, where a local server still works), so
     /// retries go on either way; coming back online retries at once.
+    ///
+    /// Going offline drops a live connection at once: its TCP connection may linger until the
+    /// heartbeat fails (up to a minute), while nothing it sends arrives. The page then says
+    /// so, and the reconnect (with whatever the page does after one) starts as soon as the
+    /// network is back.
     pub fn handle_network(&mut self, online: bool, now: f64) {
+        let went_offline = self.online && !online;
         self.online = online;
         match self.phase {
             Phase::Waiting if online => {
                 self.attempt = 0;
                 self.retry_at = Some(now);
             }
-            Phase::Waiting | Phase::Opening | Phase::Joining if !online => {
-                self.set_state(ConnectionState::Offline)
+            Phase::Waiting if !online => self.set_state(ConnectionState::Offline),
+            Phase::Opening | Phase::Joining | Phase::Connected if went_offline => {
+                self.lose("the browser went offline", now)
             }
+            Phase::Opening | Phase::Joining if !online => self.set_state(ConnectionState::Offline),
             _ => {}
         }
     }
@@ -646,15 +654,23 @@ mod tests {
     }
 
     #[test]
-    fn coming_back_online_retries_at_once() {
+    fn going_offline_drops_the_connection_and_coming_back_retries_at_once() {
         let mut s = joined();
-        s.handle_network(false, 0.0);
+        s.emit("message", r#"["hi"]"#.into(), Some(5000.0), 0.0)
+            .unwrap();
+        outputs(&mut s);
+        s.handle_network(false, 10.0);
+        let out = outputs(&mut s);
+        assert!(out.contains(&Output::Drop), "{out:?}");
+        assert!(out.contains(&Output::State(ConnectionState::Offline)));
         assert!(
-            outputs(&mut s).is_empty(),
-            "a live connection is left alone"
+            out.contains(&Output::Reply {
+                id: 0,
+                result: Err(EmitError::Lost)
+            }),
+            "the page learns its message may not have arrived"
         );
-        s.handle_close(1006, 10.0);
-        assert!(outputs(&mut s).contains(&Output::State(ConnectionState::Offline)));
+        s.handle_timeout(20.0);
         s.handle_close(1006, 20.0);
         s.handle_network(true, 30.0);
         assert_eq!(s.next_wake(), Some(30.0));

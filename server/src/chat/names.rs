@@ -1,10 +1,15 @@
 //! Who is called what in `/chat`: one name per socket, no two sockets with names that look
 //! alike (ignoring case, see `lookalike.rs`).
+//!
+//! A page may send a secret with its connect (its [`SessionKey`]). A name held by a socket
+//! with the same secret is handed over: it is the page's previous connection, which the
+//! server has not yet noticed is gone (a phone that lost its network leaves no goodbye, and
+//! its socket lives until the heartbeat fails). That socket is the *ghost* the caller ends.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use app::protocol::chat::{Nickname, Sender};
+use app::protocol::chat::{Nickname, Sender, SessionKey};
 use app::protocol::Rejection;
 use socketioxide::socket::Sid;
 
@@ -20,11 +25,17 @@ pub enum Names {
 
 impl Names {
     /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it
-    /// (or one that looks just like it).
-    pub async fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
+    /// (or one that looks just like it), unless that socket has the same `session`: then it
+    /// is returned, nameless now, to be disconnected.
+    pub async fn claim(
+        &self,
+        sid: Sid,
+        name: Nickname,
+        session: Option<&SessionKey>,
+    ) -> Result<Option<Sid>, Rejection> {
         match self {
-            Names::Local(names) => names.claim(sid, name),
-            Names::Shared(names) => names.claim(sid, name).await,
+            Names::Local(names) => names.claim(sid, name, session),
+            Names::Shared(names) => names.claim(sid, name, session).await,
         }
     }
 
@@ -65,33 +76,54 @@ struct Registry {
     by_socket: HashMap<Sid, Nickname>,
     /// Which socket holds a name, by each of its look-alike keys.
     by_key: HashMap<String, Sid>,
+    /// The session each named socket came with, if any.
+    sessions: HashMap<Sid, SessionKey>,
+}
+
+/// Why a name cannot be had.
+pub fn taken(name: &Nickname) -> Rejection {
+    Rejection::new(format!(
+        "The name “{name}” is already taken (or one that looks just like it). Please choose another."
+    ))
 }
 
 impl LocalNames {
-    /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it.
-    pub fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
+    /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it,
+    /// unless that one came with the same `session` (see the module's comment).
+    pub fn claim(
+        &self,
+        sid: Sid,
+        name: Nickname,
+        session: Option<&SessionKey>,
+    ) -> Result<Option<Sid>, Rejection> {
         let mut registry = self.lock();
         let keys = lookalike::keys(&name);
-        let taken = keys.iter().any(|key| {
-            registry
-                .by_key
-                .get(key)
-                .is_some_and(|holder| *holder != sid)
-        });
-        if taken {
-            return Err(Rejection::new(format!(
-                "The name “{name}” is already taken (or one that looks just like it). Please choose another."
-            )));
-        }
-        if let Some(previous) = registry.by_socket.insert(sid, name) {
-            for key in lookalike::keys(&previous) {
-                registry.by_key.remove(&key);
+        let holders: Vec<Sid> = keys
+            .iter()
+            .filter_map(|key| registry.by_key.get(key).copied())
+            .filter(|holder| *holder != sid)
+            .collect();
+        let ghost = match holders.first() {
+            None => None,
+            Some(&holder)
+                if holders.iter().all(|h| *h == holder)
+                    && session.is_some()
+                    && registry.sessions.get(&holder) == session =>
+            {
+                registry.forget(holder);
+                Some(holder)
             }
-        }
+            Some(_) => return Err(taken(&name)),
+        };
+        registry.forget(sid);
         for key in keys {
             registry.by_key.insert(key, sid);
         }
-        Ok(())
+        registry.by_socket.insert(sid, name);
+        if let Some(session) = session {
+            registry.sessions.insert(sid, session.clone());
+        }
+        Ok(ghost)
     }
 
     /// The sender as the chat shows it, if `sid` has a name.
@@ -106,16 +138,25 @@ impl LocalNames {
 
     /// Frees the name of a socket that left.
     pub fn release(&self, sid: Sid) {
-        let mut registry = self.lock();
-        if let Some(name) = registry.by_socket.remove(&sid) {
-            for key in lookalike::keys(&name) {
-                registry.by_key.remove(&key);
-            }
-        }
+        self.lock().forget(sid);
     }
 
     fn lock(&self) -> MutexGuard<'_, Registry> {
         lock(&self.inner)
+    }
+}
+
+impl Registry {
+    /// `sid` holds no name any more.
+    fn forget(&mut self, sid: Sid) {
+        self.sessions.remove(&sid);
+        if let Some(name) = self.by_socket.remove(&sid) {
+            for key in lookalike::keys(&name) {
+                if self.by_key.get(&key) == Some(&sid) {
+                    self.by_key.remove(&key);
+                }
+            }
+        }
     }
 }
 
@@ -131,8 +172,8 @@ mod tests {
     fn a_name_is_unique_ignoring_case() {
         let names = LocalNames::default();
         let (a, b) = (Sid::new(), Sid::new());
-        names.claim(a, name("Ada")).unwrap();
-        let refused = names.claim(b, name("ADA")).unwrap_err();
+        names.claim(a, name("Ada"), None).unwrap();
+        let refused = names.claim(b, name("ADA"), None).unwrap_err();
         assert!(refused.0.contains("already taken"));
         assert_eq!(names.sender(a).unwrap().name.as_str(), "Ada");
         assert!(names.sender(b).is_none());
@@ -142,21 +183,39 @@ mod tests {
     fn renaming_frees_the_old_name_and_may_change_case() {
         let names = LocalNames::default();
         let (a, b) = (Sid::new(), Sid::new());
-        names.claim(a, name("Ada")).unwrap();
-        names.claim(a, name("ada")).unwrap();
-        names.claim(a, name("Grace")).unwrap();
-        names.claim(b, name("Ada")).unwrap();
+        names.claim(a, name("Ada"), None).unwrap();
+        names.claim(a, name("ada"), None).unwrap();
+        names.claim(a, name("Grace"), None).unwrap();
+        names.claim(b, name("Ada"), None).unwrap();
         assert_eq!(names.sender(a).unwrap().name.as_str(), "Grace");
         assert_eq!(names.sender(b).unwrap().name.as_str(), "Ada");
+    }
+
+    #[test]
+    fn the_same_session_takes_its_name_back_from_its_ghost() {
+        let names = LocalNames::default();
+        let (ghost, page, stranger) = (Sid::new(), Sid::new(), Sid::new());
+        let mine = SessionKey::parse("0123456789abcdef").unwrap();
+        let theirs = SessionKey::parse("fedcba9876543210").unwrap();
+        names.claim(ghost, name("Ada"), Some(&mine)).unwrap();
+        assert!(names.claim(stranger, name("Ada"), Some(&theirs)).is_err());
+        assert!(names.claim(stranger, name("Ada"), None).is_err());
+        assert_eq!(names.claim(page, name("Ada"), Some(&mine)), Ok(Some(ghost)));
+        assert!(names.sender(ghost).is_none(), "the ghost has no name now");
+        names.release(ghost);
+        assert!(
+            names.claim(stranger, name("ada"), None).is_err(),
+            "still the page's"
+        );
     }
 
     #[test]
     fn leaving_frees_the_name() {
         let names = LocalNames::default();
         let (a, b) = (Sid::new(), Sid::new());
-        names.claim(a, name("Ada")).unwrap();
+        names.claim(a, name("Ada"), None).unwrap();
         names.release(a);
         assert!(names.sender(a).is_none());
-        names.claim(b, name("Ada")).unwrap();
+        names.claim(b, name("Ada"), None).unwrap();
     }
 }

@@ -1,7 +1,9 @@
 //! Names in cluster mode: unique across every node, claimed atomically in Redis.
 //!
 //! Each look-alike key of a name (`lookalike.rs`) is one Redis key, set only if absent, to
-//! `<node>:<socket>`, with a time to live the holding node renews. A rename claims the new
+//! `<node>:<socket>:<session>`, with a time to live the holding node renews. A claim with
+//! the holder's session takes the key over (compare-and-set) and names the ghost socket, on
+//! whichever node it is. A rename claims the new
 //! name before it releases the old one; a release deletes a key only if it still holds our
 //! value. A node that dies stops renewing: its names are free within [`TTL`]. When Redis
 //! cannot be reached, a claim is refused (never two holders of one name).
@@ -10,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use app::protocol::chat::{Nickname, Sender};
+use app::protocol::chat::{Nickname, Sender, SessionKey};
 use app::protocol::Rejection;
 use socketioxide::socket::Sid;
 
@@ -30,8 +32,14 @@ pub struct SharedNames {
 
 struct Inner {
     cluster: Arc<Cluster>,
-    /// This node's named sockets: their name and the keys they hold.
-    held: Mutex<HashMap<Sid, (Nickname, Vec<String>)>>,
+    /// This node's named sockets: their name, the keys they hold, and the value in them.
+    held: Mutex<HashMap<Sid, Held>>,
+}
+
+struct Held {
+    name: Nickname,
+    keys: Vec<String>,
+    value: String,
 }
 
 fn key(lookalike: &str) -> String {
@@ -57,44 +65,76 @@ impl SharedNames {
         names
     }
 
-    fn value(&self, sid: Sid) -> String {
-        format!("{}:{sid}", self.inner.cluster.node)
+    fn value(&self, sid: Sid, session: Option<&SessionKey>) -> String {
+        let session = session.map_or("", SessionKey::as_str);
+        format!("{}:{sid}:{session}", self.inner.cluster.node)
     }
 
-    /// Gives `name` to `sid`: the new keys first, then the old ones go.
-    pub async fn claim(&self, sid: Sid, name: Nickname) -> Result<(), Rejection> {
-        let value = self.value(sid);
+    /// Gives `name` to `sid`: the new keys first, then the old ones go. Keys held by a
+    /// socket with the same `session` are taken over; that socket is returned.
+    pub async fn claim(
+        &self,
+        sid: Sid,
+        name: Nickname,
+        session: Option<&SessionKey>,
+    ) -> Result<Option<Sid>, Rejection> {
+        let value = self.value(sid, session);
         let wanted: Vec<String> = lookalike::keys(&name).iter().map(|k| key(k)).collect();
         let previous = lock(&self.inner.held)
             .get(&sid)
-            .map(|(_, keys)| keys.clone())
-            .unwrap_or_default();
+            .map(|held| (held.keys.clone(), held.value.clone()));
         let cluster = &self.inner.cluster;
         let mut taken_now = Vec::new();
+        let mut ghost = None;
         let mut refusal = None;
-        for key in wanted.iter().filter(|key| !previous.contains(key)) {
+        for key in &wanted {
+            if previous
+                .as_ref()
+                .is_some_and(|(keys, v)| keys.contains(key) && *v == value)
+            {
+                continue;
+            }
             match cluster
                 .request(cluster.kv.set_if_absent(key, &value, TTL))
                 .await
             {
-                Ok(true) => taken_now.push(key.clone()),
-                // Ours already (the same socket, a key both names share).
-                Ok(false)
-                    if cluster
-                        .request(cluster.kv.get(key))
-                        .await
-                        .ok()
-                        .flatten()
-                        .as_deref()
-                        == Some(&value) => {}
-                Ok(false) => {
-                    refusal = Some(Rejection::new(format!(
-                        "The name “{name}” is already taken (or one that looks just like it). Please choose another."
-                    )));
-                    break;
+                Ok(true) => {
+                    taken_now.push(key.clone());
+                    continue;
                 }
+                Ok(false) => {}
                 Err(_) => {
                     refusal = Some(unreachable());
+                    break;
+                }
+            }
+            let holder = cluster.request(cluster.kv.get(key)).await.ok().flatten();
+            let Some(holder) = holder else {
+                refusal = Some(super::names::taken(&name));
+                break;
+            };
+            match ghost_of(&holder, &value, session) {
+                // Ours already (a rename that keeps a key, or a new session on the same socket).
+                _ if holder.split(':').nth(1) == Some(&sid.to_string()) => {
+                    let replaced =
+                        cluster.request(cluster.kv.replace_if(key, &holder, &value, TTL));
+                    if !matches!(replaced.await, Ok(true)) {
+                        refusal = Some(unreachable());
+                        break;
+                    }
+                }
+                Some(other) if ghost.is_none_or(|g| g == other) => {
+                    let replaced =
+                        cluster.request(cluster.kv.replace_if(key, &holder, &value, TTL));
+                    if !matches!(replaced.await, Ok(true)) {
+                        refusal = Some(super::names::taken(&name));
+                        break;
+                    }
+                    taken_now.push(key.clone());
+                    ghost = Some(other);
+                }
+                _ => {
+                    refusal = Some(super::names::taken(&name));
                     break;
                 }
             }
@@ -105,30 +145,45 @@ impl SharedNames {
             }
             return Err(refusal);
         }
-        for key in previous.iter().filter(|key| !wanted.contains(key)) {
-            let _ = cluster.request(cluster.kv.delete_if(key, &value)).await;
+        if let Some((keys, old_value)) = &previous {
+            for key in keys.iter().filter(|key| !wanted.contains(key)) {
+                let _ = cluster.request(cluster.kv.delete_if(key, old_value)).await;
+            }
         }
-        lock(&self.inner.held).insert(sid, (name, wanted));
-        Ok(())
+        let mut held = lock(&self.inner.held);
+        if let Some(ghost) = ghost {
+            // On this node, the ghost's entry goes now (its keys are ours already).
+            held.remove(&ghost);
+        }
+        held.insert(
+            sid,
+            Held {
+                name,
+                keys: wanted,
+                value,
+            },
+        );
+        Ok(ghost)
     }
 
     pub fn sender(&self, sid: Sid) -> Option<Sender> {
         let held = lock(&self.inner.held);
-        let (name, _) = held.get(&sid)?;
         Some(Sender {
             id: sid.to_string(),
-            name: name.clone(),
+            name: held.get(&sid)?.name.clone(),
         })
     }
 
     /// Frees the name of a socket that left.
     pub async fn release(&self, sid: Sid) {
-        let Some((_, keys)) = lock(&self.inner.held).remove(&sid) else {
+        let Some(held) = lock(&self.inner.held).remove(&sid) else {
             return;
         };
-        let (cluster, value) = (&self.inner.cluster, self.value(sid));
-        for key in keys {
-            let _ = cluster.request(cluster.kv.delete_if(&key, &value)).await;
+        let cluster = &self.inner.cluster;
+        for key in held.keys {
+            let _ = cluster
+                .request(cluster.kv.delete_if(&key, &held.value))
+                .await;
         }
     }
 }
@@ -149,12 +204,11 @@ async fn renew(inner: Weak<Inner>) {
     loop {
         every.tick().await;
         let Some(inner) = inner.upgrade() else { return };
-        let held: Vec<(Sid, Vec<String>)> = lock(&inner.held)
+        let held: Vec<(Sid, Vec<String>, String)> = lock(&inner.held)
             .iter()
-            .map(|(sid, (_, keys))| (*sid, keys.clone()))
+            .map(|(sid, held)| (*sid, held.keys.clone(), held.value.clone()))
             .collect();
-        for (sid, keys) in held {
-            let value = format!("{}:{sid}", inner.cluster.node);
+        for (sid, keys, value) in held {
             for key in keys {
                 let renewed = inner
                     .cluster
@@ -167,10 +221,20 @@ async fn renew(inner: Weak<Inner>) {
                         .request(inner.cluster.kv.set_if_absent(&key, &value, TTL))
                         .await;
                     if let Ok(false) = retaken {
+                        // Or taken over by the same page's newer connection.
                         tracing::warn!(%sid, key, "a name was lost while Redis was out of reach");
                     }
                 }
             }
         }
     }
+}
+
+/// The socket holding a key with value `holder`, if it came with our `session` (and so is a
+/// previous connection of the claiming page); never when either has no session.
+fn ghost_of(holder: &str, ours: &str, session: Option<&SessionKey>) -> Option<Sid> {
+    let session = session?.as_str();
+    let mut parts = holder.splitn(3, ':');
+    let (_node, sid, theirs) = (parts.next()?, parts.next()?, parts.next()?);
+    (theirs == session && holder != ours).then(|| sid.parse().ok())?
 }

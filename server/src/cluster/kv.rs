@@ -30,6 +30,14 @@ pub trait Kv: Send + Sync + 'static {
     fn get(&self, key: &str) -> BoxFuture<'static, KvResult<Option<String>>>;
     /// Deletes `key` if it holds `value`; whether it did.
     fn delete_if(&self, key: &str, value: &str) -> BoxFuture<'static, KvResult<bool>>;
+    /// Sets `key` to `new` for `ttl` if it holds `old`; whether it did.
+    fn replace_if(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>>;
     /// Gives `key` a new `ttl` if it holds `value`; whether it did.
     fn renew_if(&self, key: &str, value: &str, ttl: Duration)
         -> BoxFuture<'static, KvResult<bool>>;
@@ -50,6 +58,8 @@ pub struct RedisKv {
 const DELETE_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 /// `PEXPIRE` only if the key still holds our value (never extending someone else's claim).
 const RENEW_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+/// `SET` only if the key still holds the old value (a name handed to its owner's new socket).
+const REPLACE_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]); return 1 else return 0 end";
 /// `RPUSH` and `LTRIM` at once.
 const PUSH_CAPPED: &str = "redis.call('rpush', KEYS[1], ARGV[1]); redis.call('ltrim', KEYS[1], -tonumber(ARGV[2]), -1); return 1";
 
@@ -98,6 +108,26 @@ impl Kv for RedisKv {
                 .await
                 .map_err(failed)?;
             Ok(deleted == 1)
+        }
+        .boxed()
+    }
+
+    fn replace_if(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>> {
+        use fred::interfaces::LuaInterface;
+        let (client, key) = (self.client.clone(), key.to_owned());
+        let args = vec![old.to_owned(), new.to_owned(), ttl.as_millis().to_string()];
+        async move {
+            let replaced: i64 = client
+                .eval(REPLACE_IF, vec![key], args)
+                .await
+                .map_err(failed)?;
+            Ok(replaced == 1)
         }
         .boxed()
     }
@@ -231,6 +261,24 @@ impl Kv for MemoryKv {
         })
     }
 
+    fn replace_if(
+        &self,
+        key: &str,
+        old: &str,
+        new: &str,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<bool>> {
+        let (key, old, new) = (key.to_owned(), old.to_owned(), new.to_owned());
+        self.run(move |m| {
+            if m.live(&key) == Some(&old) {
+                m.values.insert(key, (new, Some(Instant::now() + ttl)));
+                true
+            } else {
+                false
+            }
+        })
+    }
+
     fn renew_if(
         &self,
         key: &str,
@@ -296,7 +344,13 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(80)).await;
         assert_eq!(kv.get("name:ada").await.unwrap(), None, "expired");
         assert!(kv.set_if_absent("name:ada", "b", ttl).await.unwrap());
-        assert!(kv.delete_if("name:ada", "b").await.unwrap());
+        assert!(
+            !kv.replace_if("name:ada", "a", "c", ttl).await.unwrap(),
+            "not a's"
+        );
+        assert!(kv.replace_if("name:ada", "b", "c", ttl).await.unwrap());
+        assert!(!kv.delete_if("name:ada", "b").await.unwrap());
+        assert!(kv.delete_if("name:ada", "c").await.unwrap());
     }
 
     #[tokio::test]

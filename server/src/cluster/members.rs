@@ -1,10 +1,11 @@
-//! Who is connected to one namespace anywhere in the cluster, and on which node.
+//! Who is connected to one namespace anywhere in the cluster, and on which node (each with a
+//! label, for `/chat` its name).
 //!
 //! Each node tells the others when one of its sockets joins or leaves, and repeats its whole
 //! list every [`HEARTBEAT`]; a node not heard from for [`NODE_TIMEOUT`] is gone, and so are its
 //! sockets. Whoever cares (the `/signal` client list) is told of every change.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -19,13 +20,14 @@ use crate::sync::lock;
 #[derive(Debug, Serialize, Deserialize)]
 struct News {
     node: String,
+    /// Sockets that joined (or changed label), with their labels.
     #[serde(default)]
-    joined: Vec<String>,
+    joined: BTreeMap<String, String>,
     #[serde(default)]
     left: Vec<String>,
     /// Its whole list (a heartbeat), replacing what was known of it.
     #[serde(default)]
-    all: Option<Vec<String>>,
+    all: Option<BTreeMap<String, String>>,
 }
 
 /// One namespace's sockets across the cluster.
@@ -42,9 +44,9 @@ pub struct Members {
 
 #[derive(Default)]
 struct State {
-    local: BTreeSet<String>,
+    local: BTreeMap<String, String>,
     /// Other nodes' sockets, and when each node was last heard from.
-    remote: HashMap<String, (Instant, BTreeSet<String>)>,
+    remote: HashMap<String, (Instant, BTreeMap<String, String>)>,
 }
 
 impl Members {
@@ -68,10 +70,17 @@ impl Members {
     }
 
     pub fn joined(&self, id: &str) {
-        lock(&self.state).local.insert(id.to_owned());
+        self.joined_as(id, "");
+    }
+
+    /// A socket of this node joined (or changed its label).
+    pub fn joined_as(&self, id: &str, label: &str) {
+        lock(&self.state)
+            .local
+            .insert(id.to_owned(), label.to_owned());
         self.publish(News {
             node: self.node.clone(),
-            joined: vec![id.to_owned()],
+            joined: BTreeMap::from([(id.to_owned(), label.to_owned())]),
             left: vec![],
             all: None,
         });
@@ -81,7 +90,7 @@ impl Members {
         lock(&self.state).local.remove(id);
         self.publish(News {
             node: self.node.clone(),
-            joined: vec![],
+            joined: BTreeMap::new(),
             left: vec![id.to_owned()],
             all: None,
         });
@@ -90,11 +99,20 @@ impl Members {
     /// Every socket of the namespace, on every node.
     pub fn all(&self) -> BTreeSet<String> {
         let state = lock(&self.state);
-        let mut all = state.local.clone();
+        let mut all: BTreeSet<String> = state.local.keys().cloned().collect();
         for (_, ids) in state.remote.values() {
-            all.extend(ids.iter().cloned());
+            all.extend(ids.keys().cloned());
         }
         all
+    }
+
+    /// The other nodes' sockets, with their labels.
+    pub fn remote(&self) -> BTreeMap<String, String> {
+        lock(&self.state)
+            .remote
+            .values()
+            .flat_map(|(_, ids)| ids.clone())
+            .collect()
     }
 
     /// Whether a socket with this id is connected on another node.
@@ -102,7 +120,7 @@ impl Members {
         lock(&self.state)
             .remote
             .values()
-            .any(|(_, ids)| ids.contains(id))
+            .any(|(_, ids)| ids.contains_key(id))
     }
 
     /// How many other nodes were heard from lately.
@@ -139,15 +157,13 @@ impl Members {
         let known = state
             .remote
             .entry(news.node)
-            .or_insert_with(|| (Instant::now(), BTreeSet::new()));
+            .or_insert_with(|| (Instant::now(), BTreeMap::new()));
         known.0 = Instant::now();
         let before = known.1.clone();
         if let Some(all) = news.all {
-            known.1 = all.into_iter().collect();
+            known.1 = all;
         }
-        for id in news.joined {
-            known.1.insert(id);
-        }
+        known.1.extend(news.joined);
         for id in &news.left {
             known.1.remove(id);
         }
@@ -206,10 +222,10 @@ async fn heartbeat(members: std::sync::Weak<Members>) {
         let Some(members) = members.upgrade() else {
             return;
         };
-        let all: Vec<String> = lock(&members.state).local.iter().cloned().collect();
+        let all = lock(&members.state).local.clone();
         members.publish(News {
             node: members.node.clone(),
-            joined: vec![],
+            joined: BTreeMap::new(),
             left: vec![],
             all: Some(all),
         });

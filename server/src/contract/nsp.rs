@@ -78,7 +78,7 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
     /// Sends `E` to every socket of the namespace, on every node.
     pub async fn broadcast<E: ServerEvent<Namespace = N>>(&self, args: &E::Args) {
         self.deliver::<E>(self.sockets(), args);
-        self.to_other_nodes::<E>(None, args).await;
+        self.to_other_nodes::<E>(None, None, args).await;
     }
 
     /// Sends `E` to the socket `id` if it is on another node of the cluster (socketioxide's
@@ -95,17 +95,19 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
             .members(N::PATH)
             .is_some_and(|members| members.is_remote(id.as_str()));
         if known {
-            self.to_other_nodes::<E>(Some(id.to_string()), args).await;
+            self.to_other_nodes::<E>(Some(id.to_string()), None, args)
+                .await;
         }
         known
     }
 
-    /// In cluster mode, sends `E` through the adapter to the sockets of the other nodes (of
-    /// `room`, if given): this node's own sockets are served by [`Nsp::deliver`]. When Redis
-    /// is down, they are the only ones served.
+    /// In cluster mode, sends `E` through the adapter to the sockets of the other nodes (in
+    /// `room`, outside `outside`, if given): this node's own sockets are served by
+    /// [`Nsp::deliver`]. When Redis is down, they are the only ones served.
     async fn to_other_nodes<E: ServerEvent<Namespace = N>>(
         &self,
         room: Option<String>,
+        outside: Option<String>,
         args: &E::Args,
     ) {
         let Some(cluster) = &self.shared.cluster else {
@@ -118,27 +120,47 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
             Some(room) => operators.to(room),
             None => operators,
         };
-        let sent = operators
-            .except(cluster.node_room())
-            .emit(E::NAME, args)
-            .await;
+        let except: Vec<String> = outside.into_iter().chain([cluster.node_room()]).collect();
+        let sent = operators.except(except).emit(E::NAME, args).await;
         cluster
             .status
             .reachable(!matches!(sent, Err(BroadcastError::Adapter(_))));
     }
 
-    /// Sends `E` to every socket of `room`.
-    pub async fn broadcast_to<E: ServerEvent<Namespace = N>>(
+    /// Sends `E` to every socket of `room` on this node only.
+    pub fn broadcast_here_in<E: ServerEvent<Namespace = N>>(&self, room: &str, args: &E::Args) {
+        self.deliver::<E>(self.members_here(room, true), args);
+    }
+
+    /// Sends `E` to every socket of `room`, on every node.
+    pub async fn broadcast_in<E: ServerEvent<Namespace = N>>(&self, room: &str, args: &E::Args) {
+        self.deliver::<E>(self.members_here(room, true), args);
+        self.to_other_nodes::<E>(Some(room.to_owned()), None, args)
+            .await;
+    }
+
+    /// Sends `E` to every socket outside `room`, on every node.
+    pub async fn broadcast_outside<E: ServerEvent<Namespace = N>>(
         &self,
-        room: &'static str,
+        room: &str,
         args: &E::Args,
     ) {
-        let members = self
-            .io
-            .of(N::PATH)
-            .map(|ns| ns.within(room).sockets())
-            .unwrap_or_default();
-        self.deliver::<E>(members, args);
+        self.deliver::<E>(self.members_here(room, false), args);
+        self.to_other_nodes::<E>(None, Some(room.to_owned()), args)
+            .await;
+    }
+
+    /// This node's sockets in `room` (or, with `inside` false, outside it).
+    fn members_here(&self, room: &str, inside: bool) -> Vec<SocketRef<A>> {
+        let Some(ns) = self.io.of(N::PATH) else {
+            return Vec::new();
+        };
+        let sockets = if inside {
+            ns.within(room.to_owned()).sockets()
+        } else {
+            ns.except(room.to_owned()).sockets()
+        };
+        sockets.into_iter().filter(|s| s.connected()).collect()
     }
 
     /// Sends a snapshot `E` to every socket of `room`, encoded once and shared by all of them.
@@ -173,6 +195,21 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         };
         self.metrics()
             .events_out(N::PATH, recipients.saturating_sub(failed));
+    }
+
+    /// Disconnects the socket `sid` and closes its connection, on whichever node it is.
+    pub async fn hang_up(&self, sid: Sid) {
+        let Some(operators) = self.io.of(N::PATH) else {
+            return;
+        };
+        if let Some(socket) = operators.get_socket(sid) {
+            super::hang_up(&socket);
+        } else if self.shared.cluster.is_some() {
+            // Every socket of a cluster is in the room of its own id.
+            if let Err(error) = operators.within(sid.to_string()).disconnect().await {
+                tracing::warn!(ns = N::PATH, %sid, %error, "could not disconnect a remote socket");
+            }
+        }
     }
 
     /// The connected socket a client named, if it is here.

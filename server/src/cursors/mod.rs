@@ -203,7 +203,7 @@ async fn tick<A: Adapter>(nsp: &Nsp<Cursors, A>, state: &CursorState, whole_map:
     }
     let delta = Delta { moved, left };
     if !delta.is_empty() {
-        nsp.broadcast_to::<DeltaEvent>(COMPACT, &(delta,)).await;
+        nsp.broadcast_here_in::<DeltaEvent>(COMPACT, &(delta,));
     }
 }
 

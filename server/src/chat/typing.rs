@@ -1,0 +1,92 @@
+//! Who is typing in `/chat` (an addition for the clients that ask for it). A client says it
+//! started (at most every second counts) and stopped; the server lets a state lapse after
+//! [`EXPIRES_AFTER`] without a refresh, so a page that crashed cannot leave it on.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::protocol::chat::Nickname;
+use socketioxide::socket::Sid;
+
+use crate::sync::lock;
+
+/// A typing state lapses this long after its last refresh.
+pub const EXPIRES_AFTER: Duration = Duration::from_secs(5);
+/// "Started" again sooner than this is ignored (pages send it every 2 s while typing).
+const MIN_REFRESH: Duration = Duration::from_millis(900);
+
+/// This node's typists. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Typing {
+    inner: Arc<Mutex<HashMap<Sid, Typist>>>,
+}
+
+struct Typist {
+    name: Nickname,
+    refreshed: Instant,
+}
+
+impl Typing {
+    /// `sid` (called `name`) says it typed or stopped; whether the others should be told.
+    pub fn says(&self, sid: Sid, name: &Nickname, typing: bool) -> bool {
+        let mut typists = lock(&self.inner);
+        if !typing {
+            return typists.remove(&sid).is_some();
+        }
+        match typists.get_mut(&sid) {
+            Some(typist) if typist.refreshed.elapsed() < MIN_REFRESH => false,
+            Some(typist) => {
+                typist.refreshed = Instant::now();
+                // Still typing: the others already know (only the lapse time moves).
+                let renamed = typist.name != *name;
+                typist.name = name.clone();
+                renamed
+            }
+            None => {
+                typists.insert(
+                    sid,
+                    Typist {
+                        name: name.clone(),
+                        refreshed: Instant::now(),
+                    },
+                );
+                true
+            }
+        }
+    }
+
+    /// `sid` left or sent a message: its name, if it was typing.
+    pub fn stop(&self, sid: Sid) -> Option<Nickname> {
+        lock(&self.inner).remove(&sid).map(|t| t.name)
+    }
+
+    /// The typists whose state lapsed, removed.
+    pub fn lapsed(&self) -> Vec<Nickname> {
+        let mut typists = lock(&self.inner);
+        let gone: Vec<Sid> = typists
+            .iter()
+            .filter(|(_, t)| t.refreshed.elapsed() >= EXPIRES_AFTER)
+            .map(|(sid, _)| *sid)
+            .collect();
+        gone.into_iter()
+            .filter_map(|sid| typists.remove(&sid).map(|t| t.name))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn started_is_told_once_refreshes_are_quiet_and_stopped_is_told() {
+        let typing = Typing::default();
+        let (sid, ada) = (Sid::new(), Nickname::parse("Ada").unwrap());
+        assert!(typing.says(sid, &ada, true));
+        assert!(!typing.says(sid, &ada, true), "too soon, and already known");
+        assert!(typing.says(sid, &ada, false));
+        assert!(!typing.says(sid, &ada, false), "already stopped");
+        assert!(typing.lapsed().is_empty());
+    }
+}
