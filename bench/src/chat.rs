@@ -23,11 +23,26 @@ struct Seen {
     sent: u64,
     received: u64,
     latencies: Vec<Duration>,
+    /// Latencies of the messages whose sender is on another node (a cluster run).
+    cross_node: Vec<Duration>,
 }
 
-pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
+/// The scenario on one server, or on the nodes of a cluster: client `i` is on node `i % n`.
+pub async fn run(targets: &[&Target], setup: &Setup) -> Vec<Figure> {
     raise_open_files_limit();
-    let mut conns = connect_many(target.addr, "/chat", setup.clients, None).await;
+    let nodes = targets.len();
+    let mut per_node = Vec::new();
+    for (n, target) in targets.iter().enumerate() {
+        let count = (setup.clients + nodes - 1 - n) / nodes;
+        per_node.push(
+            connect_many(target.addr, "/chat", count, None)
+                .await
+                .into_iter(),
+        );
+    }
+    let mut conns: Vec<Conn> = (0..setup.clients)
+        .filter_map(|i| per_node[i % nodes].next())
+        .collect();
     // Names, in parallel, each confirmed before the clock starts.
     let named = conns.iter_mut().enumerate().map(|(i, conn)| async move {
         conn.send(format!(r#"42/chat,["name","b{i}"]"#)).await;
@@ -61,7 +76,7 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
                 Duration::from_secs_f64(i as f64 / setup.senders.max(1) as f64 / setup.rate_hz);
             tokio::spawn(drive(
                 conn,
-                i,
+                (i, nodes),
                 sending,
                 phase,
                 epoch,
@@ -72,10 +87,15 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
         })
         .collect();
     sleep_until(start).await;
-    let counting = MetricsWindow::start(target.addr).await;
-    let window = CpuWindow::start(target);
+    let counting = MetricsWindow::start(targets[0].addr).await;
+    let windows: Vec<CpuWindow> = targets.iter().map(|t| CpuWindow::start(t)).collect();
     sleep_until(stop_listening).await;
-    let cpu = window.finish(target);
+    let cpus: Vec<Option<(f64, f64)>> = windows
+        .iter()
+        .zip(targets)
+        .map(|(window, target)| window.finish(target))
+        .collect();
+    let cpu = cpus[0];
     let counted = counting.finish().await;
     let mut seen = Vec::new();
     for task in tasks {
@@ -85,10 +105,35 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
     let sent: u64 = seen.iter().map(|s| s.sent).sum();
     let received: u64 = seen.iter().map(|s| s.received).sum();
     let expected = sent * setup.clients as u64;
+    let mut cross: Vec<Duration> = seen
+        .iter()
+        .flat_map(|s| s.cross_node.iter().copied())
+        .collect();
+    cross.sort();
     let mut latencies: Vec<Duration> = seen.into_iter().flat_map(|s| s.latencies).collect();
     latencies.sort();
     let ms = |p| percentile(&latencies, p).map(|d| d.as_secs_f64() * 1000.0);
     let deliveries_per_s = received as f64 / setup.seconds as f64;
+    if nodes > 1 {
+        let cross_ms = |p| percentile(&cross, p).map(|d| d.as_secs_f64() * 1000.0);
+        let mut figures = vec![
+            Figure::new("deliveries/s", Some(deliveries_per_s), ""),
+            Figure::new("lost", Some(expected.saturating_sub(received) as f64), ""),
+            Figure::new("same-node latency p50", ms(50.0), "ms"),
+            Figure::new("same-node latency p99", ms(99.0), "ms"),
+            Figure::new("cross-node latency p50", cross_ms(50.0), "ms"),
+            Figure::new("cross-node latency p99", cross_ms(99.0), "ms"),
+        ];
+        // Each node delivers to its own half of the clients.
+        for (n, cpu) in cpus.iter().enumerate() {
+            figures.push(Figure::new(
+                format!("node {} CPU per delivery", n + 1),
+                cpu.map(|(used, _)| used * 1e6 / (received as f64 / nodes as f64).max(1.0)),
+                "µs",
+            ));
+        }
+        return figures;
+    }
     vec![
         Figure::new("deliveries/s", Some(deliveries_per_s), ""),
         Figure::new("lost", Some(expected.saturating_sub(received) as f64), ""),
@@ -108,7 +153,7 @@ pub async fn run(target: &Target, setup: &Setup) -> Vec<Figure> {
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     mut conn: Conn,
-    me: usize,
+    (me, nodes): (usize, usize),
     sending: Option<Duration>,
     phase: Duration,
     epoch: Instant,
@@ -133,9 +178,17 @@ async fn drive(
                 Frame::Packet(packet) if packet.starts_with(r#"2/chat,["message""#) => {
                     // The text is the last argument: `..."<micros> <sender> <seq>"]`.
                     let text = packet.trim_end_matches("\"]").rsplit('"').next().unwrap_or("");
-                    if let Some(sent_at) = text.split(' ').next().and_then(|t| t.parse::<u64>().ok()) {
+                    let mut words = text.split(' ');
+                    let sent_at = words.next().and_then(|t| t.parse::<u64>().ok());
+                    let sender = words.next().and_then(|t| t.parse::<usize>().ok());
+                    if let Some(sent_at) = sent_at {
                         let now = epoch.elapsed().as_micros() as u64;
-                        seen.latencies.push(Duration::from_micros(now.saturating_sub(sent_at)));
+                        let latency = Duration::from_micros(now.saturating_sub(sent_at));
+                        if sender.is_some_and(|s| s % nodes != me % nodes) {
+                            seen.cross_node.push(latency);
+                        } else {
+                            seen.latencies.push(latency);
+                        }
                         seen.received += 1;
                     }
                 }

@@ -46,13 +46,28 @@ pub struct Report {
     seen: Vec<Seen>,
     seconds: f64,
     cpu: Option<(f64, f64)>,
+    /// Each node's CPU (one entry on a single server).
+    node_cpus: Vec<Option<(f64, f64)>>,
     counted: Counted,
 }
 
-pub async fn run(target: &Target, setup: &Setup) -> Report {
+/// The scenario on one server, or on the nodes of a cluster: client `i` is on node `i % n`.
+pub async fn run(targets: &[&Target], setup: &Setup) -> Report {
     raise_open_files_limit();
     let auth = setup.compact.then_some(r#"{"compact":true}"#);
-    let conns = connect_many(target.addr, "/cursors", setup.clients, auth).await;
+    let nodes = targets.len();
+    let mut per_node = Vec::new();
+    for (n, target) in targets.iter().enumerate() {
+        let count = (setup.clients + nodes - 1 - n) / nodes;
+        per_node.push(
+            connect_many(target.addr, "/cursors", count, auth)
+                .await
+                .into_iter(),
+        );
+    }
+    let conns: Vec<Conn> = (0..setup.clients)
+        .filter_map(|i| per_node[i % nodes].next())
+        .collect();
     let from = Instant::now() + setup.warmup;
     let until = from + setup.measure;
     let tasks: Vec<_> = conns
@@ -73,10 +88,15 @@ pub async fn run(target: &Target, setup: &Setup) -> Report {
         })
         .collect();
     sleep_until(from).await;
-    let counting = MetricsWindow::start(target.addr).await;
-    let window = CpuWindow::start(target);
+    let counting = MetricsWindow::start(targets[0].addr).await;
+    let windows: Vec<CpuWindow> = targets.iter().map(|t| CpuWindow::start(t)).collect();
     sleep_until(until).await;
-    let cpu = window.finish(target);
+    let cpus: Vec<Option<(f64, f64)>> = windows
+        .iter()
+        .zip(targets)
+        .map(|(window, target)| window.finish(target))
+        .collect();
+    let cpu = cpus[0];
     let counted = counting.finish().await;
     let mut seen = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -86,6 +106,7 @@ pub async fn run(target: &Target, setup: &Setup) -> Report {
         seen,
         seconds: setup.measure.as_secs_f64(),
         cpu,
+        node_cpus: cpus,
         counted,
     }
 }
@@ -218,6 +239,20 @@ impl Report {
             self.counted.dropped(),
             self.counted.mean_tick(),
         ]
+    }
+
+    /// The figures of a cluster run: the same, with each node's CPU.
+    pub fn cluster_figures(&self) -> Vec<Figure> {
+        let mut figures = self.figures();
+        figures.retain(|f| f.name != "server CPU");
+        for (n, cpu) in self.node_cpus.iter().enumerate() {
+            figures.push(Figure::new(
+                format!("node {} CPU", n + 1),
+                cpu.map(|(_, share)| share * 100.0),
+                "%",
+            ));
+        }
+        figures
     }
 
     /// One row of the scaling table (see [`HEADER`]).

@@ -117,6 +117,9 @@ enum Scenario {
         #[arg(long, default_value_t = 30)]
         seconds: u64,
     },
+    /// Chat and cursors on one node, then the same load split over two nodes of a cluster
+    /// (a Redis of its own): cross-node latency, CPU per node.
+    Cluster,
     /// Every scenario of docs/PERFORMANCE.md, on the reference and on Switchboard.
     Compare,
 }
@@ -150,7 +153,7 @@ async fn main() {
             for n in clients {
                 let target = start().await;
                 let setup = cursor_setup(n, movers.unwrap_or(n).min(n), rate, seconds, compact);
-                let report = cursors::run(&target, &setup).await;
+                let report = cursors::run(&[&target], &setup).await;
                 rows.push(report.row(&setup));
                 target.stop().await;
             }
@@ -173,7 +176,7 @@ async fn main() {
         } => {
             let target = start().await;
             let figures = chat::run(
-                &target,
+                &[&target],
                 &chat::Setup {
                     clients,
                     senders,
@@ -245,6 +248,7 @@ async fn main() {
                 &figures,
             );
         }
+        Scenario::Cluster => cluster(&cli).await,
         Scenario::Compare => compare(&cli).await,
     }
 }
@@ -288,6 +292,65 @@ where
     figures
 }
 
+/// Chat and cursors on one node and on two nodes of a cluster, in one table.
+async fn cluster(cli: &Cli) {
+    let chat_setup = chat::Setup {
+        clients: 500,
+        senders: 50,
+        rate_hz: 2.0,
+        seconds: 10,
+    };
+    let cursor_setup = cursor_setup(1000, 50, 20.0, 10, true);
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut add = |scenario: &str, figures: Vec<Figure>, setup: &str| {
+        for figure in figures {
+            rows.push(vec![
+                scenario.to_owned(),
+                setup.to_owned(),
+                figure.name.clone(),
+                figure.show(),
+            ]);
+        }
+    };
+    eprintln!("one node");
+    let one = Target::start_switchboard(&cli.switchboard, true).await;
+    add(
+        "chat 500, 50×2 msg/s",
+        chat::run(&[&one], &chat_setup).await,
+        "one node",
+    );
+    add(
+        "cursors 1000, 50 moving (compact)",
+        cursors::run(&[&one], &cursor_setup).await.figures(),
+        "one node",
+    );
+    one.stop().await;
+    eprintln!("two nodes");
+    let redis = target::Redis::start().await;
+    let flags = ["--redis-url".to_owned(), redis.url.clone()];
+    let a = Target::start_switchboard_with(&cli.switchboard, true, &flags).await;
+    let b = Target::start_switchboard_with(&cli.switchboard, true, &flags).await;
+    // Let the nodes hear each other before the clock starts.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    add(
+        "chat 500, 50×2 msg/s",
+        chat::run(&[&a, &b], &chat_setup).await,
+        "two nodes",
+    );
+    add(
+        "cursors 1000, 50 moving (compact)",
+        cursors::run(&[&a, &b], &cursor_setup)
+            .await
+            .cluster_figures(),
+        "two nodes",
+    );
+    a.stop().await;
+    b.stop().await;
+    drop(redis);
+    println!("\nOne node, then the same load split over two nodes on one Redis (all on CPU 0)\n");
+    print_table(&["scenario", "setup", "figure", "value"], &rows);
+}
+
 /// The scenarios and targets of docs/PERFORMANCE.md, on both servers, in one table.
 async fn compare(cli: &Cli) {
     let reference = Server::Reference(cli.reference_dir.clone());
@@ -317,12 +380,12 @@ async fn compare(cli: &Cli) {
     };
     eprintln!("chat fan-out");
     let theirs = measure(&reference, |t| async {
-        let f = chat::run(&t, &chat_setup()).await;
+        let f = chat::run(&[&t], &chat_setup()).await;
         (t, f)
     })
     .await;
     let ours = measure(&switchboard, |t| async {
-        let f = chat::run(&t, &chat_setup()).await;
+        let f = chat::run(&[&t], &chat_setup()).await;
         (t, f)
     })
     .await;
@@ -348,21 +411,21 @@ async fn compare(cli: &Cli) {
 
     eprintln!("cursors");
     let theirs = measure(&reference, |t| async {
-        let f = cursors::run(&t, &cursor_setup(1000, 50, 20.0, 10, false))
+        let f = cursors::run(&[&t], &cursor_setup(1000, 50, 20.0, 10, false))
             .await
             .figures();
         (t, f)
     })
     .await;
     let full = measure(&switchboard, |t| async {
-        let f = cursors::run(&t, &cursor_setup(1000, 50, 20.0, 10, false))
+        let f = cursors::run(&[&t], &cursor_setup(1000, 50, 20.0, 10, false))
             .await
             .figures();
         (t, f)
     })
     .await;
     let compact = measure(&switchboard, |t| async {
-        let f = cursors::run(&t, &cursor_setup(1000, 50, 20.0, 10, true))
+        let f = cursors::run(&[&t], &cursor_setup(1000, 50, 20.0, 10, true))
             .await
             .figures();
         (t, f)

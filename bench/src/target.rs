@@ -77,6 +77,15 @@ impl Target {
 
     /// Starts Switchboard on a free loopback port, pinned to CPU 0 when `taskset` exists.
     pub async fn start_switchboard(binary: &Path, lift_limits: bool) -> Target {
+        Self::start_switchboard_with(binary, lift_limits, &[]).await
+    }
+
+    /// Starts Switchboard with further flags (e.g. `--redis-url`).
+    pub async fn start_switchboard_with(
+        binary: &Path,
+        lift_limits: bool,
+        extra: &[String],
+    ) -> Target {
         let port = free_port();
         let data_dir =
             std::env::temp_dir().join(format!("switchboard-bench-{}-{port}", std::process::id()));
@@ -99,6 +108,7 @@ impl Target {
         if lift_limits {
             args.extend(["--no-rate-limits", "--max-connections-per-ip", "0"].map(str::to_owned));
         }
+        args.extend(extra.iter().cloned());
         Self::launch(binary.as_os_str(), &args, port, Some(data_dir), &[]).await
     }
 
@@ -254,6 +264,46 @@ pub fn raise_open_files_limit() {
         {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
+/// A redis-server of the benchmark's own on a free loopback port (pinned like the servers).
+pub struct Redis {
+    pub url: String,
+    _child: Child,
+}
+
+impl Redis {
+    pub async fn start() -> Redis {
+        let port = free_port();
+        let mut command = if two_cpus() && which("taskset") {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", "redis-server"]);
+            c
+        } else {
+            Command::new("redis-server")
+        };
+        let child = command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (apt-get install redis-server)");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Redis {
+            url: format!("redis://127.0.0.1:{port}"),
+            _child: child,
         }
     }
 }
