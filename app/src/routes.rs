@@ -7,6 +7,7 @@ use leptos_router::path;
 use crate::pages::call::CallPage;
 use crate::pages::chat::ChatPage;
 use crate::pages::cursors::CursorsPage;
+use crate::pages::draw::DrawPage;
 use crate::pages::home::HomePage;
 use crate::pages::not_found::NotFound;
 use crate::pages::remote::{ControllerPage, RemotePage};
@@ -45,6 +46,11 @@ pub const APPS: &[AppLink] = &[
         path: "/cursors",
         title: "Shared cursors",
         blurb: "Everyone's pointer on everyone's screen, ten updates a second.",
+    },
+    AppLink {
+        path: "/draw",
+        title: "Whiteboard",
+        blurb: "Draw together with mouse, pen or finger; latecomers see the board so far.",
     },
     AppLink {
         path: "/remote",
@@ -109,6 +115,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/chat/simple") view=SimpleChatPage/>
                     <Route path=path!("/chat") view=ChatPage/>
                     <Route path=path!("/cursors") view=CursorsPage/>
+                    <Route path=path!("/draw") view=DrawPage/>
                     <Route path=path!("/remote") view=RemotePage/>
                     <Route path=path!("/remote/controller") view=ControllerPage/>
                     <Route path=path!("/webcam") view=WebcamPage/>

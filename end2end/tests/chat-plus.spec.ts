@@ -1,8 +1,8 @@
 // /chat's additions in real Chromium: who is here, who is typing, and nothing missed after
 // the network went away for a moment. Each test owns its server, so that the list of people
 // is only its own.
-import { test, expect, Page, WebSocketRoute } from '@playwright/test';
-import { OwnServer, connected, users } from './support';
+import { test, expect, Page } from '@playwright/test';
+import { OwnServer, connected, network, users } from './support';
 
 async function join(page: Page, url: string, name: string) {
   await page.goto(`${url}/chat`);
@@ -21,37 +21,6 @@ async function say(page: Page, text: string) {
 /** The texts of the messages (not the news lines) in a page's log. */
 async function messages(page: Page): Promise<string[]> {
   return page.locator('.chat-log li:not(.quiet) .text').allTextContents();
-}
-
-/**
- * Lets a test take a page's network away and give it back. `context.setOffline` alone is not
- * enough: Chromium's offline mode refuses new connections but leaves an open WebSocket open,
- * and on a machine with only loopback the page gets no `offline` event either (it is
- * "offline" from the start). So the page's socket.io connections go through Playwright, and
- * going offline also drops them, as a real network that went away does.
- */
-async function network(page: Page) {
-  const open: WebSocketRoute[] = [];
-  let offline = false;
-  await page.context().routeWebSocket(/\/socket\.io\//, (ws) => {
-    if (offline) {
-      ws.close({ code: 1001, reason: 'offline' });
-      return;
-    }
-    ws.connectToServer();
-    open.push(ws);
-  });
-  return {
-    async goOffline() {
-      offline = true;
-      await page.context().setOffline(true);
-      for (const ws of open.splice(0)) await ws.close({ code: 1001, reason: 'offline' });
-    },
-    async comeBack() {
-      offline = false;
-      await page.context().setOffline(false);
-    },
-  };
 }
 
 let server: OwnServer;

@@ -1,6 +1,6 @@
 // Helpers shared by the browser tests: several independent users, and servers a test owns
 // (to stop and restart them).
-import { Browser, Page, expect } from '@playwright/test';
+import { Browser, Page, WebSocketRoute, expect } from '@playwright/test';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,4 +95,35 @@ export class OwnRedis {
     child.kill('SIGKILL');
     await exited;
   }
+}
+
+/**
+ * Lets a test take a page's network away and give it back. `context.setOffline` alone is not
+ * enough: Chromium's offline mode refuses new connections but leaves an open WebSocket open,
+ * and on a machine with only loopback the page gets no `offline` event either (it is
+ * "offline" from the start). So the page's socket.io connections go through Playwright, and
+ * going offline also drops them, as a real network that went away does.
+ */
+export async function network(page: Page) {
+  const open: WebSocketRoute[] = [];
+  let offline = false;
+  await page.context().routeWebSocket(/\/socket\.io\//, (ws) => {
+    if (offline) {
+      ws.close({ code: 1001, reason: 'offline' });
+      return;
+    }
+    ws.connectToServer();
+    open.push(ws);
+  });
+  return {
+    async goOffline() {
+      offline = true;
+      await page.context().setOffline(true);
+      for (const ws of open.splice(0)) await ws.close({ code: 1001, reason: 'offline' });
+    },
+    async comeBack() {
+      offline = false;
+      await page.context().setOffline(false);
+    },
+  };
 }

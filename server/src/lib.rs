@@ -7,7 +7,7 @@
 //!   metrics, server functions; `site`: static files (compressed once) and the page fallback;
 //!   `origin` and `headers`: who may connect, and the security headers.
 //! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
-//!   `cursors`, `remote`, `signal` (`relay` is what the last two share). `trades` is plain
+//!   `cursors`, `draw`, `remote`, `signal` (`relay` is what the last two share). `trades` is plain
 //!   HTTP and WebSocket (the ticker proxy and the demo market).
 //!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
 //!   the order each client sent them, and send only their own namespace's events.
@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod config;
 mod contract;
 mod cursors;
+mod draw;
 mod headers;
 mod http;
 mod metrics;
@@ -117,6 +118,8 @@ pub struct Switchboard {
     close_clients: Box<dyn FnOnce() -> BoxFuture<'static, ()> + Send>,
     /// Flushed last on shutdown, so no broadcast message is lost; its names released.
     chat: ChatState,
+    /// Saved last on shutdown, like the chat.
+    board: draw::Board,
     /// Loops that run beside the requests (the `/cursors` ticker, ...), stopped on shutdown.
     background: Vec<tokio::task::JoinHandle<()>>,
     /// How many connections are taken.
@@ -143,8 +146,9 @@ impl Switchboard {
     pub fn build(config: &Config, local: SocketAddr) -> Result<Switchboard, StartError> {
         create_data_dir(config)?;
         let chat = ChatState::open(&config.data_dir)?;
+        let board = draw::Board::open(&config.data_dir);
         let (service, io) = engine().build_svc();
-        let (server, _ready) = assemble(config, local, service, io, None, chat);
+        let (server, _ready) = assemble(config, local, service, io, None, (chat, board));
         Ok(server)
     }
 
@@ -185,6 +189,7 @@ impl Switchboard {
             router,
             close_clients,
             chat,
+            board,
             background,
             connection_limits,
             shared,
@@ -204,6 +209,7 @@ impl Switchboard {
         }
         served?;
         chat.history.flush().await;
+        let _ = tokio::task::spawn_blocking(move || board.save()).await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -237,8 +243,8 @@ async fn join_cluster<D: Driver>(
         kv,
         Arc::new(cluster::DriverBus(driver)),
     ));
-    let chat = ChatState::shared(&cluster);
-    let (server, ready) = assemble(config, local, service, io, Some(cluster), chat);
+    let stores = (ChatState::shared(&cluster), draw::Board::shared(&cluster));
+    let (server, ready) = assemble(config, local, service, io, Some(cluster), stores);
     for namespace in ready {
         namespace
             .await
@@ -255,7 +261,7 @@ fn assemble<A: Served, S>(
     service: S,
     io: SocketIo<A>,
     cluster: Option<Arc<Cluster>>,
-    chat: ChatState,
+    (chat, board): (ChatState, draw::Board),
 ) -> (Switchboard, Vec<A::InitRes>)
 where
     S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -277,10 +283,15 @@ where
         simple_chat::register(&io, &shared),
         chat::register(&io, &shared, chat.clone()),
         cursors,
+        draw::register(&io, &shared, board.clone()),
         remote::register(&io, &shared),
         signal::register(&io, &shared),
     ];
-    let background = vec![cursor_ticker, metrics::spawn_housekeeping(shared.clone())];
+    let background = vec![
+        cursor_ticker,
+        draw::spawn_saver(board.clone()),
+        metrics::spawn_housekeeping(shared.clone()),
+    ];
 
     let site_config = SiteConfig {
         lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -332,6 +343,7 @@ where
         router,
         close_clients: Box::new(move || async move { io.close().await }.boxed()),
         chat,
+        board,
         background,
         connection_limits: accept::ConnectionLimits {
             per_ip: config.max_connections_per_ip,

@@ -349,3 +349,25 @@ async fn chat_plus_works_across_nodes_presence_typing_and_what_was_missed() {
     assert_eq!(texts, ["two", "three"]);
     assert_eq!(missed[0]["id"], json!(last_seen + 1));
 }
+
+#[tokio::test]
+async fn the_whiteboard_is_one_board_across_nodes() {
+    let c = cluster().await;
+    let segment = json!({"x0": 0.1, "y0": 0.2, "x1": 0.3, "y1": 0.4, "color": "red"});
+    let mut on_a = RawClient::connect(&c.a, "/draw").await;
+    assert_eq!(on_a.expect("board").await, vec![json!([])]);
+    let mut on_b = RawClient::connect(&c.b, "/draw").await;
+    assert_eq!(on_b.expect("board").await, vec![json!([])]);
+    on_a.emit("drawing", json!([segment])).await;
+    assert_eq!(on_b.expect("drawing").await[0]["x0"], json!(0.1));
+    on_a.expect_silence(QUIET).await;
+    // A late joiner on the other node gets what was drawn on this one.
+    let mut late = RawClient::connect(&c.b, "/draw").await;
+    assert_eq!(late.expect("board").await[0][0]["color"], json!("red"));
+    on_b.emit("clear", json!([])).await;
+    for client in [&mut on_a, &mut on_b, &mut late] {
+        client.expect("clear").await;
+    }
+    let mut later = RawClient::connect(&c.a, "/draw").await;
+    assert_eq!(later.expect("board").await, vec![json!([])]);
+}

@@ -3,6 +3,7 @@
 pub mod call;
 pub mod chat;
 pub mod cursors;
+pub mod draw;
 pub mod home;
 pub mod not_found;
 pub mod remote;

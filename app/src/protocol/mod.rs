@@ -106,6 +106,7 @@ macro_rules! validated_text {
 
 pub mod chat;
 pub mod cursors;
+pub mod draw;
 pub mod relay;
 pub mod remote;
 pub mod signal;
@@ -256,6 +257,25 @@ impl Receipt {
     }
 }
 
+/// The arguments of an event that has none: an empty list on the wire (`()` would be
+/// `null`, one argument).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Nothing;
+
+impl Serialize for Nothing {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        serializer.serialize_tuple(0)?.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Nothing {
+    /// Any list of arguments: there is nothing to read in them.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Nothing)
+    }
+}
+
 /// Why an event from a client was refused, in words a person can read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -270,6 +290,7 @@ impl Rejection {
 /// The namespaces the server serves; any other is refused with `connect_error`.
 pub const NAMESPACES: &[&str] = &[
     simple_chat::SimpleChat::PATH,
+    draw::Draw::PATH,
     chat::Chat::PATH,
     cursors::Cursors::PATH,
     remote::Remote::PATH,

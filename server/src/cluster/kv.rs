@@ -47,6 +47,8 @@ pub trait Kv: Send + Sync + 'static {
     fn list(&self, key: &str) -> BoxFuture<'static, KvResult<Vec<String>>>;
     /// Adds one to the counter at `key` and returns it.
     fn increment(&self, key: &str) -> BoxFuture<'static, KvResult<i64>>;
+    /// Removes `key`, whatever it holds.
+    fn delete(&self, key: &str) -> BoxFuture<'static, KvResult<()>>;
 }
 
 /// Redis through fred: one multiplexed client that reconnects by itself.
@@ -177,6 +179,16 @@ impl Kv for RedisKv {
         use fred::interfaces::KeysInterface;
         let (client, key) = (self.client.clone(), key.to_owned());
         async move { client.incr(key).await.map_err(failed) }.boxed()
+    }
+
+    fn delete(&self, key: &str) -> BoxFuture<'static, KvResult<()>> {
+        use fred::interfaces::KeysInterface;
+        let (client, key) = (self.client.clone(), key.to_owned());
+        async move {
+            let _: i64 = client.del(key).await.map_err(failed)?;
+            Ok(())
+        }
+        .boxed()
     }
 }
 
@@ -323,6 +335,14 @@ impl Kv for MemoryKv {
             next
         })
     }
+
+    fn delete(&self, key: &str) -> BoxFuture<'static, KvResult<()>> {
+        let key = key.to_owned();
+        self.run(move |m| {
+            m.values.remove(&key);
+            m.lists.remove(&key);
+        })
+    }
 }
 
 #[cfg(test)]
@@ -360,6 +380,8 @@ mod tests {
             kv.push_capped("history", &n.to_string(), 3).await.unwrap();
         }
         assert_eq!(kv.list("history").await.unwrap(), ["2", "3", "4"]);
+        kv.delete("history").await.unwrap();
+        assert!(kv.list("history").await.unwrap().is_empty());
         assert_eq!(kv.increment("id").await.unwrap(), 1);
         assert_eq!(kv.increment("id").await.unwrap(), 2);
         kv.set_down(true);

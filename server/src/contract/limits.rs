@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use app::protocol::{chat, cursors, remote, signal, simple_chat, Namespace};
+use app::protocol::{chat, cursors, draw, remote, signal, simple_chat, Namespace};
 
 /// A client that has been refused this many bursts' worth of events (net of what the rate
 /// lets through meanwhile) is abusing the server, not typing fast.
@@ -52,8 +52,8 @@ pub struct Limits {
 
 impl Limits {
     /// Room for a person pasting quickly and for test suites that send bursts of about 20
-    /// events; a page's pointer or a phone's gyroscope (one event per animation frame, up to
-    /// 120 Hz screens); and the ICE candidates of a call starting.
+    /// events; a page's pointer, pen or a phone's gyroscope (one event per animation frame, up
+    /// to 120 Hz screens); and the ICE candidates of a call starting.
     pub fn defaults() -> Limits {
         let rate = |per_second, burst| Rate { per_second, burst };
         Limits {
@@ -61,6 +61,7 @@ impl Limits {
                 (simple_chat::SimpleChat::PATH, rate(10.0, 20.0)),
                 (chat::Chat::PATH, rate(10.0, 20.0)),
                 (cursors::Cursors::PATH, rate(120.0, 120.0)),
+                (draw::Draw::PATH, rate(120.0, 120.0)),
                 (remote::Remote::PATH, rate(120.0, 120.0)),
                 (signal::Signalling::PATH, rate(100.0, 100.0)),
             ]),

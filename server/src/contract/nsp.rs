@@ -81,6 +81,17 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         self.to_other_nodes::<E>(None, None, args).await;
     }
 
+    /// Sends `E` to every socket of the namespace but `sender`, on every node.
+    pub async fn broadcast_from<E: ServerEvent<Namespace = N>>(
+        &self,
+        sender: &SocketRef<A>,
+        args: &E::Args,
+    ) {
+        let others = self.sockets().into_iter().filter(|s| s.id != sender.id);
+        self.deliver::<E>(others.collect(), args);
+        self.to_other_nodes::<E>(None, None, args).await;
+    }
+
     /// Sends `E` to the socket `id` if it is on another node of the cluster (socketioxide's
     /// adapter carries it there); whether it is known to be there.
     pub async fn emit_remote<E: ServerEvent<Namespace = N>>(
