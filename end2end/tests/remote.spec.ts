@@ -79,6 +79,41 @@ test("the game's paddle follows the controller", async ({ browser }) => {
   await expect(desktop.getByTestId('score')).toBeVisible();
 });
 
+test('two phones play Squash for two, each with its own paddle; a phone that leaves is waited for', async ({ browser }) => {
+  const { desktop, phone } = await pair(browser);
+  await desktop.getByRole('tab', { name: 'Squash' }).click();
+  await expect(desktop.getByTestId('player-2-status')).toContainText('Waiting for player 2');
+  await expect(desktop.getByTestId('paddle-2')).toHaveCount(0);
+  const url2 = (await desktop.getByTestId('controller-url-2').textContent())!;
+  expect(url2).toMatch(/\/remote\/controller\?id=[\w-]+&player=2$/);
+  const png = PNG.sync.read(await desktop.getByTestId('qr-2').screenshot());
+  expect(jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data).toBe(url2);
+
+  const secondContext = await browser.newContext({ viewport: { width: 390, height: 740 }, hasTouch: true, isMobile: true });
+  const second = await secondContext.newPage();
+  await second.goto(url2);
+  await connected(second);
+  await expect(second.getByTestId('player')).toHaveText('Player 2');
+
+  const centre = (id: string) => async () => {
+    const paddle = desktop.getByTestId(id);
+    return Math.round(Number(await paddle.getAttribute('x')) + Number(await paddle.getAttribute('width')) / 2);
+  };
+  await point(phone, 0.3, 0.5);
+  await point(second, 0.8, 0.5);
+  await expect(desktop.getByTestId('player-2-status')).toHaveText('Player 2: steering');
+  await expect.poll(centre('paddle')).toBe(30);
+  await expect.poll(centre('paddle-2')).toBe(80);
+  await expect(desktop.getByTestId('points-1')).toBeVisible();
+  await expect(desktop.getByTestId('points-2')).toBeVisible();
+
+  await secondContext.close();
+  await expect(desktop.getByTestId('player-2-status')).toContainText('Waiting for player 2');
+  await expect(desktop.getByTestId('paddle-2')).toHaveCount(0);
+  await point(phone, 0.6, 0.5);
+  await expect.poll(centre('paddle')).toBe(60);
+});
+
 test('a controller without an id, or with an unknown one, says so on the page', async ({ browser }) => {
   const [phone] = await users(browser, 1, { width: 390, height: 740 });
   await phone.goto('/remote/controller');

@@ -59,6 +59,48 @@ pub struct Steer {
     /// How the phone produced it: touch (or mouse) or tilt.
     #[serde(default)]
     pub source: SteerSource,
+    /// Which player's paddle it steers in a game for two (the seed's controller sends none:
+    /// player 1).
+    #[serde(default)]
+    pub player: Player,
+}
+
+/// One of the two players of the desktop's games.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(into = "u8", from = "u8")]
+pub enum Player {
+    #[default]
+    One,
+    Two,
+}
+
+impl From<u8> for Player {
+    /// 2 is player 2; anything else is player 1.
+    fn from(n: u8) -> Player {
+        if n == 2 {
+            Player::Two
+        } else {
+            Player::One
+        }
+    }
+}
+
+impl From<Player> for u8 {
+    fn from(player: Player) -> u8 {
+        match player {
+            Player::One => 1,
+            Player::Two => 2,
+        }
+    }
+}
+
+impl Player {
+    pub const BOTH: [Player; 2] = [Player::One, Player::Two];
+
+    /// 0 or 1, for arrays of two.
+    pub fn index(self) -> usize {
+        usize::from(u8::from(self)) - 1
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -86,16 +128,22 @@ impl Steer {
             Some("tilt") => SteerSource::Tilt,
             _ => SteerSource::Touch,
         };
+        let player = match data.get("player").and_then(Value::as_u64) {
+            Some(2) => Player::Two,
+            _ => Player::One,
+        };
         Some(Steer {
             x: number("x")?.clamp(0.0, 1.0),
             y: number("y")?.clamp(0.0, 1.0),
             source,
+            player,
         })
     }
 }
 
-/// The path of the controller page for the desktop whose socket id is `id`.
-pub fn controller_path(id: &str) -> String {
+/// The path of the controller page with which `player` steers the desktop whose socket id is
+/// `id` (player 1's carries no player, as before there were two).
+pub fn controller_path(id: &str, player: Player) -> String {
     let encoded: String = id
         .bytes()
         .map(|b| match b {
@@ -105,7 +153,10 @@ pub fn controller_path(id: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect();
-    format!("/remote/controller?id={encoded}")
+    match player {
+        Player::One => format!("/remote/controller?id={encoded}"),
+        Player::Two => format!("/remote/controller?id={encoded}&player=2"),
+    }
 }
 
 #[cfg(test)]
@@ -132,6 +183,7 @@ mod tests {
             x: 0.1,
             y: 0.2,
             source: SteerSource::Tilt,
+            player: Player::Two,
         };
         let sent = (PeerId::parse("abc").unwrap(), Payload::new(&steer).unwrap());
         let read = SendUpdate::parse(&crate::protocol::as_received::<SendUpdate>(&sent)).unwrap();
@@ -149,17 +201,23 @@ mod tests {
             Some(Steer {
                 x: 0.2,
                 y: 0.9,
-                source: SteerSource::Touch
+                source: SteerSource::Touch,
+                player: Player::One,
             })
         );
         assert_eq!(
-            Steer::from_value(&json!({"x": -1, "y": 3, "source": "tilt"})),
+            Steer::from_value(&json!({"x": -1, "y": 3, "source": "tilt", "player": 2})),
             Some(Steer {
                 x: 0.0,
                 y: 1.0,
-                source: SteerSource::Tilt
+                source: SteerSource::Tilt,
+                player: Player::Two,
             })
         );
+        for other in [json!(3), json!("2"), json!(null)] {
+            let steer = Steer::from_value(&json!({"x": 0, "y": 0, "player": other}));
+            assert_eq!(steer.map(|s| s.player), Some(Player::One), "{other}");
+        }
         assert_eq!(Steer::from_value(&json!({"x": "0.2", "y": 0.9})), None);
         let (_, list) =
             SendUpdate::parse(&RawArgs::from_values(&[json!("t"), json!([0.2, 0.9])])).unwrap();
@@ -173,7 +231,13 @@ mod tests {
 
     #[test]
     fn controller_paths_escape_the_id() {
-        assert_eq!(controller_path("Ab-_9"), "/remote/controller?id=Ab-_9");
-        assert_eq!(controller_path("a b&c"), "/remote/controller?id=a%20b%26c");
+        assert_eq!(
+            controller_path("Ab-_9", Player::One),
+            "/remote/controller?id=Ab-_9"
+        );
+        assert_eq!(
+            controller_path("a b&c", Player::Two),
+            "/remote/controller?id=a%20b%26c&player=2"
+        );
     }
 }

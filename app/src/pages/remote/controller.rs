@@ -1,4 +1,4 @@
-//! `/remote/controller?id=<desktop socket id>`: the phone side. Touch (or mouse) moves are sent
+//! `/remote/controller?id=<desktop socket id>[&player=2]`: the phone side. Touch (or mouse) moves are sent
 //! as fractions of the pad; tilt mode sends the gyroscope instead. The page checks every few
 //! seconds that its desktop is still there and says so when it is not.
 
@@ -15,7 +15,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::components::browser::{use_frame_throttle, use_interval};
 use crate::components::ConnectionBadge;
-use crate::protocol::remote::{Remote, SendUpdate, Steer, SteerSource};
+use crate::protocol::remote::{Player, Remote, SendUpdate, Steer, SteerSource};
 use crate::protocol::{Payload, PeerId, Receipt};
 use crate::socketio::{use_socket, EmitError};
 
@@ -32,8 +32,13 @@ pub fn ControllerPage() -> impl IntoView {
             .with(|q| q.get("id"))
             .map(|id| PeerId::parse(id.trim()))
     };
+    // The second phone of a game for two; any other value is player 1.
+    let player = move || match query.with(|q| q.get("player")).as_deref() {
+        Some("2") => Player::Two,
+        _ => Player::One,
+    };
     move || match target() {
-        Some(Ok(id)) => view! { <Steering target=id/> }.into_any(),
+        Some(Ok(id)) => view! { <Steering target=id player=player()/> }.into_any(),
         missing_or_malformed => view! {
             <section class="controller-missing">
                 <h1>"Controller"</h1>
@@ -59,7 +64,7 @@ enum Mode {
 }
 
 #[component]
-fn Steering(target: PeerId) -> impl IntoView {
+fn Steering(target: PeerId, player: Player) -> impl IntoView {
     let socket = use_socket::<Remote>();
     let state = socket.state();
     let socket = StoredValue::new_local(socket);
@@ -73,6 +78,7 @@ fn Steering(target: PeerId) -> impl IntoView {
         x: 0.5,
         y: 0.5,
         source: SteerSource::Touch,
+        player,
     });
 
     let send = use_frame_throttle(move |steer: Steer| {
@@ -127,6 +133,7 @@ fn Steering(target: PeerId) -> impl IntoView {
             x: x.clamp(0.0, 1.0),
             y: y.clamp(0.0, 1.0),
             source: SteerSource::Touch,
+            player,
         });
     };
     let on_move = on_pointer.clone();
@@ -152,6 +159,7 @@ fn Steering(target: PeerId) -> impl IntoView {
             x: to_fraction(gamma - gamma0),
             y: to_fraction(beta - beta0),
             source: SteerSource::Tilt,
+            player,
         });
     });
     on_cleanup(move || tilt_listener.remove());
@@ -173,6 +181,7 @@ fn Steering(target: PeerId) -> impl IntoView {
         <section class="controller">
             <div class="controller-bar">
                 <ConnectionBadge state=state/>
+                {(player == Player::Two).then(|| view! { <strong class="player" data-testid="player">"Player 2"</strong> })}
                 <div class="modes" role="group" aria-label="Steer with">
                     <button aria-pressed=move || (mode.get() == Mode::Touch).to_string() on:click=move |_| mode.set(Mode::Touch)>
                         "Touch"

@@ -1,6 +1,7 @@
 //! `/remote`: the desktop side of "phone as controller". It shows a ball (or the Squash game)
 //! that a phone steers, and the link, as text and QR code, that turns a phone into the
-//! controller for this very page.
+//! controller for this very page. In the game a second phone, with the second code, plays
+//! player 2.
 
 mod controller;
 mod link;
@@ -15,7 +16,7 @@ pub use controller::ControllerPage;
 use crate::components::browser::use_interval;
 use crate::components::ConnectionBadge;
 use crate::config::get_site_config;
-use crate::protocol::remote::{controller_path, Remote, Steer, Update};
+use crate::protocol::remote::{controller_path, Player, Remote, Steer, Update};
 use crate::socketio::use_socket;
 use link::{phone_base, qr_svg};
 use squash::SquashGame;
@@ -33,23 +34,24 @@ enum Stage {
 #[component]
 pub fn RemotePage() -> impl IntoView {
     let socket = use_socket::<Remote>();
-    let steer = RwSignal::new(None::<Steer>);
-    let last_seen = RwSignal::new(None::<f64>);
+    // Each player's latest steering, and when it came.
+    let steer = [RwSignal::new(None::<Steer>), RwSignal::new(None::<Steer>)];
+    let last_seen = [RwSignal::new(None::<f64>), RwSignal::new(None::<f64>)];
     let now = RwSignal::new(js_sys::Date::now());
     use_interval(Duration::from_millis(500), move || {
         now.set(js_sys::Date::now())
     });
     socket.on::<Update>(move |(data,)| {
         if let Some(s) = Steer::from_payload(&data) {
-            steer.set(Some(s));
-            last_seen.set(Some(js_sys::Date::now()));
+            steer[s.player.index()].set(Some(s));
+            last_seen[s.player.index()].set(Some(js_sys::Date::now()));
         }
     });
     let state = socket.state();
-    let my_id = socket.id();
+    let my_id = RwSignal::from(socket.id());
 
     let config = LocalResource::new(get_site_config);
-    let link = move || {
+    let link = move |player: Player| {
         let id = my_id.get()?;
         let config = config.get().map(|result| result.unwrap_or_default())?;
         let location = window().location();
@@ -59,18 +61,24 @@ pub fn RemotePage() -> impl IntoView {
         );
         let base = phone_base(&config, &origin, &host);
         Some((
-            format!("{}{}", base.base, controller_path(&id)),
+            format!("{}{}", base.base, controller_path(&id, player)),
             base.warning,
             config,
         ))
     };
-    let sending = move || {
-        last_seen
+    let sending = move |player: Player| {
+        last_seen[player.index()]
             .get()
             .is_some_and(|t| now.get() - t < SENDING_WINDOW_MS)
     };
     let stage = RwSignal::new(Stage::Ball);
-    let steer_x = Signal::derive(move || steer.get().map(|s| s.x));
+    let steer_x = Signal::derive(move || steer[0].get().map(|s| s.x));
+    // Player 2's paddle is in the game while player 2's phone is there.
+    let top_x = Signal::derive(move || {
+        let x = steer[1].get().map_or(0.5, |s| s.x);
+        sending(Player::Two).then_some(x)
+    });
+    let in_game = move || stage.get() == Stage::Squash;
 
     view! {
         <section class="remote">
@@ -82,22 +90,33 @@ pub fn RemotePage() -> impl IntoView {
                         <StageTab stage=stage value=Stage::Ball label="Ball"/>
                         <StageTab stage=stage value=Stage::Squash label="Squash"/>
                     </div>
-                    <Show when=move || stage.get() == Stage::Ball fallback=move || view! { <SquashGame steer_x=steer_x/> }>
-                        <BallStage steer=steer/>
+                    <Show when=move || stage.get() == Stage::Ball fallback=move || view! { <SquashGame steer_x=steer_x top_x=top_x/> }>
+                        <BallStage steer=steer[0]/>
                     </Show>
-                    <p class="controller-status" class:live=sending data-testid="controller-status" role="status">
-                        {move || if sending() { "Controller connected: steering" } else { "Waiting for a controller…" }}
+                    <p class="controller-status" class:live=move || sending(Player::One) data-testid="controller-status" role="status">
+                        {move || match (sending(Player::One), in_game()) {
+                            (true, false) => "Controller connected: steering",
+                            (true, true) => "Player 1: steering",
+                            (false, false) => "Waiting for a controller…",
+                            (false, true) => "Waiting for player 1…",
+                        }}
                     </p>
+                    <Show when=in_game>
+                        <p class="controller-status" class:live=move || sending(Player::Two) data-testid="player-2-status" role="status">
+                            {move || if sending(Player::Two) {
+                                "Player 2: steering"
+                            } else {
+                                "Waiting for player 2… (alone, the top is a wall)"
+                            }}
+                        </p>
+                    </Show>
                 </div>
                 <aside class="link-panel">
-                    <h2>"Steer from your phone"</h2>
-                    {move || match link() {
+                    <h2>{move || if in_game() { "Player 1: scan with your phone" } else { "Steer from your phone" }}</h2>
+                    {move || match link(Player::One) {
                         None => view! { <p class="muted">"Preparing your link…"</p> }.into_any(),
                         Some((url, warning, config)) => view! {
-                            <div class="qr" data-testid="qr" inner_html=qr_svg(&url).unwrap_or_default()></div>
-                            <p class="url">
-                                <a data-testid="controller-url" href=url.clone() target="_blank" rel="noopener">{url.clone()}</a>
-                            </p>
+                            <ControllerLink url=url testid=""/>
                             {warning.map(|w| view! { <p class="warning">{w}</p> })}
                             {(!config.tls).then(|| view! {
                                 <p class="muted">
@@ -107,9 +126,25 @@ pub fn RemotePage() -> impl IntoView {
                             })}
                         }.into_any(),
                     }}
+                    <Show when=in_game>
+                        <h2>"Player 2: scan with a second phone"</h2>
+                        {move || link(Player::Two).map(|(url, _, _)| view! { <ControllerLink url=url testid="-2"/> })}
+                    </Show>
                 </aside>
             </div>
         </section>
+    }
+}
+
+/// A controller's link as a QR code and as text (test ids `qr` and `controller-url`, with
+/// `testid` appended).
+#[component]
+fn ControllerLink(url: String, testid: &'static str) -> impl IntoView {
+    view! {
+        <div class="qr" data-testid=format!("qr{testid}") inner_html=qr_svg(&url).unwrap_or_default()></div>
+        <p class="url">
+            <a data-testid=format!("controller-url{testid}") href=url.clone() target="_blank" rel="noopener">{url.clone()}</a>
+        </p>
     }
 }
 
