@@ -179,6 +179,21 @@ async fn two_processes_are_one_server() {
     };
     assert_eq!(offer[2], json!(caller_id));
 
+    // /draw: a segment drawn on a reaches b; the board, in Redis, is the same on both.
+    let mut drawer = RawClient::connect(&a, "/draw").await;
+    assert_eq!(drawer.expect("board").await, vec![json!([])]);
+    let mut viewer = RawClient::connect(&b, "/draw").await;
+    viewer.expect("board").await;
+    let segment = json!({"x0": 0.5, "y0": 0.5, "x1": 1, "y1": 1, "color": "green"});
+    drawer.emit("drawing", json!([segment])).await;
+    assert_eq!(viewer.expect("drawing").await[0]["color"], "green");
+    let mut late = RawClient::connect(&b, "/draw").await;
+    assert_eq!(late.expect("board").await[0][0]["x1"], json!(1.0));
+    viewer.emit("clear", json!([])).await;
+    drawer.expect("clear").await;
+    let mut later = RawClient::connect(&a, "/draw").await;
+    assert_eq!(later.expect("board").await, vec![json!([])]);
+
     // /cursors: a move on b shows in a's map.
     let mut watcher = RawClient::connect(&a, "/cursors").await;
     let mut mover = RawClient::connect(&b, "/cursors").await;

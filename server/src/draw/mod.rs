@@ -57,10 +57,11 @@ async fn drawing<A: Adapter>(
     cx: Cx<Draw, Board, A>,
     (segment,): (Segment,),
 ) -> Result<(), Rejection> {
-    cx.nsp
-        .broadcast_from::<Drawn>(&cx.socket, &(segment.clone(),))
-        .await;
+    // On the board first: whoever has seen a segment finds it there when they reconnect.
     cx.state.add(&segment).await;
+    cx.nsp
+        .broadcast_from::<Drawn>(&cx.socket, &(segment,))
+        .await;
     Ok(())
 }
 
