@@ -79,7 +79,7 @@ test("the game's paddle follows the controller", async ({ browser }) => {
   await expect(desktop.getByTestId('score')).toBeVisible();
 });
 
-test('two phones play Squash for two, each with its own paddle; a phone that leaves is waited for', async ({ browser }) => {
+test('two phones play Squash for two, each with its own paddle and score; a phone that leaves is waited for', async ({ browser }) => {
   const { desktop, phone } = await pair(browser);
   await desktop.getByRole('tab', { name: 'Squash' }).click();
   await expect(desktop.getByTestId('player-2-status')).toContainText('Waiting for player 2');
@@ -104,8 +104,45 @@ test('two phones play Squash for two, each with its own paddle; a phone that lea
   await expect(desktop.getByTestId('player-2-status')).toHaveText('Player 2: steering');
   await expect.poll(centre('paddle')).toBe(30);
   await expect.poll(centre('paddle-2')).toBe(80);
-  await expect(desktop.getByTestId('points-1')).toBeVisible();
-  await expect(desktop.getByTestId('points-2')).toBeVisible();
+
+  // Each point goes to the right player. A player who keeps away from the ball lets it
+  // through; one who follows it returns it (after a point the ball is served slowly again,
+  // towards the player who lost it).
+  const state = () =>
+    desktop.evaluate(() => ({
+      x: Number(document.querySelector('svg circle.ball')!.getAttribute('cx')) / 100,
+      score: [1, 2].map((p) => Number(document.querySelector(`[data-testid="points-${p}"]`)!.textContent)),
+    }));
+  const pads = await Promise.all([phone, second].map(async (p) => (await p.getByTestId('pad').boundingBox())!));
+  const steer = (p: Page, pad: { x: number; y: number; width: number; height: number }, x: number) =>
+    p.mouse.move(pad.x + pad.width * x, pad.y + pad.height / 2);
+  /** Plays until someone scores; who did (1 or 2). */
+  async function rally(oneFollows: boolean, twoFollows: boolean): Promise<number> {
+    const [one, two] = (await state()).score;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      expect(Date.now()).toBeLessThan(deadline);
+      const { x, score } = await state();
+      if (score[0] !== one || score[1] !== two) {
+        expect(score[0] - one + (score[1] - two)).toBe(1);
+        return score[0] > one ? 1 : 2;
+      }
+      const away = x < 0.5 ? 0.95 : 0.05;
+      await Promise.all([steer(phone, pads[0], oneFollows ? x : away), steer(second, pads[1], twoFollows ? x : away)]);
+    }
+  }
+  let last = await rally(false, false);
+  for (let i = 0; i < 2; i++) {
+    if (last === 2) {
+      // The ball comes down to player 1, who returns it; player 2 lets it through.
+      last = await rally(true, false);
+      expect(last).toBe(1);
+    } else {
+      // It goes up to player 2, who returns it; player 1 lets it through.
+      last = await rally(false, true);
+      expect(last).toBe(2);
+    }
+  }
 
   await secondContext.close();
   await expect(desktop.getByTestId('player-2-status')).toContainText('Waiting for player 2');

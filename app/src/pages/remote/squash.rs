@@ -326,6 +326,19 @@ mod tests {
     }
 
     #[test]
+    fn two_paddles_that_follow_the_ball_keep_it_in_play() {
+        let mut g = Squash::default();
+        g.steer_top(Some(0.5));
+        for _ in 0..60 * 20 {
+            g.steer(g.ball.0);
+            g.steer_top(Some(g.ball.0));
+            g.step(1.0 / 60.0);
+        }
+        assert_eq!((g.points, g.misses), ([0, 0], 0));
+        assert!(g.score > 5, "{} returns", g.score);
+    }
+
+    #[test]
     fn the_paddle_stays_on_court() {
         let mut g = Squash::default();
         g.steer(0.0);
