@@ -60,7 +60,7 @@ test: test-rust test-e2e
 
 ## Benchmarks (print figures; assert nothing): every scenario on the course's Node server and
 ## on Switchboard, each pinned to CPU 0 (see docs/PERFORMANCE.md); the cursor scaling table;
-## and call set-up time in Chromium on loopback.
+## and call and meeting set-up times in Chromium on loopback.
 REFERENCE_DIR ?= ../shared/reference/seed-node
 bench: frontend
 	@scripts/tools.sh browser
@@ -68,6 +68,7 @@ bench: frontend
 	if scripts/reference.sh "$(REFERENCE_DIR)"; then ./target/release/bench compare; fi
 	./target/release/bench cursors --compact
 	scripts/loopback-only.sh node bench/browser/call-latency.mjs
+	scripts/loopback-only.sh node bench/browser/meet-setup.mjs
 
 fmt:
 	cargo fmt --all

@@ -9,6 +9,7 @@ use crate::pages::chat::ChatPage;
 use crate::pages::cursors::CursorsPage;
 use crate::pages::draw::DrawPage;
 use crate::pages::home::HomePage;
+use crate::pages::meet::MeetPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::remote::{ControllerPage, RemotePage};
 use crate::pages::simple_chat::SimpleChatPage;
@@ -87,6 +88,11 @@ pub const APPS: &[AppLink] = &[
         title: "Video call",
         blurb: "Two-way video calls with mute, camera off and a chat over the data channel.",
     },
+    AppLink {
+        path: "/meet",
+        title: "Video meeting",
+        blurb: "Up to four people in a room by name: everyone sees everyone, with a room chat.",
+    },
 ];
 
 /// Paths the router serves besides the apps themselves.
@@ -124,6 +130,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/webrtc/peer-sender") view=PeerSenderPage/>
                     <Route path=path!("/webrtc/peer-receiver") view=PeerReceiverPage/>
                     <Route path=path!("/call") view=CallPage/>
+                    <Route path=path!("/meet") view=MeetPage/>
                 </Routes>
             </main>
         </Router>

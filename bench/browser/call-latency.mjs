@@ -3,33 +3,11 @@
 // Peer) and for the raw sender/receiver pages. It starts its own release server.
 //
 //   node bench/browser/call-latency.mjs [--calls 10]     (make bench runs it in a netns)
-import { chromium } from 'playwright-core';
-import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { launchBrowser, median, startServer } from './common.mjs';
 
 const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 10;
-const port = 4290;
-const base = `http://127.0.0.1:${port}`;
-const root = resolve(import.meta.dirname, '../..');
-
-const server = spawn(join(root, 'target/release/switchboard'),
-  ['--port', String(port), '--data-dir', mkdtempSync(join(tmpdir(), 'sb-call-bench-')), '--log-level', 'warn', '--no-ice-servers'],
-  { stdio: ['ignore', 'ignore', 'inherit'] });
-const stop = () => server.kill('SIGTERM');
-process.on('exit', stop);
-for (let i = 0; ; i++) {
-  try { if ((await fetch(`${base}/healthz`)).ok) break; } catch {}
-  if (i > 200) throw new Error('the server did not start');
-  await new Promise((r) => setTimeout(r, 50));
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    '--allow-loopback-in-peer-connection', '--disable-background-networking'],
-});
+const { base, stop } = await startServer(4290);
+const browser = await launchBrowser();
 const page = async (path) => {
   const p = await (await browser.newContext()).newPage();
   await p.goto(base + path);
@@ -48,7 +26,6 @@ const firstFrame = (p) => p.evaluate(() => new Promise((done) => {
     : setTimeout(wait, 1);
   wait();
 }));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function measureCall() {
   const [a, b] = [await page('/call'), await page('/call')];

@@ -7,7 +7,7 @@
 //!   metrics, server functions; `site`: static files (compressed once) and the page fallback;
 //!   `origin` and `headers`: who may connect, and the security headers.
 //! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
-//!   `cursors`, `draw`, `remote`, `signal` (`relay` is what the last two share). `trades` is plain
+//!   `cursors`, `draw`, `remote`, `signal`, `meet` (`relay` is what the last three share). `trades` is plain
 //!   HTTP and WebSocket (the ticker proxy and the demo market).
 //!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
 //!   the order each client sent them, and send only their own namespace's events.
@@ -30,6 +30,7 @@ mod cursors;
 mod draw;
 mod headers;
 mod http;
+mod meet;
 mod metrics;
 mod net;
 mod origin;
@@ -286,6 +287,7 @@ where
         draw::register(&io, &shared, board.clone()),
         remote::register(&io, &shared),
         signal::register(&io, &shared),
+        meet::register(&io, &shared),
     ];
     let background = vec![
         cursor_ticker,

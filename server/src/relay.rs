@@ -1,6 +1,6 @@
-//! The relay `/remote` and `/signal` share: a payload goes to the one socket its sender names,
-//! untouched, stamped with the sender's id where the contract says so, on whichever node of a
-//! cluster that socket is.
+//! The relay `/remote`, `/signal` and `/meet` share: a payload goes to the one socket its
+//! sender names, untouched, stamped with the sender's id where the contract says so, on
+//! whichever node of a cluster that socket is.
 
 use app::protocol::{Payload, PeerId, Rejection, RelayEvent};
 use socketioxide::adapter::Adapter;

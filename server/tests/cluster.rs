@@ -371,3 +371,42 @@ async fn the_whiteboard_is_one_board_across_nodes() {
     let mut later = RawClient::connect(&c.a, "/draw").await;
     assert_eq!(later.expect("board").await, vec![json!([])]);
 }
+
+#[tokio::test]
+async fn a_meeting_room_spans_nodes() {
+    let c = cluster().await;
+    let mut ada = RawClient::connect(&c.a, "/meet").await;
+    ada.emit("join", json!(["standup", "Ada"])).await;
+    ada.expect("room").await;
+    let mut bo = RawClient::connect(&c.b, "/meet").await;
+    // Node b learns of Ada with node a's next word about its members.
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        bo.emit("join", json!(["standup", "Bo"])).await;
+        let view = bo.expect("room").await;
+        if view[0]["members"] == json!([{"id": ada.sid, "name": "Ada"}]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "node b never saw Ada: {view:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let joined = loop {
+        let (event, args) = ada.next_event().await.unwrap();
+        if event == "joined" {
+            break args;
+        }
+    };
+    assert_eq!(joined[0]["name"], "Bo");
+    bo.emit("signal", json!([ada.sid, {"type": "offer", "sdp": "v=0"}]))
+        .await;
+    assert_eq!(ada.expect("signal").await[0], json!(bo.sid));
+    let bo_id = bo.sid.clone();
+    drop(bo);
+    let left = loop {
+        let (event, args) = ada.next_event().await.unwrap();
+        if event == "left" {
+            break args;
+        }
+    };
+    assert_eq!(left, vec![json!(bo_id)]);
+}

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod cursors;
 pub mod draw;
 pub mod home;
+pub mod meet;
 pub mod not_found;
 pub mod remote;
 pub mod simple_chat;

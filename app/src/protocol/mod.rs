@@ -107,6 +107,7 @@ macro_rules! validated_text {
 pub mod chat;
 pub mod cursors;
 pub mod draw;
+pub mod meet;
 pub mod relay;
 pub mod remote;
 pub mod signal;
@@ -291,6 +292,7 @@ impl Rejection {
 pub const NAMESPACES: &[&str] = &[
     simple_chat::SimpleChat::PATH,
     draw::Draw::PATH,
+    meet::Meet::PATH,
     chat::Chat::PATH,
     cursors::Cursors::PATH,
     remote::Remote::PATH,

@@ -1,5 +1,5 @@
-//! What `/remote` and `/signal` share: a client names another socket and the server relays a
-//! payload to that one socket only, without looking inside it.
+//! What `/remote`, `/signal` and `/meet` share: a client names another socket and the server
+//! relays a payload to that one socket only, without looking inside it.
 
 use std::marker::PhantomData;
 

@@ -112,8 +112,17 @@ fn media_devices() -> Result<web_sys::MediaDevices, MediaError> {
 
 /// Opens the camera (and microphone, if asked) as requested.
 pub async fn open_camera(request: &CameraRequest) -> Result<MediaStream, MediaError> {
+    user_media(&request.constraints()).await
+}
+
+/// Opens the microphone alone (for a meeting without a camera).
+pub async fn open_microphone() -> Result<MediaStream, MediaError> {
+    user_media(&json!({ "audio": true, "video": false })).await
+}
+
+async fn user_media(constraints: &Value) -> Result<MediaStream, MediaError> {
     let devices = media_devices()?;
-    let constraints: MediaStreamConstraints = to_js(&request.constraints()).unchecked_into();
+    let constraints: MediaStreamConstraints = to_js(constraints).unchecked_into();
     let promise = devices
         .get_user_media_with_constraints(&constraints)
         .map_err(|e| MediaError::Other(error_text(&e)))?;

@@ -18,7 +18,7 @@ use crate::components::ConnectionBadge;
 use crate::config::get_site_config;
 use crate::protocol::remote::{controller_path, Player, Remote, Steer, Update};
 use crate::socketio::use_socket;
-use link::{phone_base, qr_svg};
+pub(crate) use link::{phone_base, qr_svg};
 use squash::SquashGame;
 
 /// A controller counts as "sending" for this long after its last update, in milliseconds

@@ -1,0 +1,300 @@
+//! `/meet?room=<name>`: a video meeting for up to four. Everyone in the room sees and hears
+//! everyone else over a full mesh of WebRTC connections; the server only keeps the room and
+//! relays signals. Mute and camera off show on the others' grids; the room's text chat goes
+//! over the data channels. Without a camera it joins with the microphone alone, without
+//! either it joins to watch and chat.
+
+mod mesh;
+
+use std::rc::Rc;
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::{append_line, ChatLine, ChatLog, ConnectionBadge, VideoView};
+use crate::config::get_site_config;
+use crate::pages::remote::{phone_base, qr_svg};
+use crate::protocol::meet::{
+    Join, Joined, Leave, Meet, MeetError, MemberJoined, MemberLeft, MemberName, PeerMessage,
+    RoomName, SendSignal, Signal as SignalFrom, ROOM_CAPACITY,
+};
+use crate::protocol::{Nothing, Payload, PeerId};
+use crate::socketio::use_socket;
+use crate::webrtc::media::{open_camera, open_microphone, set_enabled, CameraRequest};
+use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
+use mesh::{Links, Mesh};
+
+#[component]
+pub fn MeetPage() -> impl IntoView {
+    let query = use_query_map();
+    let room = move || query.with(|q| q.get("room")).map(|r| RoomName::parse(&r));
+    move || match room() {
+        Some(Ok(room)) => view! { <Meeting room=room/> }.into_any(),
+        other => view! { <PickRoom invalid=other.is_some()/> }.into_any(),
+    }
+}
+
+/// No room in the URL (or a malformed one): ask for one.
+#[component]
+fn PickRoom(invalid: bool) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let problem = RwSignal::new(invalid.then(|| "That room name is not valid.".to_owned()));
+    let navigate = leptos_router::hooks::use_navigate();
+    let go = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        match RoomName::parse(&draft.get_untracked()) {
+            Ok(room) => navigate(&format!("/meet?room={room}"), Default::default()),
+            Err(why) => problem.set(Some(why.to_string())),
+        }
+    };
+    view! {
+        <section class="meet">
+            <h1>"Video meeting"</h1>
+            <p class="lead">{format!("Up to {ROOM_CAPACITY} people see and hear each other. Pick a room and share its link.")}</p>
+            <form class="composer" on:submit=go>
+                <label class="visually-hidden" for="room-name">"Room"</label>
+                <input id="room-name" placeholder="Room, e.g. standup" prop:value=draft
+                    on:input:target=move |ev| draft.set(ev.target().value())/>
+                <button type="submit">"Open room"</button>
+            </form>
+            {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn Meeting(room: RoomName) -> impl IntoView {
+    let socket = use_socket::<Meet>();
+    let state = socket.state();
+    let socket = StoredValue::new_local(socket);
+    let ice = use_ice_servers();
+    let mesh = Mesh::new();
+    let camera: StreamSlot = RwSignal::new_local(None);
+    let problem = RwSignal::new(None::<String>);
+    let notice = RwSignal::new(None::<String>);
+    // The name we joined with; `None` before joining and after leaving.
+    let joined_as = RwSignal::new(None::<MemberName>);
+    let me = RwSignal::new(None::<PeerId>);
+    let muted = RwSignal::new(false);
+    let camera_off = RwSignal::new(false);
+    let chat = RwSignal::new(Vec::<ChatLine>::new());
+    let room = StoredValue::new(room);
+
+    let links = move || Links {
+        me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
+        ice_servers: ice.get_untracked().unwrap_or_default(),
+        stream: camera.get_untracked(),
+        say: Rc::new(move |to: &PeerId, data| {
+            let sent = Payload::new(&data)
+                .map_err(|e| e.to_string())
+                .and_then(|data| {
+                    socket
+                        .with_value(|s| s.emit::<SendSignal>((to.clone(), data)))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(error) = sent {
+                notice.set(Some(format!("A signal was not sent: {error}.")));
+            }
+        }),
+        heard: Rc::new(move |name: MemberName, text| {
+            append_line(chat, Some(name.to_string()), text, false)
+        }),
+        state: Rc::new(move || PeerMessage::State {
+            muted: muted.get_untracked(),
+            camera_off: camera_off.get_untracked(),
+        }),
+    };
+    let join = move || {
+        if let Some(name) = joined_as.get_untracked() {
+            let args = (room.get_value(), name);
+            if socket.with_value(|s| s.emit::<Join>(args)).is_err() {
+                notice.set(Some(
+                    "Not connected: joining when the connection is back.".into(),
+                ));
+            }
+        }
+    };
+
+    socket.with_value(|s| {
+        s.on::<Joined>(move |(view,)| {
+            problem.set(None);
+            me.set(Some(view.you));
+            mesh.clear();
+            let links = links();
+            for member in view.members {
+                mesh.add(member, true, &links);
+            }
+        });
+        s.on::<MemberJoined>(move |(member,)| {
+            append_line(chat, None, format!("{} joined", member.name), false);
+            mesh.add(member, false, &links());
+        });
+        s.on::<MemberLeft>(move |(id,)| {
+            let name = mesh.members.with_untracked(|m| {
+                m.iter()
+                    .find(|(member, _)| member.id == id)
+                    .map(|(member, _)| member.name.to_string())
+            });
+            if let Some(name) = name {
+                append_line(chat, None, format!("{name} left"), false);
+            }
+            mesh.remove(&id);
+        });
+        s.on::<SignalFrom>(move |(from, data)| match data.decode() {
+            Ok(data) => mesh.signal(&from, data),
+            Err(_) => notice.set(Some(format!("A signal from {from} could not be read."))),
+        });
+        s.on::<MeetError>(move |(why,)| {
+            problem.set(Some(why));
+            joined_as.set(None);
+            mesh.clear();
+        });
+        // After a reconnect the server has forgotten us: join again (the others reconnect to us).
+        s.on_connect(move || {
+            mesh.clear();
+            join();
+        });
+    });
+
+    let draft_name = RwSignal::new(String::new());
+    let enter = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let name = match MemberName::parse(&draft_name.get_untracked()) {
+            Ok(name) => name,
+            Err(why) => return problem.set(Some(why.to_string())),
+        };
+        problem.set(None);
+        leptos::task::spawn_local(async move {
+            if camera.get_untracked().is_none() {
+                let request = CameraRequest {
+                    audio: true,
+                    ..CameraRequest::default()
+                };
+                match open_camera(&request).await {
+                    Ok(stream) => camera.set(Some(stream)),
+                    Err(no_camera) => match open_microphone().await {
+                        Ok(stream) => {
+                            camera_off.set(true);
+                            camera.set(Some(stream));
+                            notice.set(Some(format!(
+                                "{} Joining with the microphone only.",
+                                no_camera.message()
+                            )));
+                        }
+                        Err(_) => notice.set(Some(format!(
+                            "{} Joining to watch and chat.",
+                            no_camera.message()
+                        ))),
+                    },
+                }
+            }
+            joined_as.set(Some(name));
+            join();
+        });
+    };
+    let leave = move |_| {
+        let _ = socket.with_value(|s| s.emit::<Leave>(Nothing));
+        joined_as.set(None);
+        mesh.clear();
+        chat.set(Vec::new());
+    };
+    Effect::new(move |_| {
+        if let Some(stream) = camera.get() {
+            set_enabled(&stream, "audio", !muted.get());
+            set_enabled(&stream, "video", !camera_off.get());
+        }
+        mesh.tell_all(&PeerMessage::State {
+            muted: muted.get(),
+            camera_off: camera_off.get(),
+        });
+    });
+    on_cleanup(move || mesh.clear());
+
+    let draft = RwSignal::new(String::new());
+    let say = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let text = draft.get_untracked();
+        if text.trim().is_empty() {
+            return;
+        }
+        mesh.tell_all(&PeerMessage::Chat { text: text.clone() });
+        append_line(chat, Some("you".into()), text, true);
+        draft.set(String::new());
+    };
+
+    let config = LocalResource::new(get_site_config);
+    let share = move || {
+        let config = config.get()?.unwrap_or_default();
+        let location = window().location();
+        let (origin, host) = (location.origin().ok()?, location.hostname().ok()?);
+        let base = phone_base(&config, &origin, &host).base;
+        Some(format!("{base}/meet?room={}", room.get_value()))
+    };
+    let in_room = move || joined_as.with(Option::is_some);
+
+    view! {
+        <section class="meet">
+            <h1>"Meeting: " {room.get_value().to_string()}</h1>
+            <ConnectionBadge state=state/>
+            {move || problem.get().map(|p| view! { <p class="warning" role="alert" data-testid="problem">{p}</p> })}
+            <p class="notice" role="status" data-testid="notice">{move || notice.get()}</p>
+            <Show when=in_room fallback=move || view! {
+                <form class="composer" on:submit=enter>
+                    <label class="visually-hidden" for="member-name">"Your name"</label>
+                    <input id="member-name" placeholder="Your name" autocomplete="nickname" prop:value=draft_name
+                        on:input:target=move |ev| draft_name.set(ev.target().value())/>
+                    <button type="submit">"Join"</button>
+                </form>
+            }>
+                <div class="meet-grid" data-testid="grid">
+                    <figure class="meet-tile mine" data-name="you">
+                        <VideoView stream=camera label="My camera" local=true/>
+                        <figcaption>"You" {move || muted.get().then_some(" · muted")} {move || camera_off.get().then_some(" · camera off")}</figcaption>
+                    </figure>
+                    <For each=move || mesh.members.get() key=|(m, _)| m.id.clone() let:entry>
+                        {
+                            let (member, tile) = entry;
+                            view! {
+                                <figure class="meet-tile" data-name=member.name.to_string() class:waiting=move || !tile.connected.get()>
+                                    <VideoView stream=tile.stream label="Member camera"/>
+                                    <figcaption>
+                                        <span class="name">{member.name.to_string()}</span>
+                                        {move || tile.muted.get().then(|| view! { <span class="badge" data-testid="muted">" · muted"</span> })}
+                                        {move || tile.camera_off.get().then(|| view! { <span class="badge" data-testid="camera-off">" · camera off"</span> })}
+                                        {move || (!tile.connected.get()).then_some(" · connecting…")}
+                                    </figcaption>
+                                </figure>
+                            }
+                        }
+                    </For>
+                </div>
+                <div class="call-controls">
+                    <button aria-pressed=move || muted.get().to_string() on:click=move |_| muted.update(|m| *m = !*m)>
+                        {move || if muted.get() { "Unmute" } else { "Mute" }}
+                    </button>
+                    <button aria-pressed=move || camera_off.get().to_string() on:click=move |_| camera_off.update(|c| *c = !*c)>
+                        {move || if camera_off.get() { "Camera on" } else { "Camera off" }}
+                    </button>
+                    <button class="danger" on:click=leave>"Leave"</button>
+                </div>
+                <div class="call-chat">
+                    <ChatLog lines=chat/>
+                    <form class="composer" on:submit=say>
+                        <label class="visually-hidden" for="meet-message">"Message"</label>
+                        <input id="meet-message" autocomplete="off" placeholder="Say something to the room"
+                            prop:value=draft on:input:target=move |ev| draft.set(ev.target().value())/>
+                        <button type="submit">"Send"</button>
+                    </form>
+                </div>
+            </Show>
+            {move || share().map(|url| view! {
+                <details class="share">
+                    <summary>"Invite someone: this room's link and QR code"</summary>
+                    <div class="qr" data-testid="room-qr" inner_html=qr_svg(&url).unwrap_or_default()></div>
+                    <p class="url"><a data-testid="room-url" href=url.clone()>{url.clone()}</a></p>
+                </details>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,214 @@
+//! `/meet`: rooms of up to four people for a video meeting. The server keeps who is in which
+//! room and relays WebRTC signals between members of one room; the media go browser to
+//! browser, one connection per pair (a full mesh). A namespace of its own, so the course's
+//! `/signal` contract never sees it.
+
+use serde::{Deserialize, Serialize};
+
+use super::relay::{parse_relay, RelayRules};
+use super::signal::SignalData;
+use super::{ClientEvent, Event, Namespace, Nothing, Payload, PeerId, RawArgs, Rejection};
+use super::{RelayEvent, ServerEvent, Silent};
+
+/// How many people a room holds: in a full mesh each sends its camera to every other.
+pub const ROOM_CAPACITY: usize = 4;
+const MAX_ROOM_CHARS: usize = 40;
+const MAX_NAME_CHARS: usize = 32;
+
+/// A room's name, as the URL carries it (`/meet?room=standup`): 1–40 letters, digits, `-` or
+/// `_`, compared without case (kept in lower case).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoomName(String);
+
+impl RoomName {
+    pub fn parse(raw: &str) -> Result<RoomName, Rejection> {
+        let raw = raw.trim();
+        let fits = (1..=MAX_ROOM_CHARS).contains(&raw.chars().count())
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if fits {
+            Ok(RoomName(raw.to_ascii_lowercase()))
+        } else {
+            Err(Rejection::new(
+                "A room's name has 1 to 40 letters, digits, - or _.",
+            ))
+        }
+    }
+}
+
+validated_text!(RoomName);
+
+/// What a member is called in the room: 1–32 characters, no control characters; not unique.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct MemberName(String);
+
+impl MemberName {
+    pub fn parse(raw: &str) -> Result<MemberName, Rejection> {
+        let name = raw.trim();
+        if !(1..=MAX_NAME_CHARS).contains(&name.chars().count())
+            || name.chars().any(char::is_control)
+        {
+            return Err(Rejection::new(
+                "A name has 1 to 32 characters (no control characters).",
+            ));
+        }
+        Ok(MemberName(name.to_owned()))
+    }
+}
+
+validated_text!(MemberName);
+
+/// One member of a room.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: PeerId,
+    pub name: MemberName,
+}
+
+/// What a member who just joined learns: its own id and who was there before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomView {
+    pub room: RoomName,
+    pub you: PeerId,
+    pub members: Vec<Member>,
+}
+
+fn read_join(args: &RawArgs) -> Result<(RoomName, MemberName), Rejection> {
+    let room = args
+        .str(0)
+        .ok_or_else(|| Rejection::new("join(room, name): the room's name first."))?;
+    let name = args
+        .str(1)
+        .ok_or_else(|| Rejection::new("join(room, name): your name second."))?;
+    Ok((RoomName::parse(&room)?, MemberName::parse(&name)?))
+}
+
+/// `/meet`.
+pub struct Meet;
+impl Namespace for Meet {
+    const PATH: &'static str = "/meet";
+}
+
+client_events!(Meet;
+    /// client → server: join a room (leaving the one it was in, if any).
+    Join = "join" (RoomName, MemberName), parsed by read_join, refused with MeetError;
+);
+
+server_events!(Meet;
+    /// server → a client: why it cannot join (the room is full, a bad name, ...).
+    MeetError = "meetError" (String);
+    /// server → a client that joined: its room, as it is.
+    Joined = "room" (RoomView);
+    /// server → the others in the room: someone joined.
+    MemberJoined = "joined" (Member);
+    /// server → the others in the room: someone left (or its page closed).
+    MemberLeft = "left" (PeerId);
+);
+
+/// client → server: leave the room (no arguments; closing the page does the same).
+pub struct Leave;
+impl Event for Leave {
+    type Namespace = Meet;
+    const NAME: &'static str = "leave";
+}
+impl ClientEvent for Leave {
+    type Args = Nothing;
+    type Refusal = Silent;
+    fn parse(_: &RawArgs) -> Result<Nothing, Rejection> {
+        Ok(Nothing)
+    }
+}
+
+/// Largest relayed signal, in bytes of JSON (as on `/signal`).
+pub const MAX_SIGNAL_BYTES: usize = 32 * 1024;
+
+/// client → server: a WebRTC signal for another member of the room: `signal`(peerId, data).
+pub struct SendSignal;
+impl Event for SendSignal {
+    type Namespace = Meet;
+    const NAME: &'static str = "signal";
+}
+impl ClientEvent for SendSignal {
+    type Args = (PeerId, Payload<SignalData>);
+    type Refusal = Silent;
+    fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
+        parse_relay(args, &Self::RULES)
+    }
+}
+impl RelayEvent for SendSignal {
+    type Data = SignalData;
+    type Delivered = Signal;
+    const RULES: RelayRules = RelayRules {
+        what: "A signal",
+        max_bytes: MAX_SIGNAL_BYTES,
+        null_allowed: false,
+        unknown_target: "That member is not in your room.",
+    };
+    fn delivered(
+        _to: PeerId,
+        data: Payload<SignalData>,
+        from: PeerId,
+    ) -> (PeerId, Payload<SignalData>) {
+        (from, data)
+    }
+}
+
+/// server → the member named: `signal`(senderId, data), the data untouched.
+pub struct Signal;
+impl Event for Signal {
+    type Namespace = Meet;
+    const NAME: &'static str = "signal";
+}
+impl ServerEvent for Signal {
+    type Args = (PeerId, Payload<SignalData>);
+}
+
+/// What members tell each other over their data channels (the server never sees it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum PeerMessage {
+    /// Whether my microphone and camera are on (sent on connect and on every change).
+    State { muted: bool, camera_off: bool },
+    /// A line of the room's text chat.
+    Chat { text: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rooms_and_names_are_checked() {
+        assert_eq!(
+            RoomName::parse(" StandUp-2 ").unwrap().as_str(),
+            "standup-2"
+        );
+        for bad in ["", "a b", "x/y", "é", &"r".repeat(41)] {
+            assert!(RoomName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(MemberName::parse(" Ada L. ").unwrap().as_str(), "Ada L.");
+        for bad in ["", "   ", "a\u{7}b", &"n".repeat(33)] {
+            assert!(MemberName::parse(bad).is_err(), "{bad:?}");
+        }
+        let args = RawArgs::from_values(&[json!("standup"), json!("Ada")]);
+        assert!(Join::parse(&args).is_ok());
+        let args = RawArgs::from_values(&[json!("standup")]);
+        assert!(Join::parse(&args).is_err());
+    }
+
+    #[test]
+    fn peer_messages_have_a_kind() {
+        let state = PeerMessage::State {
+            muted: true,
+            camera_off: false,
+        };
+        assert_eq!(
+            serde_json::to_value(&state).unwrap(),
+            json!({"kind": "state", "muted": true, "camera_off": false})
+        );
+    }
+}

@@ -1,0 +1,114 @@
+// The video meeting in real Chromium with fake cameras: three people in one room see each
+// other, mute shows on the others' grids, the room chat goes over the data channels, a page
+// that closes leaves every grid; without a camera one joins with the microphone; a fifth is
+// told the room is full.
+import { test, expect, Page } from '@playwright/test';
+import { io, Socket } from 'socket.io-client';
+import { connected, users } from './support';
+
+const VIEW = { width: 900, height: 700 };
+
+function newRoom() {
+  return `room-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+async function join(page: Page, room: string, name: string) {
+  await page.goto(`/meet?room=${room}`);
+  await connected(page);
+  await page.getByLabel('Your name').fill(name);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await expect(page.getByTestId('grid')).toBeVisible();
+}
+
+const tile = (page: Page, name: string) => page.locator(`.meet-tile[data-name="${name}"]`);
+
+/** Whether the tile's video shows frames (a remote camera arrived and plays). */
+async function playing(page: Page, name: string): Promise<boolean> {
+  return tile(page, name)
+    .locator('video')
+    .evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.readyState >= 2 && !v.paused);
+}
+
+test('three people see each other; mute, the room chat and leaving show on every page', async ({ browser }) => {
+  const room = newRoom();
+  const [ada, bo, cy] = await users(browser, 3, VIEW);
+  await join(ada, room, 'Ada');
+  await join(bo, room, 'Bo');
+  await join(cy, room, 'Cy');
+  const everyone: [Page, string[]][] = [
+    [ada, ['Bo', 'Cy']],
+    [bo, ['Ada', 'Cy']],
+    [cy, ['Ada', 'Bo']],
+  ];
+  for (const [page, others] of everyone) {
+    await expect(page.locator('.meet-tile:not(.mine)')).toHaveCount(2);
+    for (const other of others) {
+      await expect(tile(page, other)).not.toHaveClass(/waiting/);
+      await expect.poll(() => playing(page, other)).toBe(true);
+    }
+  }
+
+  await bo.getByRole('button', { name: 'Mute' }).click();
+  await expect(tile(ada, 'Bo').getByTestId('muted')).toBeVisible();
+  await expect(tile(cy, 'Bo').getByTestId('muted')).toBeVisible();
+  await cy.getByRole('button', { name: 'Camera off' }).click();
+  await expect(tile(ada, 'Cy').getByTestId('camera-off')).toBeVisible();
+
+  await ada.getByLabel('Message').fill('hello room');
+  await ada.getByRole('button', { name: 'Send' }).click();
+  for (const page of [bo, cy]) {
+    await expect(page.locator('.chat-log')).toContainText('hello room');
+    await expect(page.locator('.chat-log')).toContainText('Ada');
+  }
+
+  // Cy's page closes: gone from both grids within 5 s.
+  await cy.context().close();
+  for (const page of [ada, bo]) {
+    await expect(tile(page, 'Cy')).toHaveCount(0, { timeout: 5_000 });
+  }
+  // Bo leaves with the button.
+  await bo.getByRole('button', { name: 'Leave' }).click();
+  await expect(tile(ada, 'Bo')).toHaveCount(0, { timeout: 5_000 });
+  await expect(ada.locator('.chat-log')).toContainText('Bo left');
+});
+
+test('without a camera one joins with the microphone, and the others see the camera is off', async ({ browser }) => {
+  const room = newRoom();
+  const [withCamera, noCamera] = await users(browser, 2, VIEW);
+  await noCamera.addInitScript(() => {
+    const devices = navigator.mediaDevices;
+    const open = devices.getUserMedia.bind(devices);
+    devices.getUserMedia = (constraints?: MediaStreamConstraints) =>
+      constraints?.video ? Promise.reject(new DOMException('No camera here', 'NotFoundError')) : open(constraints);
+  });
+  await join(withCamera, room, 'Ada');
+  await join(noCamera, room, 'Bo');
+  await expect(noCamera.getByTestId('notice')).toContainText('microphone only');
+  await expect(tile(withCamera, 'Bo')).not.toHaveClass(/waiting/);
+  await expect(tile(withCamera, 'Bo').getByTestId('camera-off')).toBeVisible();
+  // Bo still sees Ada.
+  await expect.poll(() => playing(noCamera, 'Ada')).toBe(true);
+});
+
+test('a fifth person is told the room is full', async ({ browser, baseURL }) => {
+  const room = newRoom();
+  const sockets: Socket[] = [];
+  try {
+    for (const name of ['One', 'Two', 'Three', 'Four']) {
+      const socket = io(`${baseURL}/meet`, { transports: ['websocket'] });
+      await new Promise<void>((resolve) => {
+        socket.once('room', () => resolve());
+        socket.emit('join', room, name);
+      });
+      sockets.push(socket);
+    }
+    const [fifth] = await users(browser, 1, VIEW);
+    await fifth.goto(`/meet?room=${room}`);
+    await connected(fifth);
+    await fifth.getByLabel('Your name').fill('Five');
+    await fifth.getByRole('button', { name: 'Join' }).click();
+    await expect(fifth.getByTestId('problem')).toContainText('This room is full');
+  } finally {
+    for (const socket of sockets) socket.close();
+  }
+});

@@ -1,0 +1,140 @@
+//! `/meet`: rooms of up to four; joins and leaves told to the room; signals relayed between
+//! members of one room only.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{RawClient, TestServer, PATIENCE};
+use serde_json::{json, Value};
+
+const NS: &str = "/meet";
+const QUIET: Duration = Duration::from_millis(300);
+
+/// Joins `room` as `name`; the members it found there.
+async fn join(client: &mut RawClient, room: &str, name: &str) -> Vec<Value> {
+    client.emit("join", json!([room, name])).await;
+    let view = client.expect("room").await;
+    assert_eq!(view[0]["you"], json!(client.sid));
+    view[0]["members"].as_array().unwrap().clone()
+}
+
+async fn member(server: &TestServer, room: &str, name: &str) -> RawClient {
+    let mut client = RawClient::connect(server, NS).await;
+    join(&mut client, room, name).await;
+    client
+}
+
+/// Sends a signal with an acknowledgement; the acknowledgement.
+async fn signal(client: &mut RawClient, to: &str) -> String {
+    let frame = format!(
+        "42{NS},9{}",
+        json!(["signal", to, {"type": "offer", "sdp": "v=0"}])
+    );
+    client.send_frame(frame).await.unwrap();
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match client.next_packet().await {
+                Some(p) if p.starts_with("3,9") => return p,
+                Some(_) => continue,
+                None => panic!("closed"),
+            }
+        }
+    })
+    .await
+    .expect("no acknowledgement")
+}
+
+#[tokio::test]
+async fn members_learn_who_is_there_and_who_comes_and_goes() {
+    let server = TestServer::start().await;
+    let mut ada = RawClient::connect(&server, NS).await;
+    assert!(join(&mut ada, "StandUp", "Ada").await.is_empty());
+    let mut bo = RawClient::connect(&server, NS).await;
+    let there = join(&mut bo, "standup", "Bo").await;
+    assert_eq!(
+        there,
+        vec![json!({"id": ada.sid, "name": "Ada"})],
+        "rooms ignore case"
+    );
+    assert_eq!(
+        ada.expect("joined").await,
+        vec![json!({"id": bo.sid, "name": "Bo"})]
+    );
+    // Another room hears nothing of this one.
+    let mut cy = member(&server, "retro", "Cy").await;
+    let bo_id = bo.sid.clone();
+    bo.emit("leave", json!([])).await;
+    assert_eq!(ada.expect("left").await, vec![json!(bo_id)]);
+    let mut di = RawClient::connect(&server, NS).await;
+    assert_eq!(join(&mut di, "standup", "Di").await.len(), 1, "Bo is gone");
+    ada.expect("joined").await;
+    let di_id = di.sid.clone();
+    drop(di); // the page closes
+    assert_eq!(ada.expect("left").await, vec![json!(di_id)]);
+    cy.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn a_fifth_person_is_told_the_room_is_full() {
+    let server = TestServer::start().await;
+    let mut first = member(&server, "standup", "One").await;
+    let mut others = Vec::new();
+    for name in ["Two", "Three", "Four"] {
+        others.push(member(&server, "standup", name).await);
+    }
+    let mut fifth = RawClient::connect(&server, NS).await;
+    fifth.emit("join", json!(["standup", "Five"])).await;
+    let refusal = fifth.expect("meetError").await;
+    assert!(refusal[0].as_str().unwrap().contains("full"), "{refusal:?}");
+    for _ in 0..3 {
+        first.expect("joined").await;
+    }
+    first.expect_silence(QUIET).await;
+    // Once someone leaves there is room again.
+    drop(others.pop());
+    first.expect("left").await;
+    assert_eq!(join(&mut fifth, "standup", "Five").await.len(), 3);
+}
+
+#[tokio::test]
+async fn signals_go_to_members_of_ones_own_room_only() {
+    let server = TestServer::start().await;
+    let mut ada = member(&server, "standup", "Ada").await;
+    let mut bo = member(&server, "standup", "Bo").await;
+    ada.expect("joined").await;
+    let mut cy = member(&server, "retro", "Cy").await;
+    let mut stranger = RawClient::connect(&server, NS).await;
+
+    assert!(signal(&mut ada, &bo.sid).await.contains(r#""ok":true"#));
+    assert_eq!(
+        bo.expect("signal").await,
+        vec![json!(ada.sid), json!({"type": "offer", "sdp": "v=0"})],
+        "stamped with the sender"
+    );
+    for (from, to) in [(&mut cy, ada.sid.clone()), (&mut stranger, bo.sid.clone())] {
+        let ack = signal(from, &to).await;
+        assert!(ack.contains("not in your room"), "{ack}");
+    }
+    ada.expect_silence(QUIET).await;
+    bo.expect_silence(QUIET).await;
+}
+
+#[tokio::test]
+async fn bad_rooms_and_names_are_refused_with_a_reason() {
+    let server = TestServer::start().await;
+    let mut client = RawClient::connect(&server, NS).await;
+    for bad in [
+        json!([]),
+        json!(["standup"]),
+        json!(["stand up", "Ada"]),
+        json!(["standup", ""]),
+        json!(["standup", "x".repeat(33)]),
+        json!([{"room": "standup"}, "Ada"]),
+    ] {
+        client.emit("join", bad.clone()).await;
+        let refusal = client.expect("meetError").await;
+        assert!(!refusal[0].as_str().unwrap().is_empty(), "{bad}");
+    }
+    assert!(join(&mut client, "standup", "Ada").await.is_empty());
+}
