@@ -80,6 +80,7 @@ test("the game's paddle follows the controller", async ({ browser }) => {
 });
 
 test('two phones play Squash for two, each with its own paddle and score; a phone that leaves is waited for', async ({ browser }) => {
+  test.setTimeout(90_000); // it plays a few points, in real time
   const { desktop, phone } = await pair(browser);
   await desktop.getByRole('tab', { name: 'Squash' }).click();
   await expect(desktop.getByTestId('player-2-status')).toContainText('Waiting for player 2');

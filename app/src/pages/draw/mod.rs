@@ -182,6 +182,7 @@ pub fn DrawPage() -> impl IntoView {
     view! {
         <section class="draw-page">
             <div class="draw-bar">
+                <h1 class="draw-title">"Whiteboard"</h1>
                 <div class="swatches" role="group" aria-label="Colour">
                     {PALETTE.iter().map(|&name| view! {
                         <button class="swatch-button" aria-label=name title=name style:background=name
