@@ -107,29 +107,56 @@ test('two phones play Squash for two, each with its own paddle and score; a phon
   await expect.poll(centre('paddle-2')).toBe(80);
 
   // Each point goes to the right player. A player who keeps away from the ball lets it
-  // through; one who follows it returns it (after a point the ball is served slowly again,
-  // towards the player who lost it).
+  // through; one who goes where the ball will cross its paddle's line returns it (after a
+  // point the ball is served slowly again, towards the player who lost it).
   const state = () =>
-    desktop.evaluate(() => ({
-      x: Number(document.querySelector('svg circle.ball')!.getAttribute('cx')) / 100,
-      score: [1, 2].map((p) => Number(document.querySelector(`[data-testid="points-${p}"]`)!.textContent)),
-    }));
+    desktop.evaluate(() => {
+      const attr = (selector: string, name: string) => Number(document.querySelector(selector)?.getAttribute(name)) / 100;
+      return {
+        x: attr('svg circle.ball', 'cx'),
+        y: attr('svg circle.ball', 'cy'),
+        r: attr('svg circle.ball', 'r'),
+        t: performance.now(),
+        // Where the ball's edge meets each paddle.
+        bottom: attr('[data-testid="paddle"]', 'y'),
+        top: attr('[data-testid="paddle-2"]', 'y') + attr('[data-testid="paddle-2"]', 'height'),
+        score: [1, 2].map((p) => Number(document.querySelector(`[data-testid="points-${p}"]`)!.textContent)),
+      };
+    });
+  type State = Awaited<ReturnType<typeof state>>;
+  /** Where the ball will cross a paddle's line (bouncing off the side walls), from two looks. */
+  const landing = (was: State, now: State, player: 1 | 2) => {
+    const dt = now.t - was.t;
+    const [vx, vy] = [(now.x - was.x) / dt, (now.y - was.y) / dt];
+    const towards = player === 1 ? vy > 0 : vy < 0;
+    if (!towards || dt <= 0) return now.x;
+    const line = player === 1 ? now.bottom - now.r : now.top + now.r;
+    const x = now.x + (vx * (line - now.y)) / vy;
+    const [lo, width] = [now.r, 1 - 2 * now.r];
+    const u = (((x - lo) % (2 * width)) + 2 * width) % (2 * width);
+    return lo + (u > width ? 2 * width - u : u);
+  };
   const pads = await Promise.all([phone, second].map(async (p) => (await p.getByTestId('pad').boundingBox())!));
   const steer = (p: Page, pad: { x: number; y: number; width: number; height: number }, x: number) =>
     p.mouse.move(pad.x + pad.width * x, pad.y + pad.height / 2);
   /** Plays until someone scores; who did (1 or 2). */
   async function rally(oneFollows: boolean, twoFollows: boolean): Promise<number> {
-    const [one, two] = (await state()).score;
+    let was = await state();
+    const [one, two] = was.score;
     const deadline = Date.now() + 20_000;
     for (;;) {
       expect(Date.now()).toBeLessThan(deadline);
-      const { x, score } = await state();
-      if (score[0] !== one || score[1] !== two) {
-        expect(score[0] - one + (score[1] - two)).toBe(1);
-        return score[0] > one ? 1 : 2;
+      const now = await state();
+      if (now.score[0] !== one || now.score[1] !== two) {
+        expect(now.score[0] - one + (now.score[1] - two)).toBe(1);
+        return now.score[0] > one ? 1 : 2;
       }
-      const away = x < 0.5 ? 0.95 : 0.05;
-      await Promise.all([steer(phone, pads[0], oneFollows ? x : away), steer(second, pads[1], twoFollows ? x : away)]);
+      const away = now.x < 0.5 ? 0.95 : 0.05;
+      await Promise.all([
+        steer(phone, pads[0], oneFollows ? landing(was, now, 1) : away),
+        steer(second, pads[1], twoFollows ? landing(was, now, 2) : away),
+      ]);
+      was = now;
     }
   }
   let last = await rally(false, false);
