@@ -29,6 +29,15 @@ pub struct Rooms {
     elsewhere: Option<Arc<Members>>,
 }
 
+/// A member's label in the cluster's member list: its room and name.
+fn label(room: &RoomName, name: &MemberName) -> String {
+    serde_json::to_string(&(room, name)).unwrap_or_default()
+}
+
+fn read_label(label: &str) -> Option<(RoomName, MemberName)> {
+    serde_json::from_str(label).ok()
+}
+
 /// The socket.io room of a meeting's members (how events reach all of them, on every node).
 fn channel(room: &RoomName) -> String {
     format!("meet:{room}")
@@ -53,7 +62,7 @@ impl Rooms {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|(id, label)| {
-                let (r, name): (RoomName, MemberName) = serde_json::from_str(&label).ok()?;
+                let (r, name) = read_label(&label)?;
                 (r == *room).then(|| Member {
                     id: PeerId::of_socket(id),
                     name,
@@ -78,8 +87,7 @@ impl Rooms {
         }
         here.insert(id.clone(), (room.clone(), name.clone()));
         if let Some(elsewhere) = &self.elsewhere {
-            let label = serde_json::to_string(&(room, name)).unwrap_or_default();
-            elsewhere.joined_as(id.as_str(), &label);
+            elsewhere.joined_as(id.as_str(), &label(room, name));
         }
         Ok(members)
     }
@@ -94,14 +102,20 @@ impl Rooms {
         Some(room)
     }
 
+    /// Whether `b` is in `a`'s room (on this node or another): what a relay may cross.
     fn same_room(&self, a: &PeerId, b: &PeerId) -> bool {
         let here = lock(&self.here);
         let Some((room, _)) = here.get(a) else {
             return false;
         };
-        Self::members_of(&here, self.elsewhere.as_ref(), room)
-            .iter()
-            .any(|m| m.id == *b)
+        if let Some((theirs, _)) = here.get(b) {
+            return theirs == room;
+        }
+        self.elsewhere
+            .as_ref()
+            .and_then(|members| members.remote_label(b.as_str()))
+            .and_then(|label| read_label(&label))
+            .is_some_and(|(theirs, _)| theirs == *room)
     }
 }
 

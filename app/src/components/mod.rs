@@ -4,11 +4,13 @@ pub mod browser;
 mod chat_log;
 mod composer;
 mod connection_badge;
+mod media_switches;
 mod peer_picker;
 mod video_view;
 
 pub use chat_log::{append_line, ChatLine, ChatLog};
 pub use composer::Composer;
 pub use connection_badge::ConnectionBadge;
+pub use media_switches::{use_media_switches, MediaButtons, MediaSwitches};
 pub use peer_picker::PeerPicker;
 pub use video_view::VideoView;

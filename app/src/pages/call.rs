@@ -8,10 +8,12 @@ use std::time::Duration;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::components::{append_line, ChatLine, ChatLog, ConnectionBadge, VideoView};
+use crate::components::{
+    append_line, use_media_switches, ChatLine, ChatLog, ConnectionBadge, MediaButtons, VideoView,
+};
 use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
 use crate::protocol::PeerId;
-use crate::webrtc::media::{set_enabled, CameraRequest};
+use crate::webrtc::media::CameraRequest;
 use crate::webrtc::negotiation::polite;
 use crate::webrtc::signalling::{
     on_relayed, relay, start_camera, use_ice_servers, use_signalling, StreamSlot,
@@ -50,8 +52,7 @@ pub fn CallPage() -> impl IntoView {
     let state = RwSignal::new(CallState::Idle);
     let notice = RwSignal::new(None::<String>);
     let chat = RwSignal::new(Vec::<ChatLine>::new());
-    let muted = RwSignal::new(false);
-    let camera_off = RwSignal::new(false);
+    let switches = use_media_switches(camera);
     let peer = StoredValue::new_local(None::<Peer>);
     let socket = StoredValue::new_local(connection.socket.clone());
     start_camera(
@@ -178,12 +179,6 @@ pub fn CallPage() -> impl IntoView {
             }
         }
     });
-    Effect::new(move |_| {
-        if let Some(stream) = camera.get() {
-            set_enabled(&stream, "audio", !muted.get());
-            set_enabled(&stream, "video", !camera_off.get());
-        }
-    });
     on_cleanup(move || {
         if let Some(p) = peer.try_update_value(Option::take).flatten() {
             p.destroy();
@@ -245,12 +240,7 @@ pub fn CallPage() -> impl IntoView {
                 CallState::InCall(id) => view! {
                     <p data-testid="call-state">{format!("In a call with {id}")}</p>
                     <div class="call-controls">
-                        <button aria-pressed=move || muted.get().to_string() on:click=move |_| muted.update(|m| *m = !*m)>
-                            {move || if muted.get() { "Unmute" } else { "Mute" }}
-                        </button>
-                        <button aria-pressed=move || camera_off.get().to_string() on:click=move |_| camera_off.update(|c| *c = !*c)>
-                            {move || if camera_off.get() { "Camera on" } else { "Camera off" }}
-                        </button>
+                        <MediaButtons switches=switches/>
                         <button class="danger" on:click=move |_| hang_up()>"Hang up"</button>
                     </div>
                 }.into_any(),

@@ -121,14 +121,16 @@ impl Board {
     /// Blocks: call it off the runtime's threads.
     pub fn save(&self) {
         let Board::Local(board) = self else { return };
-        let contents = {
+        // Copied under the lock, encoded outside it: segments keep coming meanwhile.
+        let segments = {
             let mut drawn = lock(&board.state);
             if !drawn.unsaved {
                 return;
             }
             drawn.unsaved = false;
-            serde_json::to_vec(&drawn.segments)
+            drawn.segments.clone()
         };
+        let contents = serde_json::to_vec(&segments);
         // Written beside it and renamed: a crash mid-write leaves the previous board whole.
         let written = contents.map_err(std::io::Error::from).and_then(|contents| {
             let partial = board.path.with_extension("json.partial");

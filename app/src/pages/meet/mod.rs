@@ -12,16 +12,20 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{append_line, ChatLine, ChatLog, ConnectionBadge, VideoView};
+use crate::components::{
+    append_line, use_media_switches, ChatLine, ChatLog, Composer, ConnectionBadge, MediaButtons,
+    MediaSwitches, VideoView,
+};
 use crate::config::get_site_config;
 use crate::pages::remote::{phone_base, qr_svg};
+use crate::protocol::chat::ChatText;
 use crate::protocol::meet::{
     Join, Joined, Leave, Meet, MeetError, MemberJoined, MemberLeft, MemberName, PeerMessage,
     RoomName, SendSignal, Signal as SignalFrom, ROOM_CAPACITY,
 };
 use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
-use crate::webrtc::media::{open_camera, open_microphone, set_enabled, CameraRequest};
+use crate::webrtc::media::{open_camera, open_microphone, CameraRequest};
 use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
 use mesh::{Links, Mesh};
 
@@ -76,8 +80,8 @@ fn Meeting(room: RoomName) -> impl IntoView {
     // The name we joined with; `None` before joining and after leaving.
     let joined_as = RwSignal::new(None::<MemberName>);
     let me = RwSignal::new(None::<PeerId>);
-    let muted = RwSignal::new(false);
-    let camera_off = RwSignal::new(false);
+    let switches = use_media_switches(camera);
+    let MediaSwitches { muted, camera_off } = switches;
     let chat = RwSignal::new(Vec::<ChatLine>::new());
     let room = StoredValue::new(room);
 
@@ -199,11 +203,8 @@ fn Meeting(room: RoomName) -> impl IntoView {
         mesh.clear();
         chat.set(Vec::new());
     };
+    // Everyone sees our switches.
     Effect::new(move |_| {
-        if let Some(stream) = camera.get() {
-            set_enabled(&stream, "audio", !muted.get());
-            set_enabled(&stream, "video", !camera_off.get());
-        }
         mesh.tell_all(&PeerMessage::State {
             muted: muted.get(),
             camera_off: camera_off.get(),
@@ -211,16 +212,11 @@ fn Meeting(room: RoomName) -> impl IntoView {
     });
     on_cleanup(move || mesh.clear());
 
-    let draft = RwSignal::new(String::new());
-    let say = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let text = draft.get_untracked();
-        if text.trim().is_empty() {
-            return;
-        }
+    let say = move |text: ChatText, clear: Box<dyn Fn()>| {
+        let text = text.to_string();
         mesh.tell_all(&PeerMessage::Chat { text: text.clone() });
         append_line(chat, Some("you".into()), text, true);
-        draft.set(String::new());
+        clear();
     };
 
     let config = LocalResource::new(get_site_config);
@@ -270,22 +266,12 @@ fn Meeting(room: RoomName) -> impl IntoView {
                     </For>
                 </div>
                 <div class="call-controls">
-                    <button aria-pressed=move || muted.get().to_string() on:click=move |_| muted.update(|m| *m = !*m)>
-                        {move || if muted.get() { "Unmute" } else { "Mute" }}
-                    </button>
-                    <button aria-pressed=move || camera_off.get().to_string() on:click=move |_| camera_off.update(|c| *c = !*c)>
-                        {move || if camera_off.get() { "Camera on" } else { "Camera off" }}
-                    </button>
+                    <MediaButtons switches=switches/>
                     <button class="danger" on:click=leave>"Leave"</button>
                 </div>
                 <div class="call-chat">
                     <ChatLog lines=chat/>
-                    <form class="composer" on:submit=say>
-                        <label class="visually-hidden" for="meet-message">"Message"</label>
-                        <input id="meet-message" autocomplete="off" placeholder="Say something to the room"
-                            prop:value=draft on:input:target=move |ev| draft.set(ev.target().value())/>
-                        <button type="submit">"Send"</button>
-                    </form>
+                    <Composer send=say can_send=Signal::stored(true)/>
                 </div>
             </Show>
             {move || share().map(|url| view! {
