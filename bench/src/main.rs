@@ -10,10 +10,13 @@
 //! measuring the server process), `metrics` (what the server counted, from `/metrics`), `stats` (percentiles, tables), one module per scenario.
 
 mod abuse;
+mod capacity;
 mod chat;
 mod client;
 mod cursors;
+mod histogram;
 mod idle;
+mod lean;
 mod metrics;
 mod signal;
 mod stats;
@@ -120,6 +123,30 @@ enum Scenario {
     /// Chat and cursors on one node, then the same load split over two nodes of a cluster
     /// (a Redis of its own): cross-node latency, CPU per node.
     Cluster,
+    /// How much one core carries: the offered load rises ×FACTOR per step until p99 passes
+    /// the limit or anything is lost or dropped (chat fan-out, then signalling relays).
+    Capacity {
+        /// chat, signal, or both.
+        #[arg(long, value_delimiter = ',', default_value = "chat,signal")]
+        loads: Vec<String>,
+        #[arg(long, default_value_t = 500)]
+        clients: usize,
+        #[arg(long, default_value_t = 50)]
+        senders: usize,
+        #[arg(long, default_value_t = 100)]
+        pairs: usize,
+        /// Offered deliveries (chat) per second in the first step; signal starts at a tenth.
+        #[arg(long, default_value_t = 10_000.0)]
+        first: f64,
+        #[arg(long, default_value_t = 1.5)]
+        factor: f64,
+        #[arg(long, default_value_t = 10)]
+        step_seconds: u64,
+        #[arg(long, default_value_t = 14)]
+        max_steps: usize,
+        #[arg(long, default_value_t = 100)]
+        p99_ms: u64,
+    },
     /// Every scenario of docs/PERFORMANCE.md, on the reference and on Switchboard.
     Compare,
 }
@@ -247,6 +274,39 @@ async fn main() {
                 ),
                 &figures,
             );
+        }
+        Scenario::Capacity {
+            ref loads,
+            clients,
+            senders,
+            pairs,
+            first,
+            factor,
+            step_seconds,
+            max_steps,
+            p99_ms,
+        } => {
+            for load in loads {
+                let (load, first) = match load.as_str() {
+                    "chat" => (capacity::Load::Chat { clients, senders }, first),
+                    "signal" => (capacity::Load::Signal { pairs }, first / 10.0),
+                    other => panic!("unknown load {other:?} (chat or signal)"),
+                };
+                eprintln!("capacity on {}", server.name());
+                let target = start().await;
+                let setup = capacity::Setup {
+                    load,
+                    first,
+                    factor,
+                    step: Duration::from_secs(step_seconds),
+                    max_steps,
+                    p99_limit: Duration::from_millis(p99_ms),
+                };
+                let report = capacity::run(&target, setup).await;
+                target.stop().await;
+                println!("\n{}", server.name());
+                capacity::print(&report);
+            }
         }
         Scenario::Cluster => cluster(&cli).await,
         Scenario::Compare => compare(&cli).await,
