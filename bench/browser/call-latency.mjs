@@ -1,15 +1,19 @@
 // Benchmark (not a test): time from "call" to the first remote video frame, on loopback, in
 // Debian's Chromium with its fake camera. Prints the median of 10 calls for /call (through
-// Peer) and for the raw sender/receiver pages. It starts its own release server.
+// Peer) and for the raw sender/receiver pages, and where a /call's time goes (offer, answer,
+// ICE, DTLS: see rtc-timeline.mjs). It starts its own release server.
 //
 //   node bench/browser/call-latency.mjs [--calls 10]     (make bench runs it in a netns)
 import { launchBrowser, median, startServer } from './common.mjs';
+import { phases, recordRtc, takeTimeline } from './rtc-timeline.mjs';
 
 const calls = Number(process.argv[process.argv.indexOf('--calls') + 1]) || 10;
 const { base, stop } = await startServer(4290);
 const browser = await launchBrowser();
 const page = async (path) => {
-  const p = await (await browser.newContext()).newPage();
+  const context = await browser.newContext();
+  await recordRtc(context);
+  const p = await context.newPage();
   await p.goto(base + path);
   await p.getByTestId('connection').filter({ hasText: /^Connected/ }).waitFor();
   return p;
@@ -18,13 +22,15 @@ const myId = async (p) => {
   await p.waitForFunction(() => document.querySelector('[data-testid="my-id"]')?.textContent);
   return p.getByTestId('my-id').textContent();
 };
-// Resolves (in the page) with the wall-clock time of the next decoded remote frame.
+// Resolves (in the page) with the wall-clock times of the first remote frame: `decoded` when
+// the video first has a size (its `resize` event), `presented` at the first frame callback
+// registered before the call.
 const firstFrame = (p) => p.evaluate(() => new Promise((done) => {
   const video = document.querySelector('video[data-testid="Their camera"]');
-  const wait = () => video.videoWidth > 0
-    ? video.requestVideoFrameCallback(() => done(performance.timeOrigin + performance.now()))
-    : setTimeout(wait, 1);
-  wait();
+  const now = () => performance.timeOrigin + performance.now();
+  let decoded;
+  video.addEventListener('resize', () => { decoded ??= now(); }, { once: true });
+  video.requestVideoFrameCallback(() => done({ decoded: decoded ?? now(), presented: now() }));
 }));
 
 async function measureCall() {
@@ -34,6 +40,7 @@ async function measureCall() {
   const samples = [];
   for (let i = 0; i < calls; i++) {
     await a.locator('.peer-list li', { hasText: bId }).getByRole('button', { name: 'Call' }).waitFor();
+    await Promise.all([takeTimeline(a), takeTimeline(b)]);
     const frame = firstFrame(a);
     const started = await a.evaluate((id) => {
       const button = [...document.querySelectorAll('.peer-list li')].find((li) => li.textContent.includes(id)).querySelector('button');
@@ -41,8 +48,11 @@ async function measureCall() {
       button.click();
       return t;
     }, bId);
-    samples.push((await frame) - started);
+    const { decoded, presented } = await frame;
+    const steps = phases(started, await takeTimeline(a), await takeTimeline(b));
+    samples.push({ decoded: decoded - started, presented: presented - started, steps });
     await a.getByRole('button', { name: 'Hang up' }).click();
+    await b.getByRole('button', { name: 'Hang up' }).waitFor({ state: 'detached' });
   }
   await Promise.all([a.context().close(), b.context().close()]);
   return samples;
@@ -64,17 +74,28 @@ async function measureRaw() {
       select.dispatchEvent(new Event('input', { bubbles: true }));
       return t;
     }, rxId);
-    samples.push((await frame) - started);
+    const { decoded, presented } = await frame;
+    samples.push({ decoded: decoded - started, presented: presented - started });
     await Promise.all([rx.context().close(), tx.context().close()]);
   }
   return samples;
 }
 
-const rows = [['/call (Peer, perfect negotiation)', await measureCall()], ['/webrtc/sender → receiver (raw)', await measureRaw()]];
+const show = (xs) => `median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0).padStart(4)}   max ${Math.max(...xs).toFixed(0).padStart(4)}`;
+const call = await measureCall();
+const raw = await measureRaw();
 console.log(`\nCall → first remote video frame, loopback, ${calls} calls each\n`);
-for (const [name, xs] of rows) {
-  console.log(`  ${name.padEnd(36)} median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0)}   max ${Math.max(...xs).toFixed(0)}`);
+for (const [name, xs] of [['/call (Peer, perfect negotiation)', call], ['/webrtc/sender → receiver (raw)', raw]]) {
+  console.log(`  ${name}`);
+  console.log(`    first frame decoded      ${show(xs.map((s) => s.decoded))}`);
+  console.log(`    first frame presented    ${show(xs.map((s) => s.presented))}`);
 }
 console.log(`  ${'raw JS of the seed (DEVELOPERS.md)'.padEnd(36)} ≈ 140 ms (offer → first frame)\n`);
+console.log('Where a /call goes (ms since the click, median of the calls):\n');
+for (const [k, [name]] of call[0].steps.entries()) {
+  console.log(`  ${name.padEnd(30)} ${median(call.map((s) => s.steps[k][1])).toFixed(1).padStart(7)}`);
+}
+console.log(`  ${'caller: first frame decoded'.padEnd(30)} ${median(call.map((s) => s.decoded)).toFixed(1).padStart(7)}`);
+console.log(`  ${'caller: first frame presented'.padEnd(30)} ${median(call.map((s) => s.presented)).toFixed(1).padStart(7)}\n`);
 await browser.close();
 stop();
