@@ -61,20 +61,30 @@ impl MetricsAccess {
     }
 }
 
-/// Copies what socketioxide keeps of a connection's first request (URI and headers) into
-/// allocations of its own. As hyper parses them they point into the connection's read buffer
-/// (16 KB or more), which would otherwise stay alive for as long as the WebSocket is open.
+/// The request headers the engine reads (the WebSocket handshake's key; a polling POST's
+/// type). Everything else (cookies, user agent, languages) would be kept for the whole
+/// connection for nobody: the Origin check has run before this.
+const HEADERS_THE_ENGINE_READS: [axum::http::HeaderName; 2] = [
+    axum::http::header::SEC_WEBSOCKET_KEY,
+    axum::http::header::CONTENT_TYPE,
+];
+
+/// Copies what socketioxide keeps of a connection's first request (URI and the headers it
+/// reads) into allocations of its own. As hyper parses them they point into the connection's
+/// read buffer (16 KB or more), which would otherwise stay alive for as long as the WebSocket
+/// is open.
 pub fn detach_request<B>(request: Request<B>) -> Request<B> {
     let (mut parts, body) = request.into_parts();
-    parts.headers = parts
-        .headers
-        .iter()
-        .filter_map(|(name, value)| {
-            let name = axum::http::HeaderName::from_bytes(name.as_str().as_bytes()).ok()?;
-            let value = axum::http::HeaderValue::from_bytes(value.as_bytes()).ok()?;
-            Some((name, value))
-        })
-        .collect();
+    let mut headers = axum::http::HeaderMap::with_capacity(HEADERS_THE_ENGINE_READS.len());
+    for name in HEADERS_THE_ENGINE_READS {
+        let value = parts.headers.get(&name);
+        if let Some(value) =
+            value.and_then(|v| axum::http::HeaderValue::from_bytes(v.as_bytes()).ok())
+        {
+            headers.insert(name, value);
+        }
+    }
+    parts.headers = headers;
     if let Ok(uri) = parts.uri.to_string().parse() {
         parts.uri = uri;
     }

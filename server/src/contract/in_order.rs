@@ -118,7 +118,9 @@ pub struct InOrder {
     /// Whether this event made the backlog overflow.
     overflowed: bool,
     waited: bool,
-    connected: ConnectedProbe,
+    /// Asked until socketioxide counts the socket as connected; `None` once it did (the
+    /// usual case: no allocation per event).
+    connected: Option<ConnectedProbe>,
 }
 
 /// What waiting for a turn gave.
@@ -139,7 +141,7 @@ pub struct Turn {
 
 impl InOrder {
     /// The socket's next turn.
-    fn take<A: Adapter>(socket: &Socket<A>, connected: ConnectedProbe) -> InOrder {
+    fn take<A: Adapter>(socket: &Socket<A>, connected: Option<ConnectedProbe>) -> InOrder {
         let turns = turns_of(socket);
         let (turn, overflowed) = {
             let mut queue = lock(&turns.queue);
@@ -235,11 +237,13 @@ impl InOrder {
             }
             queue.running = true;
         }
-        for _ in 0..CONNECTED_CHECKS {
-            if (self.connected)() {
-                break;
+        if let Some(connected) = &self.connected {
+            for _ in 0..CONNECTED_CHECKS {
+                if connected() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
             }
-            tokio::time::sleep(Duration::from_micros(200)).await;
         }
         Waited::Turn(Turn {
             turns: self.turns.clone(),
@@ -291,8 +295,11 @@ impl<A: Adapter> FromMessageParts<A> for InOrder {
         _: &mut Value,
         _: &Option<i64>,
     ) -> Result<Self, Infallible> {
-        let probe = socket.clone();
-        Ok(InOrder::take(socket, Box::new(move || probe.connected())))
+        let probe = (!socket.connected()).then(|| {
+            let socket = socket.clone();
+            Box::new(move || socket.connected()) as ConnectedProbe
+        });
+        Ok(InOrder::take(socket, probe))
     }
 }
 
@@ -309,7 +316,7 @@ mod tests {
             turn: Some(turn),
             overflowed: false,
             waited: false,
-            connected: Box::new(|| true),
+            connected: None,
         }
     }
 
