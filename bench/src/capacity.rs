@@ -6,7 +6,7 @@
 //! Two loads: `/chat` fan-out (every message reaches every client) and `/signal` relays (pairs
 //! ping-pong; a relay is one hop, a round trip two). Both use the lean client (`lean.rs`).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::time::{sleep_until, Instant};
 
 use crate::histogram::Histogram;
-use crate::lean::{connect_many, LeanConn, Read};
+use crate::lean::{connect_many, find, LeanConn, Read};
 use crate::metrics::MetricsWindow;
 use crate::stats::{print_table, Figure};
 use crate::target::{raise_open_files_limit, CpuWindow, Target};
@@ -55,14 +55,13 @@ struct Schedule {
     begin: Instant,
     setup: Setup,
     tallies: Vec<Tally>,
-    stopped: AtomicBool,
 }
 
 impl Schedule {
     fn step_at(&self, t: Instant) -> Option<usize> {
         let since = t.checked_duration_since(self.begin)?;
         let step = (since.as_secs_f64() / self.setup.step.as_secs_f64()) as usize;
-        (step < self.setup.max_steps && !self.stopped.load(Relaxed)).then_some(step)
+        (step < self.setup.max_steps).then_some(step)
     }
 
     fn offered(&self, step: usize) -> f64 {
@@ -138,10 +137,10 @@ pub async fn run(target: &Target, setup: Setup) -> Report {
         begin: Instant::now() + Duration::from_millis(500),
         tallies: (0..setup.max_steps).map(|_| Tally::default()).collect(),
         setup,
-        stopped: AtomicBool::new(false),
     });
     let tasks = spawn_clients(conns, &schedule, &done);
 
+    // This process, measured through /proc like the server.
     let generator = Target::existing(target.addr, Some(std::process::id()));
     let mut rows = Vec::new();
     let mut held = None;
@@ -166,7 +165,6 @@ pub async fn run(target: &Target, setup: Setup) -> Report {
         }
         held = Some((schedule.offered(s), schedule.delivered(s)));
     }
-    schedule.stopped.store(true, Relaxed);
     let _ = done_tx.send(true);
     for task in tasks {
         let _ = task.await;
@@ -466,10 +464,6 @@ fn record(schedule: &Schedule, step: usize, micros: u64) {
 
 fn number(digits: &[u8]) -> Option<u64> {
     std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 pub fn print(report: &Report) {

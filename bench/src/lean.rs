@@ -196,7 +196,7 @@ fn frame(bytes: &[u8]) -> Option<(u8, (usize, usize), usize)> {
     (bytes.len() >= total).then_some((first & 0x0f, (head, total), total))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
