@@ -1,6 +1,8 @@
 //! The web app's files (Trunk's `dist/`) and the official socket.io client, held in memory and
 //! compressed once, by a background thread right after startup (until a file's compressed
 //! forms are ready it is sent as is); every page route gets `index.html` so deep links work.
+//! A release build brings its own brotli forms (`<file>.br`, written at brotli's best and
+//! slowest setting by `scripts/precompress.mjs`); they are used when they unpack to the file.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -57,6 +59,8 @@ struct Asset {
     /// Filled by [`Site::compress_all`]; `Some(None)` when compressing does not pay.
     gzip: OnceLock<Option<Bytes>>,
     brotli: OnceLock<Option<Bytes>>,
+    /// The `.br` file the build wrote beside this one, not checked yet.
+    built_brotli: Option<Bytes>,
 }
 
 /// Every file the server sends that is not an API.
@@ -104,12 +108,28 @@ impl Site {
         for (name, bytes) in SOCKET_IO_CLIENT {
             assets.insert(
                 format!("/socket.io/{name}"),
-                Asset::new(name, bytes.to_vec(), false),
+                Asset::new(name, bytes.to_vec(), false, None),
             );
+        }
+        let mut files: HashMap<String, Vec<u8>> = files.collect();
+        // `x.br` beside `x` is x's brotli form from the build, not a file of its own.
+        let built: Vec<String> = files
+            .keys()
+            .filter_map(|url| url.strip_suffix(".br"))
+            .filter(|original| files.contains_key(*original))
+            .map(str::to_owned)
+            .collect();
+        let mut built_brotli = HashMap::new();
+        for original in built {
+            if let Some(packed) = files.remove(&format!("{original}.br")) {
+                built_brotli.insert(original, Bytes::from(packed));
+            }
         }
         for (url_path, bytes) in files {
             let immutable = url_path != "/index.html" && has_content_hash(&url_path);
-            assets.insert(url_path.clone(), Asset::new(&url_path, bytes, immutable));
+            let packed = built_brotli.remove(&url_path);
+            let asset = Asset::new(&url_path, bytes, immutable, packed);
+            assets.insert(url_path, asset);
         }
         if !assets.contains_key("/index.html") {
             tracing::warn!(
@@ -180,7 +200,7 @@ impl Site {
 }
 
 impl Asset {
-    fn new(name: &str, identity: Vec<u8>, immutable: bool) -> Asset {
+    fn new(name: &str, identity: Vec<u8>, immutable: bool, built_brotli: Option<Bytes>) -> Asset {
         let content_type = content_type(name);
         let compressible = identity.len() > 1024 && !content_type.starts_with("image/png");
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -198,6 +218,7 @@ impl Asset {
             identity: Bytes::from(identity),
             gzip,
             brotli,
+            built_brotli,
         }
     }
 
@@ -206,8 +227,13 @@ impl Asset {
             |packed: Vec<u8>| (packed.len() < self.identity.len()).then(|| Bytes::from(packed));
         self.gzip
             .get_or_init(|| gzip(&self.identity).and_then(smaller));
-        self.brotli
-            .get_or_init(|| brotli(&self.identity).and_then(smaller));
+        self.brotli.get_or_init(|| {
+            let built = self.built_brotli.clone();
+            match built.filter(|packed| unpacks_to(packed, &self.identity)) {
+                Some(packed) => (packed.len() < self.identity.len()).then_some(packed),
+                None => brotli(&self.identity).and_then(smaller),
+            }
+        });
     }
 
     fn respond(&self, method: &Method, request: &HeaderMap) -> Response {
@@ -318,6 +344,12 @@ fn gzip(data: &[u8]) -> Option<Vec<u8>> {
     encoder.finish().ok()
 }
 
+/// Whether `packed` is the brotli form of `original` (a stale or broken `.br` is not used).
+fn unpacks_to(packed: &[u8], original: &[u8]) -> bool {
+    let mut unpacked = Vec::with_capacity(original.len());
+    brotli::BrotliDecompress(&mut &packed[..], &mut unpacked).is_ok() && unpacked == original
+}
+
 fn brotli(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
@@ -392,6 +424,62 @@ mod tests {
         );
         assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
         assert_eq!(plain.headers()[header::CONTENT_LENGTH], "5000");
+    }
+
+    async fn body(response: Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    fn pack(data: &[u8], quality: i32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality,
+            ..Default::default()
+        };
+        brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
+        out
+    }
+
+    fn unpack(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &data[..], &mut out).unwrap();
+        out
+    }
+
+    const BR: &[(&str, &str)] = &[("accept-encoding", "br")];
+
+    #[tokio::test]
+    async fn the_builds_brotli_form_is_sent_and_is_no_file_of_its_own() {
+        let (dir, _) = site_with_index();
+        let js = "let x = 1;\n".repeat(500);
+        // Quality 1 packs differently from the server's own setting: the bytes say whose they are.
+        let built = pack(js.as_bytes(), 1);
+        std::fs::write(dir.path().join("app-fedcba9876543210.js"), &js).unwrap();
+        std::fs::write(dir.path().join("app-fedcba9876543210.js.br"), &built).unwrap();
+        let site = Site::load(dir.path());
+        site.compress_all();
+        let response = get(&site, "/app-fedcba9876543210.js", BR);
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(body(response).await, built);
+        let br_path = get(&site, "/app-fedcba9876543210.js.br", BR);
+        assert_eq!(br_path.status(), StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn a_stale_brotli_form_is_not_sent() {
+        let (dir, _) = site_with_index();
+        let js = "let y = 2;\n".repeat(500);
+        std::fs::write(dir.path().join("app-fedcba9876543210.js"), &js).unwrap();
+        let stale = pack("let y = 1;\n".repeat(500).as_bytes(), 1);
+        std::fs::write(dir.path().join("app-fedcba9876543210.js.br"), stale).unwrap();
+        let site = Site::load(dir.path());
+        site.compress_all();
+        let response = get(&site, "/app-fedcba9876543210.js", BR);
+        assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
+        assert_eq!(unpack(&body(response).await), js.as_bytes());
     }
 
     #[test]
