@@ -1,6 +1,7 @@
 // Benchmark (not a test): time from "call" to the first remote video frame, on loopback, in
 // Debian's Chromium with its fake camera. Prints the median of 10 calls for /call (through
-// Peer) and for the raw sender/receiver pages, and where a /call's time goes (offer, answer,
+// Peer), for the raw sender/receiver pages, and for the browser's floor (two connections in
+// one blank page, no server, no app), and where a /call's time goes (offer, answer, relays,
 // ICE, DTLS: see rtc-timeline.mjs). It starts its own release server.
 //
 //   node bench/browser/call-latency.mjs [--calls 10]     (make bench runs it in a netns)
@@ -81,16 +82,52 @@ async function measureRaw() {
   return samples;
 }
 
+// The same steps in plain JS, both ends in one page: what the browser needs with no signalling
+// server, no second process and no app (same camera size as /call).
+async function measureFloor() {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  await p.route(`${base}/floor`, (r) => r.fulfill({ contentType: 'text/html', body: '<!DOCTYPE html><title>floor</title>' }));
+  await p.goto(`${base}/floor`);
+  const samples = [];
+  for (let i = 0; i < calls; i++) {
+    samples.push(await p.evaluate(async () => {
+      const camera = (window.camera ??= await navigator.mediaDevices.getUserMedia({
+        audio: true, video: { width: { ideal: 640 }, height: { ideal: 480 } },
+      }));
+      const started = performance.now();
+      const [a, b] = [new RTCPeerConnection(), new RTCPeerConnection()];
+      a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate).catch(() => {});
+      b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate).catch(() => {});
+      const video = Object.assign(document.createElement('video'), { muted: true, autoplay: true });
+      document.body.append(video);
+      const decoded = new Promise((done) => video.addEventListener('resize', () => done(performance.now()), { once: true }));
+      a.ontrack = (e) => { video.srcObject = e.streams[0]; };
+      for (const track of camera.getTracks()) { a.addTrack(track, camera); b.addTrack(track, camera); }
+      await b.setRemoteDescription(await a.setLocalDescription().then(() => a.localDescription));
+      await b.setLocalDescription();
+      await a.setRemoteDescription(b.localDescription);
+      const at = await decoded;
+      a.close(); b.close(); video.remove();
+      return { decoded: at - started, presented: at - started };
+    }));
+  }
+  await context.close();
+  return samples;
+}
+
 const show = (xs) => `median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0).padStart(4)}   max ${Math.max(...xs).toFixed(0).padStart(4)}`;
 const call = await measureCall();
 const raw = await measureRaw();
+const floor = await measureFloor();
 console.log(`\nCall → first remote video frame, loopback, ${calls} calls each\n`);
 for (const [name, xs] of [['/call (Peer, perfect negotiation)', call], ['/webrtc/sender → receiver (raw)', raw]]) {
   console.log(`  ${name}`);
   console.log(`    first frame decoded      ${show(xs.map((s) => s.decoded))}`);
   console.log(`    first frame presented    ${show(xs.map((s) => s.presented))}`);
 }
-console.log(`  ${'raw JS of the seed (DEVELOPERS.md)'.padEnd(36)} ≈ 140 ms (offer → first frame)\n`);
+console.log('  the browser alone (plain JS, both ends in one page)');
+console.log(`    first frame decoded      ${show(floor.map((s) => s.decoded))}\n`);
 console.log('Where a /call goes (ms since the click, median of the calls):\n');
 for (const [k, [name]] of call[0].steps.entries()) {
   console.log(`  ${name.padEnd(30)} ${median(call.map((s) => s.steps[k][1])).toFixed(1).padStart(7)}`);

@@ -1,7 +1,7 @@
 // Timestamps of a WebRTC set-up, recorded inside the page without touching the app: an init
-// script wraps RTCPeerConnection and getUserMedia and writes wall-clock times (shared by every
-// page of the machine) to `window.__rtc`. `phases` turns two pages' timelines into the steps of
-// one call.
+// script wraps RTCPeerConnection, getUserMedia and WebSocket (to see when an offer or answer
+// leaves and arrives) and writes wall-clock times (shared by every page of the machine) to
+// `window.__rtc`. `phases` turns two pages' timelines into the steps of one call.
 
 /** Installs the recorder in every page of `context` (before any of the app's code runs). */
 export async function recordRtc(context) {
@@ -18,6 +18,25 @@ export async function recordRtc(context) {
         return s;
       };
     }
+    // A description on the wire: socket.io frames carry the payload as JSON text.
+    const description = (data) => typeof data === 'string' && data.match(/"type":"(offer|answer)"/)?.[1];
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+      const kind = description(data);
+      if (kind) mark(`${kind} on the wire`);
+      return send.call(this, data);
+    };
+    const NativeSocket = window.WebSocket;
+    window.WebSocket = function (...args) {
+      const socket = new NativeSocket(...args);
+      socket.addEventListener('message', (e) => {
+        const kind = description(e.data);
+        if (kind) mark(`${kind} arrived`);
+      });
+      return socket;
+    };
+    window.WebSocket.prototype = NativeSocket.prototype;
+    Object.setPrototypeOf(window.WebSocket, NativeSocket);
     const Native = window.RTCPeerConnection;
     window.RTCPeerConnection = function (...args) {
       const pc = new Native(...args);
@@ -56,10 +75,14 @@ const first = (timeline, what, from) => timeline.find((e) => e.what === what && 
 export function phases(start, caller, callee) {
   const steps = [
     ['caller: peer created', first(caller, 'peer created', start)],
-    ['caller: offer set (sent)', first(caller, 'local offer set', start)],
+    ['caller: offer set', first(caller, 'local offer set', start)],
+    ['caller: offer sent', first(caller, 'offer on the wire', start)],
+    ['callee: offer arrived', first(callee, 'offer arrived', start)],
     ['callee: peer created', first(callee, 'peer created', start)],
     ['callee: offer applied', first(callee, 'remote offer set', start)],
-    ['callee: answer set (sent)', first(callee, 'local answer set', start)],
+    ['callee: answer set', first(callee, 'local answer set', start)],
+    ['callee: answer sent', first(callee, 'answer on the wire', start)],
+    ['caller: answer arrived', first(caller, 'answer arrived', start)],
     ['caller: answer applied', first(caller, 'remote answer set', start)],
     ['caller: ICE connected', first(caller, 'ice connected', start)],
     ['caller: DTLS connected', first(caller, 'connection connected', start)],
