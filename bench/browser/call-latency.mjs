@@ -1,6 +1,7 @@
 // Benchmark (not a test): time from "call" to the first remote video frame, on loopback, in
 // Debian's Chromium with its fake camera. Prints the median of 10 calls for /call (through
-// Peer), for the raw sender/receiver pages, and for the browser's floor (two connections in
+// Peer) between the same two pages and as the first call of two fresh pages, for the raw
+// sender/receiver pages, and for the browser's floor (two connections in
 // one blank page, no server, no app), and where a /call's time goes (offer, answer, relays,
 // ICE, DTLS: see rtc-timeline.mjs). It starts its own release server.
 //
@@ -34,28 +35,52 @@ const firstFrame = (p) => p.evaluate(() => new Promise((done) => {
   video.requestVideoFrameCallback(() => done({ decoded: decoded ?? now(), presented: now() }));
 }));
 
-async function measureCall() {
+/** Opens two /call pages; `a`'s camera is on and `b` is in its list. */
+async function callPages() {
   const [a, b] = [await page('/call'), await page('/call')];
   const bId = await myId(b);
   await a.waitForFunction(() => document.querySelector('video[data-testid="My camera"]')?.videoWidth > 0);
+  return { a, b, bId };
+}
+
+/** `a` calls `b`: the times of the first remote frame and the steps. */
+async function oneCall({ a, b, bId }) {
+  await a.locator('.peer-list li', { hasText: bId }).getByRole('button', { name: 'Call' }).waitFor();
+  await Promise.all([takeTimeline(a), takeTimeline(b)]);
+  const frame = firstFrame(a);
+  const started = await a.evaluate((id) => {
+    const button = [...document.querySelectorAll('.peer-list li')].find((li) => li.textContent.includes(id)).querySelector('button');
+    const t = performance.timeOrigin + performance.now();
+    button.click();
+    return t;
+  }, bId);
+  const { decoded, presented } = await frame;
+  const steps = phases(started, await takeTimeline(a), await takeTimeline(b));
+  return { decoded: decoded - started, presented: presented - started, steps };
+}
+
+// Calls between the same two pages: every call after the first finds the browser's WebRTC
+// machinery warm.
+async function measureCall() {
+  const pages = await callPages();
   const samples = [];
   for (let i = 0; i < calls; i++) {
-    await a.locator('.peer-list li', { hasText: bId }).getByRole('button', { name: 'Call' }).waitFor();
-    await Promise.all([takeTimeline(a), takeTimeline(b)]);
-    const frame = firstFrame(a);
-    const started = await a.evaluate((id) => {
-      const button = [...document.querySelectorAll('.peer-list li')].find((li) => li.textContent.includes(id)).querySelector('button');
-      const t = performance.timeOrigin + performance.now();
-      button.click();
-      return t;
-    }, bId);
-    const { decoded, presented } = await frame;
-    const steps = phases(started, await takeTimeline(a), await takeTimeline(b));
-    samples.push({ decoded: decoded - started, presented: presented - started, steps });
-    await a.getByRole('button', { name: 'Hang up' }).click();
-    await b.getByRole('button', { name: 'Hang up' }).waitFor({ state: 'detached' });
+    samples.push(await oneCall(pages));
+    await pages.a.getByRole('button', { name: 'Hang up' }).click();
+    await pages.b.getByRole('button', { name: 'Hang up' }).waitFor({ state: 'detached' });
   }
-  await Promise.all([a.context().close(), b.context().close()]);
+  await Promise.all([pages.a.context().close(), pages.b.context().close()]);
+  return samples;
+}
+
+// The first call of two freshly opened pages: what someone who opens /call and calls feels.
+async function measureFirstCall() {
+  const samples = [];
+  for (let i = 0; i < calls; i++) {
+    const pages = await callPages();
+    samples.push(await oneCall(pages));
+    await Promise.all([pages.a.context().close(), pages.b.context().close()]);
+  }
   return samples;
 }
 
@@ -118,10 +143,13 @@ async function measureFloor() {
 
 const show = (xs) => `median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0).padStart(4)}   max ${Math.max(...xs).toFixed(0).padStart(4)}`;
 const call = await measureCall();
+const first = await measureFirstCall();
 const raw = await measureRaw();
 const floor = await measureFloor();
 console.log(`\nCall → first remote video frame, loopback, ${calls} calls each\n`);
-for (const [name, xs] of [['/call (Peer, perfect negotiation)', call], ['/webrtc/sender → receiver (raw)', raw]]) {
+const rows = [['/call (Peer, perfect negotiation)', call], ['/call, first call of fresh pages', first],
+  ['/webrtc/sender → receiver (raw)', raw]];
+for (const [name, xs] of rows) {
   console.log(`  ${name}`);
   console.log(`    first frame decoded      ${show(xs.map((s) => s.decoded))}`);
   console.log(`    first frame presented    ${show(xs.map((s) => s.presented))}`);
@@ -129,10 +157,12 @@ for (const [name, xs] of [['/call (Peer, perfect negotiation)', call], ['/webrtc
 console.log('  the browser alone (plain JS, both ends in one page)');
 console.log(`    first frame decoded      ${show(floor.map((s) => s.decoded))}\n`);
 console.log('Where a /call goes (ms since the click, median of the calls):\n');
+console.log(`  ${''.padEnd(30)} ${'warm'.padStart(7)} ${'first'.padStart(7)}`);
+const at = (xs, pick) => median(xs.map(pick)).toFixed(1).padStart(7);
 for (const [k, [name]] of call[0].steps.entries()) {
-  console.log(`  ${name.padEnd(30)} ${median(call.map((s) => s.steps[k][1])).toFixed(1).padStart(7)}`);
+  console.log(`  ${name.padEnd(30)} ${at(call, (s) => s.steps[k][1])} ${at(first, (s) => s.steps[k][1])}`);
 }
-console.log(`  ${'caller: first frame decoded'.padEnd(30)} ${median(call.map((s) => s.decoded)).toFixed(1).padStart(7)}`);
-console.log(`  ${'caller: first frame presented'.padEnd(30)} ${median(call.map((s) => s.presented)).toFixed(1).padStart(7)}\n`);
+console.log(`  ${'caller: first frame decoded'.padEnd(30)} ${at(call, (s) => s.decoded)} ${at(first, (s) => s.decoded)}`);
+console.log(`  ${'caller: first frame presented'.padEnd(30)} ${at(call, (s) => s.presented)} ${at(first, (s) => s.presented)}\n`);
 await browser.close();
 stop();
