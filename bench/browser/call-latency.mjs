@@ -1,9 +1,9 @@
 // Benchmark (not a test): time from "call" to the first remote video frame, on loopback, in
 // Debian's Chromium with its fake camera. Prints the median of 10 calls for /call (through
 // Peer) between the same two pages and as the first call of two fresh pages, for the raw
-// sender/receiver pages, and for the browser's floor (two connections in
-// one blank page, no server, no app), and where a /call's time goes (offer, answer, relays,
-// ICE, DTLS: see rtc-timeline.mjs). It starts its own release server.
+// sender/receiver pages and for the browser's floor (two connections in one blank page, no
+// server, no app), and where a /call's time goes (offer, answer, relays, ICE, DTLS: see
+// rtc-timeline.mjs). It starts its own release server.
 //
 //   node bench/browser/call-latency.mjs [--calls 10]     (make bench runs it in a netns)
 import { launchBrowser, median, startServer } from './common.mjs';

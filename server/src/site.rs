@@ -346,14 +346,24 @@ fn gzip(data: &[u8]) -> Option<Vec<u8>> {
 
 /// Whether `packed` is the brotli form of `original` (a stale or broken `.br` is not used).
 fn unpacks_to(packed: &[u8], original: &[u8]) -> bool {
-    let mut unpacked = Vec::with_capacity(original.len());
-    brotli::BrotliDecompress(&mut &packed[..], &mut unpacked).is_ok() && unpacked == original
+    unbrotli(packed).is_some_and(|unpacked| unpacked == original)
 }
 
+fn unbrotli(packed: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    brotli::BrotliDecompress(&mut &packed[..], &mut out).ok()?;
+    Some(out)
+}
+
+/// At startup: quality 9 (11, the build's, takes seconds for the wasm).
 fn brotli(data: &[u8]) -> Option<Vec<u8>> {
+    brotli_at(data, 9)
+}
+
+fn brotli_at(data: &[u8], quality: i32) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let params = brotli::enc::BrotliEncoderParams {
-        quality: 9,
+        quality,
         ..Default::default()
     };
     brotli::BrotliCompress(&mut &data[..], &mut out, &params).ok()?;
@@ -433,22 +443,6 @@ mod tests {
             .to_vec()
     }
 
-    fn pack(data: &[u8], quality: i32) -> Vec<u8> {
-        let mut out = Vec::new();
-        let params = brotli::enc::BrotliEncoderParams {
-            quality,
-            ..Default::default()
-        };
-        brotli::BrotliCompress(&mut &data[..], &mut out, &params).unwrap();
-        out
-    }
-
-    fn unpack(data: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        brotli::BrotliDecompress(&mut &data[..], &mut out).unwrap();
-        out
-    }
-
     const BR: &[(&str, &str)] = &[("accept-encoding", "br")];
 
     #[tokio::test]
@@ -456,7 +450,7 @@ mod tests {
         let (dir, _) = site_with_index();
         let js = "let x = 1;\n".repeat(500);
         // Quality 1 packs differently from the server's own setting: the bytes say whose they are.
-        let built = pack(js.as_bytes(), 1);
+        let built = brotli_at(js.as_bytes(), 1).unwrap();
         std::fs::write(dir.path().join("app-fedcba9876543210.js"), &js).unwrap();
         std::fs::write(dir.path().join("app-fedcba9876543210.js.br"), &built).unwrap();
         let site = Site::load(dir.path());
@@ -473,13 +467,13 @@ mod tests {
         let (dir, _) = site_with_index();
         let js = "let y = 2;\n".repeat(500);
         std::fs::write(dir.path().join("app-fedcba9876543210.js"), &js).unwrap();
-        let stale = pack("let y = 1;\n".repeat(500).as_bytes(), 1);
+        let stale = brotli_at("let y = 1;\n".repeat(500).as_bytes(), 1).unwrap();
         std::fs::write(dir.path().join("app-fedcba9876543210.js.br"), stale).unwrap();
         let site = Site::load(dir.path());
         site.compress_all();
         let response = get(&site, "/app-fedcba9876543210.js", BR);
         assert_eq!(response.headers()[header::CONTENT_ENCODING], "br");
-        assert_eq!(unpack(&body(response).await), js.as_bytes());
+        assert_eq!(unbrotli(&body(response).await).unwrap(), js.as_bytes());
     }
 
     #[test]
