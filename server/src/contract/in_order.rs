@@ -7,9 +7,14 @@
 //! doing anything the order matters for (the Node server gets this from its single thread).
 //!
 //! The backlog is bounded: a client with more than [`MAX_PENDING`] events waiting is
-//! disconnected. When a client leaves, whatever it still had waiting is dropped at once (the
-//! one event being handled finishes first), so nothing it did is undone before it was done,
-//! and nothing is worked off for a client that is gone.
+//! disconnected.
+//!
+//! When a client leaves, what it sent before it left is still handled, in order, before its
+//! disconnect is (as the Node server does): a chat message sent just before the tab closed
+//! is broadcast and saved, a `signal` sent before a `leave` is relayed first. That drain is
+//! bounded twice: by the backlog ([`MAX_PENDING`] events at most) and by [`DRAIN_FOR`], after
+//! which what still waits is dropped, so a flooder who leaves gains nothing. Nothing it did is
+//! undone before it was done, and nothing it sent after that is worked off.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
@@ -28,6 +33,9 @@ use crate::sync::lock;
 /// as socketioxide buffers outgoing per client, and at least every namespace's default burst
 /// (see `limits.rs`), so a client within its rate is never cut off for its backlog.
 pub const MAX_PENDING: u64 = 128;
+
+/// How long a client that left may still have its waiting events handled.
+pub const DRAIN_FOR: Duration = Duration::from_secs(2);
 
 /// How many times [`InOrder::wait`] looks for the connected flag (every 0.2 ms, so at most
 /// about 100 ms: after that the socket is gone rather than not yet connected).
@@ -55,6 +63,8 @@ struct Queue {
     closed: bool,
     /// Told when the running turn ends after closing.
     on_idle: Option<oneshot::Sender<()>>,
+    /// Told when every turn given out has been served (the client left and is drained).
+    on_drained: Option<oneshot::Sender<()>>,
 }
 
 impl Queue {
@@ -81,6 +91,15 @@ impl Queue {
             }
         }
     }
+
+    /// Tells whoever waits for the drain when nothing is running or waiting any more.
+    fn tell_if_drained(&mut self) {
+        if self.serving == self.next && !self.running {
+            if let Some(drained) = self.on_drained.take() {
+                let _ = drained.send(());
+            }
+        }
+    }
 }
 
 impl Turns {
@@ -95,6 +114,7 @@ impl Turns {
             return;
         }
         queue.pass_on();
+        queue.tell_if_drained();
     }
 
     fn skip(&self, turn: u64) {
@@ -103,6 +123,35 @@ impl Turns {
         queue.skipped.insert(turn);
         if queue.serving == turn && !queue.running {
             queue.pass_on();
+            queue.tell_if_drained();
+        }
+    }
+
+    /// Resolves once every turn given out so far has been served (at once if none waits).
+    fn drained(&self) -> Option<oneshot::Receiver<()>> {
+        let mut queue = lock(&self.queue);
+        if queue.closed || (queue.serving == queue.next && !queue.running) {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        queue.on_drained = Some(tx);
+        Some(rx)
+    }
+
+    /// Serves no more turns: what still waits is dropped. Resolves once the turn that runs
+    /// (if any) is done.
+    fn close(&self) -> Option<oneshot::Receiver<()>> {
+        let mut queue = lock(&self.queue);
+        queue.closed = true;
+        // Their handlers see the sender dropped and give up.
+        queue.waiters.clear();
+        queue.on_drained = None;
+        if queue.running {
+            let (tx, rx) = oneshot::channel();
+            queue.on_idle = Some(tx);
+            Some(rx)
+        } else {
+            None
         }
     }
 }
@@ -165,25 +214,19 @@ impl InOrder {
         }
     }
 
-    /// Drops everything the client still has waiting, then waits until the event being
-    /// handled (if any) is done. Disconnect handlers call this first, so that what a client
-    /// did is never undone before it was done, and nothing is done after it left.
+    /// Handles what the client still has waiting, in order, for up to [`DRAIN_FOR`]; then
+    /// drops the rest and waits until the event being handled (if any) is done. Disconnect
+    /// handlers call this first, so that what a client sent before it left is done, nothing
+    /// it did is undone before it was done, and nothing is done after its disconnect.
     pub async fn close<A: Adapter>(socket: &Socket<A>) {
-        let turns = turns_of(socket);
-        let idle = {
-            let mut queue = lock(&turns.queue);
-            queue.closed = true;
-            // Their handlers see the sender dropped and give up.
-            queue.waiters.clear();
-            if queue.running {
-                let (tx, rx) = oneshot::channel();
-                queue.on_idle = Some(tx);
-                Some(rx)
-            } else {
-                None
-            }
-        };
-        if let Some(idle) = idle {
+        Self::close_turns(&turns_of(socket), DRAIN_FOR).await;
+    }
+
+    async fn close_turns(turns: &Turns, drain_for: Duration) {
+        if let Some(drained) = turns.drained() {
+            let _ = tokio::time::timeout(drain_for, drained).await;
+        }
+        if let Some(idle) = turns.close() {
             let _ = idle.await;
         }
     }
@@ -376,39 +419,58 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn closing_drops_what_waits_and_waits_for_what_runs() {
+    async fn closing_serves_what_waits_in_order_then_closes() {
         let turns = Arc::new(Turns::default());
-        let (first, second) = (take(&turns), take(&turns));
-        let running = served(first).await;
-        let waiting = tokio::spawn(second.wait());
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        let (socket_turns, closed) = (turns.clone(), Arc::new(Mutex::new(false)));
-        let closer = {
-            let closed = closed.clone();
+        let (first, second, third) = (take(&turns), take(&turns), take(&turns));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let handler = |order: InOrder, n: u32| {
+            let log = log.clone();
             tokio::spawn(async move {
-                let idle = {
-                    let mut queue = lock(&socket_turns.queue);
-                    queue.closed = true;
-                    queue.waiters.clear();
-                    let (tx, rx) = oneshot::channel();
-                    queue.on_idle = Some(tx);
-                    rx
-                };
-                let _ = idle.await;
-                *closed.lock().unwrap() = true;
+                if let Waited::Turn(_turn) = order.wait().await {
+                    log.lock().unwrap().push(n);
+                }
             })
         };
-        assert!(
-            matches!(waiting.await.unwrap(), Waited::Dropped),
-            "the backlog is dropped"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(!*closed.lock().unwrap(), "the running event finishes first");
+        let running = served(first).await;
+        let (late, later) = (handler(third, 3), handler(second, 2));
+        let closer = tokio::spawn({
+            let turns = turns.clone();
+            async move { InOrder::close_turns(&turns, DRAIN_FOR).await }
+        });
         drop(running);
         closer.await.unwrap();
+        late.await.unwrap();
+        later.await.unwrap();
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![2, 3],
+            "served in order before the close"
+        );
         assert!(
             matches!(take(&turns).wait().await, Waited::Dropped),
             "nothing runs after"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_drain_that_takes_too_long_drops_the_rest() {
+        let turns = Arc::new(Turns::default());
+        let (first, second) = (take(&turns), take(&turns));
+        let running = served(first).await;
+        let waiting = tokio::spawn(second.wait());
+        let closer = tokio::spawn({
+            let turns = turns.clone();
+            async move { InOrder::close_turns(&turns, DRAIN_FOR).await }
+        });
+        // The first event never ends within the drain: the second is dropped, and the close
+        // waits for the first to finish.
+        tokio::time::sleep(DRAIN_FOR * 2).await;
+        assert!(
+            matches!(waiting.await.unwrap(), Waited::Dropped),
+            "the rest is dropped"
+        );
+        assert!(!closer.is_finished(), "the running event finishes first");
+        drop(running);
+        closer.await.unwrap();
     }
 }
