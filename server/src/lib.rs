@@ -37,6 +37,7 @@ mod origin;
 mod private;
 mod relay;
 mod remote;
+mod rooms;
 mod shutdown;
 mod signal;
 mod simple_chat;

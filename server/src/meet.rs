@@ -1,187 +1,131 @@
-//! `/meet`: rooms of up to four for a video meeting. The server keeps who is in which room,
-//! tells a room's members of joins and leaves, and relays WebRTC signals between members of
-//! one room only, untouched. In a cluster each node's members carry their room and name in the
-//! node's member list, so a room can span nodes.
+//! `/meet`: rooms of up to four for a video meeting. The server keeps who is in which room
+//! (`rooms.rs`: in this process, or in the cluster's Redis, so a room can span nodes), tells
+//! a room's members of joins and leaves, and relays WebRTC signals between members of one
+//! room only, untouched.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use app::protocol::meet::{
     Join, Joined, Leave, Meet, Member, MemberJoined, MemberLeft, MemberName, RoomName, RoomView,
-    SendSignal, ROOM_CAPACITY,
+    SendSignal, Signal, ROOM_CAPACITY,
 };
 use app::protocol::{Nothing, Payload, PeerId, Rejection, RelayEvent};
 use socketioxide::adapter::Adapter;
 use socketioxide::socket::DisconnectReason;
 use socketioxide::SocketIo;
 
-use crate::cluster::Members;
-use crate::contract::{self, Cx, Listener, Nsp, Served, Shared};
-use crate::relay::relay;
-use crate::sync::lock;
+use crate::contract::{self, Cx, Listener, Served, Shared};
+use crate::rooms::Rooms;
 
-/// Who is in which room. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct Rooms {
-    /// This node's members, by socket id.
-    here: Arc<Mutex<HashMap<PeerId, (RoomName, MemberName)>>>,
-    /// The other nodes' members, in cluster mode (labelled with their room and name).
-    elsewhere: Option<Arc<Members>>,
-}
-
-/// A member's label in the cluster's member list: its room and name.
-fn label(room: &RoomName, name: &MemberName) -> String {
-    serde_json::to_string(&(room, name)).unwrap_or_default()
-}
-
-fn read_label(label: &str) -> Option<(RoomName, MemberName)> {
-    serde_json::from_str(label).ok()
-}
+/// Who sits in which meeting room.
+type MeetRooms = Rooms<RoomName, Member>;
 
 /// The socket.io room of a meeting's members (how events reach all of them, on every node).
 fn channel(room: &RoomName) -> String {
     format!("meet:{room}")
 }
 
-impl Rooms {
-    /// The members of `room` on every node, oldest first on this one.
-    fn members_of(
-        here: &HashMap<PeerId, (RoomName, MemberName)>,
-        elsewhere: Option<&Arc<Members>>,
-        room: &RoomName,
-    ) -> Vec<Member> {
-        let local = here
-            .iter()
-            .filter(|(_, (r, _))| r == room)
-            .map(|(id, (_, name))| Member {
-                id: id.clone(),
-                name: name.clone(),
-            });
-        let remote = elsewhere
-            .map(|members| members.remote())
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(id, label)| {
-                let (r, name) = read_label(&label)?;
-                (r == *room).then(|| Member {
-                    id: PeerId::of_socket(id),
-                    name,
-                })
-            });
-        local.chain(remote).collect()
-    }
-
-    /// Adds `id` to `room` if there is space; the members who were there before it.
-    fn enter(
-        &self,
-        id: &PeerId,
-        room: &RoomName,
-        name: &MemberName,
-    ) -> Result<Vec<Member>, Rejection> {
-        let mut here = lock(&self.here);
-        let members = Self::members_of(&here, self.elsewhere.as_ref(), room);
-        if members.len() >= ROOM_CAPACITY {
-            return Err(Rejection::new(format!(
-                "This room is full: {ROOM_CAPACITY} people are in it already."
-            )));
-        }
-        here.insert(id.clone(), (room.clone(), name.clone()));
-        if let Some(elsewhere) = &self.elsewhere {
-            elsewhere.joined_as(id.as_str(), &label(room, name));
-        }
-        Ok(members)
-    }
-
-    /// Takes `id` out of its room; the room it was in. A socket that stays connected keeps
-    /// its place in the member list, without a room.
-    fn exit(&self, id: &PeerId, stays: bool) -> Option<RoomName> {
-        let (room, _) = lock(&self.here).remove(id)?;
-        if let Some(elsewhere) = self.elsewhere.as_ref().filter(|_| stays) {
-            elsewhere.joined(id.as_str());
-        }
-        Some(room)
-    }
-
-    /// Whether `b` is in `a`'s room (on this node or another): what a relay may cross.
-    fn same_room(&self, a: &PeerId, b: &PeerId) -> bool {
-        let here = lock(&self.here);
-        let Some((room, _)) = here.get(a) else {
-            return false;
-        };
-        if let Some((theirs, _)) = here.get(b) {
-            return theirs == room;
-        }
-        self.elsewhere
-            .as_ref()
-            .and_then(|members| members.remote_label(b.as_str()))
-            .and_then(|label| read_label(&label))
-            .is_some_and(|(theirs, _)| theirs == *room)
-    }
-}
-
 pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
-    let nsp = Nsp::<Meet, A>::new(io, shared);
-    let rooms = Rooms {
-        here: Arc::default(),
-        elsewhere: nsp.cluster_members().cloned(),
-    };
+    let rooms = MeetRooms::new("meet", ROOM_CAPACITY, shared.cluster.clone());
     contract::serve(io, shared, rooms, listen::<A>, contract::nothing)
 }
 
-fn listen<A: Adapter>(on: &Listener<Meet, Rooms, A>) {
+fn listen<A: Adapter>(on: &Listener<Meet, MeetRooms, A>) {
     on.on::<Join, _, _>(join);
     on.on::<Leave, _, _>(leave);
     on.on::<SendSignal, _, _>(signal);
     on.on_disconnect(gone::<A>);
 }
 
+/// Seats the client in a room and tells it and the room.
+///
+/// The invariant the pages build on: of any two members A and B of a room, the one seated
+/// later finds the other in its `room` reply, and the one seated earlier hears `joined` of
+/// the later one; never neither. Why it holds, on one node and across a cluster:
+/// - Seats are taken in one order everyone agrees on (`rooms.rs`: one lock in a process,
+///   one Redis script in a cluster), and a seat is taken together with reading the others.
+/// - The newcomer joins the room's channel *before* it takes its seat, and announces itself
+///   *after*. So every member seated before it is in the channel when it announces itself,
+///   and every member seated after it finds it in its reply.
+/// - Leaving mirrors it (see [`exit`]): out of the channel, then the seat freed, then `left`
+///   announced. Whoever was seated while the leaver still sat hears `left`; whoever came
+///   after does not find it in its reply. No ghost either way.
+///
+/// What the network may still do, the page absorbs: an early member's own `joined` can reach
+/// a later one who already had it in its reply (deduplicated: the later one offers, the earlier
+/// one waits for its offer), and in a cluster a `joined` or `left` can overtake the `room`
+/// reply (they travel over different Redis connections): the page holds those until its reply
+/// has come, then applies them.
 async fn join<A: Adapter>(
-    cx: Cx<Meet, Rooms, A>,
+    cx: Cx<Meet, MeetRooms, A>,
     (room, name): (RoomName, MemberName),
 ) -> Result<(), Rejection> {
     let me = cx.id();
-    exit(&cx, true).await;
-    let members = cx.state.enter(&me, &room, &name)?;
+    if let Some(current) = cx.state.room_of(&me) {
+        return Err(Rejection::new(format!(
+            "You are in the room {current} already: leave it first."
+        )));
+    }
+    cx.socket.join(channel(&room));
+    let member = Member {
+        id: me.clone(),
+        name,
+    };
+    let members = match cx.state.enter(&me, &room, member.clone()).await {
+        Ok(members) => members,
+        Err(no_seat) => {
+            cx.socket.leave(channel(&room));
+            return Err(no_seat.rejection(ROOM_CAPACITY));
+        }
+    };
     cx.reply::<Joined>(&(RoomView {
         room: room.clone(),
-        you: me.clone(),
+        you: me,
         members,
     },));
-    let joined = Member { id: me, name };
     cx.nsp
-        .broadcast_in::<MemberJoined>(&channel(&room), &(joined,))
+        .broadcast_in_from::<MemberJoined>(&cx.socket, &channel(&room), &(member,))
         .await;
-    cx.socket.join(channel(&room));
     Ok(())
 }
 
-async fn leave<A: Adapter>(cx: Cx<Meet, Rooms, A>, _: Nothing) -> Result<(), Rejection> {
-    exit(&cx, true).await;
+async fn leave<A: Adapter>(cx: Cx<Meet, MeetRooms, A>, _: Nothing) -> Result<(), Rejection> {
+    exit(&cx).await;
     Ok(())
 }
 
-async fn gone<A: Adapter>(cx: Cx<Meet, Rooms, A>, _: DisconnectReason) {
-    exit(&cx, false).await;
+async fn gone<A: Adapter>(cx: Cx<Meet, MeetRooms, A>, _: DisconnectReason) {
+    exit(&cx).await;
 }
 
-/// Takes the client out of its room, if it is in one, and tells the others.
-async fn exit<A: Adapter>(cx: &Cx<Meet, Rooms, A>, stays: bool) {
+/// Takes the client out of its room, if it is in one, and tells the others: out of the
+/// channel first, then the seat freed, then `left` (the order [`join`] relies on).
+async fn exit<A: Adapter>(cx: &Cx<Meet, MeetRooms, A>) {
     let me = cx.id();
-    if let Some(room) = cx.state.exit(&me, stays) {
-        cx.socket.leave(channel(&room));
-        cx.nsp
-            .broadcast_in::<MemberLeft>(&channel(&room), &(me,))
-            .await;
-    }
+    let Some(room) = cx.state.room_of(&me) else {
+        return;
+    };
+    cx.socket.leave(channel(&room));
+    cx.state.exit(&me).await;
+    cx.nsp
+        .broadcast_in::<MemberLeft>(&channel(&room), &(me,))
+        .await;
 }
 
 /// Relays a signal to another member of the sender's room, and to nobody else.
 async fn signal<A: Adapter>(
-    cx: Cx<Meet, Rooms, A>,
+    cx: Cx<Meet, MeetRooms, A>,
     (to, data): (PeerId, Payload<app::protocol::signal::SignalData>),
 ) -> Result<(), Rejection> {
-    if !cx.state.same_room(&cx.id(), &to) {
+    let me = cx.id();
+    if !cx.state.same_room(&me, &to).await {
         return Err(Rejection::new(SendSignal::RULES.unknown_target));
     }
-    relay::<SendSignal, Rooms, A>(cx, (to, data)).await
+    let args = SendSignal::delivered(to.clone(), data, me);
+    match cx.nsp.socket(&to) {
+        Some(peer) => cx.nsp.emit::<Signal>(&peer, &args),
+        // Seated, so connected to some node (until its lease runs out).
+        None => cx.nsp.emit_elsewhere::<Signal>(&to, &args).await,
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::rooms::{joins_at_once, leaves_while_others_join, At};
 use common::{RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
@@ -378,35 +379,25 @@ async fn a_meeting_room_spans_nodes() {
     let mut ada = RawClient::connect(&c.a, "/meet").await;
     ada.emit("join", json!(["standup", "Ada"])).await;
     ada.expect("room").await;
+    // The room's seats are in the shared store: node b knows Ada at once.
     let mut bo = RawClient::connect(&c.b, "/meet").await;
-    // Node b learns of Ada with node a's next word about its members.
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        bo.emit("join", json!(["standup", "Bo"])).await;
-        let view = bo.expect("room").await;
-        if view[0]["members"] == json!([{"id": ada.sid, "name": "Ada"}]) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "node b never saw Ada: {view:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let joined = loop {
-        let (event, args) = ada.next_event().await.unwrap();
-        if event == "joined" {
-            break args;
-        }
-    };
+    bo.emit("join", json!(["standup", "Bo"])).await;
+    let view = bo.expect("room").await;
+    assert_eq!(view[0]["members"], json!([{"id": ada.sid, "name": "Ada"}]));
+    let joined = ada.expect("joined").await;
     assert_eq!(joined[0]["name"], "Bo");
     bo.emit("signal", json!([ada.sid, {"type": "offer", "sdp": "v=0"}]))
         .await;
     assert_eq!(ada.expect("signal").await[0], json!(bo.sid));
     let bo_id = bo.sid.clone();
     drop(bo);
-    let left = loop {
-        let (event, args) = ada.next_event().await.unwrap();
-        if event == "left" {
-            break args;
-        }
-    };
-    assert_eq!(left, vec![json!(bo_id)]);
+    assert_eq!(ada.expect("left").await, vec![json!(bo_id)]);
+}
+
+#[tokio::test]
+async fn joins_at_once_across_nodes_keep_the_room_invariant() {
+    let c = cluster().await;
+    let nodes = [At(c.a.addr), At(c.b.addr)];
+    joins_at_once(&nodes, 20, 6).await;
+    leaves_while_others_join(&nodes, 20, 2).await;
 }

@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::rooms::{joins_at_once, leaves_while_others_join, At};
 use common::{RawClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 
@@ -137,4 +138,67 @@ async fn bad_rooms_and_names_are_refused_with_a_reason() {
         assert!(!refusal[0].as_str().unwrap().is_empty(), "{bad}");
     }
     assert!(join(&mut client, "standup", "Ada").await.is_empty());
+}
+
+// Several worker threads: joins really run at the same time, as in the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn six_who_join_at_once_are_four_who_know_each_other_and_two_told_it_is_full() {
+    let server = TestServer::start().await;
+    joins_at_once(&[At(server.addr)], 20, 6).await;
+}
+
+// Several worker threads: joins really run at the same time, as in the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_who_leaves_while_others_join_stays_nobodys_ghost() {
+    let server = TestServer::start().await;
+    leaves_while_others_join(&[At(server.addr)], 20, 2).await;
+}
+
+#[tokio::test]
+async fn a_second_join_and_a_leave_outside_a_room_change_nobodys_room() {
+    let server = TestServer::start().await;
+    let mut ada = member(&server, "standup", "Ada").await;
+    let mut bo = member(&server, "standup", "Bo").await;
+    ada.expect("joined").await;
+    for again in [json!(["standup", "Bo"]), json!(["retro", "Bo"])] {
+        bo.emit("join", again).await;
+        let refusal = bo.expect("meetError").await;
+        assert!(
+            refusal[0].as_str().unwrap().contains("leave it first"),
+            "{refusal:?}"
+        );
+    }
+    let mut stranger = RawClient::connect(&server, NS).await;
+    stranger.emit("leave", json!([])).await;
+    stranger.expect_silence(QUIET).await;
+    ada.expect_silence(QUIET).await;
+    // Bo is still in the room, once.
+    let mut cy = RawClient::connect(&server, NS).await;
+    assert_eq!(join(&mut cy, "standup", "Cy").await.len(), 2);
+    // A flood of join/leave from one socket leaves the room's list true for the others.
+    for _ in 0..20 {
+        bo.emit("leave", json!([])).await;
+        bo.emit("join", json!(["standup", "Bo"])).await;
+    }
+    // The last leave with an acknowledgement: once it comes, every one of them was handled.
+    bo.send_frame(format!("42{NS},7[\"leave\"]")).await.unwrap();
+    let acked = tokio::time::timeout(PATIENCE, async {
+        while let Some(packet) = bo.next_packet().await {
+            if packet.starts_with("3,7") {
+                return;
+            }
+        }
+    });
+    acked.await.expect("the last leave was acknowledged");
+    let mut di = RawClient::connect(&server, NS).await;
+    let names: Vec<Value> = join(&mut di, "standup", "Di")
+        .await
+        .iter()
+        .map(|m| m["name"].clone())
+        .collect();
+    assert_eq!(
+        names,
+        vec![json!("Ada"), json!("Cy")],
+        "no Bo, once or twice"
+    );
 }

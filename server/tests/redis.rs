@@ -8,6 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::rooms::{joins_at_once, leaves_while_others_join, At};
 use common::{ProcessServer, RawClient, Reachable, SioClient, PATIENCE};
 use serde_json::json;
 
@@ -322,4 +323,14 @@ async fn redis_down_for_three_seconds_then_back() {
     assert_eq!(late.expect("name").await, vec![json!("Late")]);
     // No process exited.
     assert!(a.alive() && b.alive());
+}
+
+#[tokio::test]
+async fn meeting_rooms_hold_their_invariant_across_processes_on_redis() {
+    let redis = Redis::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (node(&redis, &da).await, node(&redis, &db).await);
+    let nodes = [At(a.addr), At(b.addr)];
+    joins_at_once(&nodes, 10, 6).await;
+    leaves_while_others_join(&nodes, 10, 2).await;
 }

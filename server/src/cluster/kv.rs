@@ -49,6 +49,30 @@ pub trait Kv: Send + Sync + 'static {
     fn increment(&self, key: &str) -> BoxFuture<'static, KvResult<i64>>;
     /// Removes `key`, whatever it holds.
     fn delete(&self, key: &str) -> BoxFuture<'static, KvResult<()>>;
+
+    /// Seats (a set of at most `cap` ids at `key`, each with an entry and a lease): gives `id`
+    /// a seat holding `entry` for `ttl`, in one step with reading who holds the others. The
+    /// others' entries, oldest seat first; `None` when all `cap` are taken. Leases that ran
+    /// out (their node died) are freed first.
+    fn take_seat(
+        &self,
+        key: &str,
+        id: &str,
+        entry: &str,
+        cap: usize,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<Option<Vec<String>>>>;
+    /// Frees `id`'s seat at `key`, if it has one.
+    fn free_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<()>>;
+    /// Extends the leases of those of `ids` that still hold a seat at `key`.
+    fn renew_seats(
+        &self,
+        key: &str,
+        ids: &[String],
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<()>>;
+    /// Whether `id` holds a seat at `key` (with a lease that has not run out).
+    fn has_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<bool>>;
 }
 
 /// Redis through fred: one multiplexed client that reconnects by itself.
@@ -64,6 +88,62 @@ const RENEW_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then return red
 const REPLACE_IF: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]); return 1 else return 0 end";
 /// `RPUSH` and `LTRIM` at once.
 const PUSH_CAPPED: &str = "redis.call('rpush', KEYS[1], ARGV[1]); redis.call('ltrim', KEYS[1], -tonumber(ARGV[2]), -1); return 1";
+
+/// Seats: `KEYS[1]` a sorted set of ids scored by lease end (ms since the epoch), `KEYS[2]` a
+/// hash of their entries (prefixed with a zero-padded sequence number: the seat's age),
+/// `KEYS[3]` that sequence. `ARGV`: id, entry, cap, now, ttl (ms). Keys outlive every lease.
+const TAKE_SEAT: &str = r#"
+local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+for _, gone in ipairs(redis.call('zrangebyscore', KEYS[1], '-inf', now)) do
+  redis.call('hdel', KEYS[2], gone)
+end
+redis.call('zremrangebyscore', KEYS[1], '-inf', now)
+redis.call('zrem', KEYS[1], ARGV[1])
+redis.call('hdel', KEYS[2], ARGV[1])
+if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[3]) then return {'full'} end
+local out = {'seated'}
+for _, entry in ipairs(redis.call('hvals', KEYS[2])) do out[#out + 1] = entry end
+local seq = redis.call('incr', KEYS[3])
+redis.call('zadd', KEYS[1], now + ttl, ARGV[1])
+redis.call('hset', KEYS[2], ARGV[1], string.format('%020d', seq) .. ARGV[2])
+for i = 1, 3 do redis.call('pexpire', KEYS[i], 2 * ttl) end
+return out
+"#;
+/// Frees `ARGV[1]`'s seat; an empty room leaves no keys.
+const FREE_SEAT: &str = r#"
+redis.call('zrem', KEYS[1], ARGV[1])
+redis.call('hdel', KEYS[2], ARGV[1])
+if redis.call('zcard', KEYS[1]) == 0 then redis.call('del', KEYS[1], KEYS[2], KEYS[3]) end
+return 1
+"#;
+/// Extends the leases of `ARGV[3..]` that are still held, to `ARGV[1]` + `ARGV[2]` ms.
+const RENEW_SEATS: &str = r#"
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 3, #ARGV do redis.call('zadd', KEYS[1], 'XX', now + ttl, ARGV[i]) end
+for i = 1, 3 do redis.call('pexpire', KEYS[i], 2 * ttl) end
+return 1
+"#;
+/// Whether `ARGV[1]`'s lease runs beyond `ARGV[2]` (now).
+const HAS_SEAT: &str = r#"
+local until = redis.call('zscore', KEYS[1], ARGV[1])
+if until and tonumber(until) > tonumber(ARGV[2]) then return 1 else return 0 end
+"#;
+/// Width of the sequence number in front of each seat's entry.
+const SEAT_SEQ_WIDTH: usize = 20;
+
+/// The three keys of the seats at `key`.
+fn seat_keys(key: &str) -> Vec<String> {
+    ["leases", "entries", "seq"]
+        .iter()
+        .map(|part| format!("{key}:{part}"))
+        .collect()
+}
+
+fn epoch_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis())
+}
 
 fn failed(error: fred::error::Error) -> Unreachable {
     Unreachable(error.to_string())
@@ -190,6 +270,82 @@ impl Kv for RedisKv {
         }
         .boxed()
     }
+
+    fn take_seat(
+        &self,
+        key: &str,
+        id: &str,
+        entry: &str,
+        cap: usize,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<Option<Vec<String>>>> {
+        use fred::interfaces::LuaInterface;
+        let (client, keys) = (self.client.clone(), seat_keys(key));
+        let args = vec![
+            id.to_owned(),
+            entry.to_owned(),
+            cap.to_string(),
+            epoch_millis().to_string(),
+            ttl.as_millis().to_string(),
+        ];
+        async move {
+            let mut reply: Vec<String> =
+                client.eval(TAKE_SEAT, keys, args).await.map_err(failed)?;
+            if reply.first().map(String::as_str) != Some("seated") {
+                return Ok(None);
+            }
+            reply.remove(0);
+            reply.sort();
+            Ok(Some(
+                reply
+                    .into_iter()
+                    .map(|entry| entry.get(SEAT_SEQ_WIDTH..).unwrap_or_default().to_owned())
+                    .collect(),
+            ))
+        }
+        .boxed()
+    }
+
+    fn free_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<()>> {
+        use fred::interfaces::LuaInterface;
+        let (client, keys, id) = (self.client.clone(), seat_keys(key), id.to_owned());
+        async move {
+            let _: i64 = client
+                .eval(FREE_SEAT, keys, vec![id])
+                .await
+                .map_err(failed)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn renew_seats(
+        &self,
+        key: &str,
+        ids: &[String],
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<()>> {
+        use fred::interfaces::LuaInterface;
+        let (client, keys) = (self.client.clone(), seat_keys(key));
+        let mut args = vec![epoch_millis().to_string(), ttl.as_millis().to_string()];
+        args.extend(ids.iter().cloned());
+        async move {
+            let _: i64 = client.eval(RENEW_SEATS, keys, args).await.map_err(failed)?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn has_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<bool>> {
+        use fred::interfaces::LuaInterface;
+        let (client, keys) = (self.client.clone(), seat_keys(key));
+        let args = vec![id.to_owned(), epoch_millis().to_string()];
+        async move {
+            let held: i64 = client.eval(HAS_SEAT, keys, args).await.map_err(failed)?;
+            Ok(held == 1)
+        }
+        .boxed()
+    }
 }
 
 /// The same commands in memory, for several servers in one process.
@@ -202,11 +358,27 @@ pub struct MemoryKv {
 struct Memory {
     values: HashMap<String, (String, Option<Instant>)>,
     lists: HashMap<String, Vec<String>>,
+    seats: HashMap<String, Seats>,
     /// While set, every command fails (a Redis that is down).
     down: bool,
 }
 
+/// One set of seats: each holder's age, entry and lease end.
+#[derive(Default)]
+struct Seats {
+    taken: u64,
+    held: HashMap<String, (u64, String, Instant)>,
+}
+
 impl Memory {
+    /// The seats at `key`, with the leases that ran out freed.
+    fn seats(&mut self, key: &str) -> &mut Seats {
+        let seats = self.seats.entry(key.to_owned()).or_default();
+        let now = Instant::now();
+        seats.held.retain(|_, (_, _, until)| *until > now);
+        seats
+    }
+
     fn live(&mut self, key: &str) -> Option<&String> {
         let expired = self
             .values
@@ -343,6 +515,63 @@ impl Kv for MemoryKv {
             m.lists.remove(&key);
         })
     }
+
+    fn take_seat(
+        &self,
+        key: &str,
+        id: &str,
+        entry: &str,
+        cap: usize,
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<Option<Vec<String>>>> {
+        let (key, id, entry) = (key.to_owned(), id.to_owned(), entry.to_owned());
+        self.run(move |m| {
+            let seats = m.seats(&key);
+            seats.held.remove(&id);
+            if seats.held.len() >= cap {
+                return None;
+            }
+            let mut others: Vec<_> = seats.held.values().cloned().collect();
+            others.sort_by_key(|(age, _, _)| *age);
+            seats.taken += 1;
+            seats
+                .held
+                .insert(id, (seats.taken, entry, Instant::now() + ttl));
+            Some(others.into_iter().map(|(_, entry, _)| entry).collect())
+        })
+    }
+
+    fn free_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<()>> {
+        let (key, id) = (key.to_owned(), id.to_owned());
+        self.run(move |m| {
+            m.seats(&key).held.remove(&id);
+            if m.seats(&key).held.is_empty() {
+                m.seats.remove(&key);
+            }
+        })
+    }
+
+    fn renew_seats(
+        &self,
+        key: &str,
+        ids: &[String],
+        ttl: Duration,
+    ) -> BoxFuture<'static, KvResult<()>> {
+        let (key, ids) = (key.to_owned(), ids.to_vec());
+        self.run(move |m| {
+            let seats = m.seats(&key);
+            for id in ids {
+                if let Some((_, _, until)) = seats.held.get_mut(&id) {
+                    *until = Instant::now() + ttl;
+                }
+            }
+        })
+    }
+
+    fn has_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<bool>> {
+        let (key, id) = (key.to_owned(), id.to_owned());
+        self.run(move |m| m.seats(&key).held.contains_key(&id))
+    }
 }
 
 #[cfg(test)]
@@ -388,5 +617,47 @@ mod tests {
         assert!(kv.get("id").await.is_err());
         kv.set_down(false);
         assert_eq!(kv.increment("id").await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn seats_are_capped_listed_oldest_first_and_freed_when_leases_run_out() {
+        let kv = MemoryKv::default();
+        let (long, short) = (Duration::from_secs(60), Duration::from_millis(30));
+        assert_eq!(
+            kv.take_seat("room", "a", "A", 3, long).await.unwrap(),
+            Some(vec![])
+        );
+        assert_eq!(
+            kv.take_seat("room", "b", "B", 3, short).await.unwrap(),
+            Some(vec!["A".to_owned()])
+        );
+        assert_eq!(
+            kv.take_seat("room", "c", "C", 3, long).await.unwrap(),
+            Some(vec!["A".to_owned(), "B".to_owned()])
+        );
+        assert_eq!(
+            kv.take_seat("room", "d", "D", 3, long).await.unwrap(),
+            None,
+            "full"
+        );
+        assert!(kv.has_seat("room", "b").await.unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            !kv.has_seat("room", "b").await.unwrap(),
+            "b's lease ran out"
+        );
+        assert_eq!(
+            kv.take_seat("room", "d", "D", 3, long).await.unwrap(),
+            Some(vec!["A".to_owned(), "C".to_owned()])
+        );
+        kv.free_seat("room", "a").await.unwrap();
+        assert!(!kv.has_seat("room", "a").await.unwrap());
+        kv.renew_seats("room", &["a".to_owned(), "c".to_owned()], long)
+            .await
+            .unwrap();
+        assert!(
+            !kv.has_seat("room", "a").await.unwrap(),
+            "a freed seat is not renewed"
+        );
     }
 }

@@ -115,14 +115,6 @@ impl Members {
             .collect()
     }
 
-    /// The label of a socket on another node, if it is connected there.
-    pub fn remote_label(&self, id: &str) -> Option<String> {
-        lock(&self.state)
-            .remote
-            .values()
-            .find_map(|(_, ids)| ids.get(id).cloned())
-    }
-
     /// Whether a socket with this id is connected on another node.
     pub fn is_remote(&self, id: &str) -> bool {
         lock(&self.state)

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::protocol::{meet, remote, signal, Namespace};
+use app::protocol::{remote, signal, Namespace};
 
 pub use bus::{Bus, DriverBus, MemoryDriver, MemoryHub};
 pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Unreachable};
@@ -55,19 +55,15 @@ impl Cluster {
     /// other nodes).
     pub fn new(node: String, kv: Arc<dyn Kv>, bus: Arc<dyn Bus>) -> Cluster {
         let status = Arc::new(Status::default());
-        let members = [
-            remote::Remote::PATH,
-            signal::Signalling::PATH,
-            meet::Meet::PATH,
-        ]
-        .into_iter()
-        .map(|path| {
-            (
-                path,
-                Members::start(&node, bus.clone(), status.clone(), path),
-            )
-        })
-        .collect();
+        let members = [remote::Remote::PATH, signal::Signalling::PATH]
+            .into_iter()
+            .map(|path| {
+                (
+                    path,
+                    Members::start(&node, bus.clone(), status.clone(), path),
+                )
+            })
+            .collect();
         Cluster {
             node,
             kv,

@@ -112,6 +112,13 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         known
     }
 
+    /// Sends `E` to the socket `id` on whichever other node holds it, without asking who is
+    /// connected where (for callers that know it is connected, from a store of their own).
+    pub async fn emit_elsewhere<E: ServerEvent<Namespace = N>>(&self, id: &PeerId, args: &E::Args) {
+        self.to_other_nodes::<E>(Some(id.to_string()), None, args)
+            .await;
+    }
+
     /// In cluster mode, sends `E` through the adapter to the sockets of the other nodes (in
     /// `room`, outside `outside`, if given): this node's own sockets are served by
     /// [`Nsp::deliver`]. When Redis is down, they are the only ones served.
@@ -146,6 +153,20 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
     /// Sends `E` to every socket of `room`, on every node.
     pub async fn broadcast_in<E: ServerEvent<Namespace = N>>(&self, room: &str, args: &E::Args) {
         self.deliver::<E>(self.members_here(room, true), args);
+        self.to_other_nodes::<E>(Some(room.to_owned()), None, args)
+            .await;
+    }
+
+    /// Sends `E` to every socket of `room` but `sender`, on every node.
+    pub async fn broadcast_in_from<E: ServerEvent<Namespace = N>>(
+        &self,
+        sender: &SocketRef<A>,
+        room: &str,
+        args: &E::Args,
+    ) {
+        let others = self.members_here(room, true);
+        let others = others.into_iter().filter(|s| s.id != sender.id).collect();
+        self.deliver::<E>(others, args);
         self.to_other_nodes::<E>(Some(room.to_owned()), None, args)
             .await;
     }

@@ -8,6 +8,8 @@
 
 #![allow(dead_code)]
 
+pub mod rooms;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
