@@ -10,11 +10,12 @@ const root = resolve(import.meta.dirname, '../..');
 
 /** Starts target/release/switchboard on `port` and waits until it answers; its base URL and
  * a function that stops it (also called when the process exits). `SITE_DIR` serves another
- * build of the web app (e.g. a copy of dist/ from before a change). */
+ * build of the web app (e.g. a copy of dist/ from before a change), `SERVER_BIN` runs another
+ * binary (e.g. one built from before a change). */
 export async function startServer(port) {
   const base = `http://127.0.0.1:${port}`;
   const site = process.env.SITE_DIR ? ['--site-dir', process.env.SITE_DIR] : [];
-  const server = spawn(join(root, 'target/release/switchboard'),
+  const server = spawn(process.env.SERVER_BIN ?? join(root, 'target/release/switchboard'),
     ['--port', String(port), '--data-dir', mkdtempSync(join(tmpdir(), 'sb-bench-')), '--log-level', 'warn', '--no-ice-servers', ...site],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = () => server.kill('SIGTERM');

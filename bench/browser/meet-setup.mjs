@@ -2,12 +2,21 @@
 // Chromium with its fake camera. For rooms of 3 and 4: the others are in the room already,
 // the last one clicks "Join"; measured is the time from that click until every remote video
 // on every page of the room shows a frame (camera opening, joining, one connection per pair).
-// Prints the median of 5 rooms of each size. It starts its own release server.
+// Prints the median of 5 rooms of each size. Then the way a meeting starts: four click Join
+// at the same moment, over 20 rooms: from the clicks until every remote video plays on every
+// page, median and worst, and how many rooms never got there within 30 s. It starts its own
+// release server.
 //
-//   node bench/browser/meet-setup.mjs [--rooms 5]     (make bench runs it in a netns)
+//   node bench/browser/meet-setup.mjs [--rooms 5] [--at-once 20]   (make bench runs it in a netns)
 import { launchBrowser, median, startServer } from './common.mjs';
 
-const rooms = Number(process.argv[process.argv.indexOf('--rooms') + 1]) || 5;
+const arg = (name, fallback) => {
+  const at = process.argv.indexOf(name);
+  return at < 0 ? fallback : Number(process.argv[at + 1]);
+};
+const rooms = arg('--rooms', 5);
+const atOnceRooms = arg('--at-once', 20);
+const GIVE_UP_MS = 30_000;
 const { base, stop } = await startServer(4291);
 const browser = await launchBrowser();
 
@@ -65,10 +74,38 @@ async function measure(size) {
   return samples;
 }
 
+// Four pages click Join at one wall-clock moment; the time until every remote video plays on
+// every page, or null when some never did within GIVE_UP_MS.
+async function atOnce(r) {
+  const room = `bench-at-once-${r}-${Date.now()}`;
+  const pages = await Promise.all([0, 1, 2, 3].map(() => openRoom(room)));
+  const done = pages.map((p) => Promise.race([
+    allPlaying(p, 3),
+    new Promise((resolve) => setTimeout(() => resolve(null), GIVE_UP_MS)),
+  ]));
+  const at = Date.now() + 300;
+  await Promise.all(pages.map((p, i) => p.evaluate(({ at, name }) => {
+    const input = document.querySelector('#member-name');
+    input.value = name;
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    setTimeout(() => document.querySelector('form.composer button[type="submit"]').click(), at - Date.now());
+  }, { at, name: `member${i}` })));
+  const ends = await Promise.all(done);
+  await Promise.all(pages.map((p) => p.context().close()));
+  return ends.includes(null) ? null : Math.max(...ends) - at;
+}
+
 console.log(`\nMeeting set-up: last member's "Join" → every remote video playing on every page, loopback, ${rooms} rooms each\n`);
 for (const size of [3, 4]) {
   const xs = await measure(size);
   console.log(`  ${size} members   median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0)}   max ${Math.max(...xs).toFixed(0)}`);
+}
+if (atOnceRooms > 0) {
+  const results = [];
+  for (let r = 0; r < atOnceRooms; r++) results.push(await atOnce(r));
+  const xs = results.filter((x) => x !== null);
+  const stuck = results.length - xs.length;
+  console.log(`\n  4 click Join at once, ${atOnceRooms} rooms: median ${xs.length ? median(xs).toFixed(0) : '-'} ms   worst ${xs.length ? Math.max(...xs).toFixed(0) : '-'} ms   never connected within ${GIVE_UP_MS / 1000} s: ${stuck} room(s)`);
 }
 console.log();
 await browser.close();

@@ -1,7 +1,8 @@
 // The video meeting in real Chromium with fake cameras: three people in one room see each
 // other, mute shows on the others' grids, the room chat goes over the data channels, a page
 // that closes leaves every grid; without a camera one joins with the microphone; a fifth is
-// told the room is full.
+// told the room is full; five who click Join at the same moment are four who see each other
+// and one told the room is full, room after room.
 import { test, expect, Page } from '@playwright/test';
 import { io, Socket } from 'socket.io-client';
 import { connected, users } from './support';
@@ -110,5 +111,41 @@ test('a fifth person is told the room is full', async ({ browser, baseURL }) => 
     await expect(fifth.getByTestId('problem')).toContainText('This room is full');
   } finally {
     for (const socket of sockets) socket.close();
+  }
+});
+
+test('five who click Join at once: four see each other, one is told the room is full, in every room', async ({ browser }) => {
+  const ROOMS = Number(process.env.MEET_ROOMS ?? 20);
+  test.setTimeout(ROOMS * 20_000);
+  const pages = await users(browser, 5, { width: 640, height: 480 });
+  for (let r = 0; r < ROOMS; r++) {
+    const t0 = Date.now();
+    const room = newRoom();
+    await Promise.all(pages.map(async (page, i) => {
+      await page.goto(`/meet?room=${room}`);
+      await connected(page);
+      await page.getByLabel('Your name').fill(`P${i}`);
+    }));
+    // The same moment in every page: each queues its click for one wall-clock time.
+    const at = Date.now() + 300;
+    await Promise.all(pages.map((page) => page.evaluate((at) => {
+      const button = document.querySelector<HTMLButtonElement>('form.composer button[type="submit"]')!;
+      setTimeout(() => button.click(), at - Date.now());
+    }, at)));
+    const full = async (page: Page) => (await page.getByTestId('problem').count()) > 0;
+    await expect.poll(async () => (await Promise.all(pages.map(full))).filter(Boolean).length,
+      { message: `room ${r}: exactly one is refused` }).toBe(1);
+    const refused = (await Promise.all(pages.map(full))).indexOf(true);
+    await expect(pages[refused].getByTestId('problem')).toContainText('This room is full');
+    const inRoom = pages.filter((_, i) => i !== refused);
+    const names = inRoom.map((page) => `P${pages.indexOf(page)}`);
+    for (const page of inRoom) {
+      const me = `P${pages.indexOf(page)}`;
+      await expect(page.locator('.meet-tile:not(.mine)'), `room ${r}: ${me} has three tiles`).toHaveCount(3);
+      for (const other of names.filter((n) => n !== me)) {
+        await expect.poll(() => playing(page, other), { message: `room ${r}: ${me} plays ${other}`, timeout: 20_000 }).toBe(true);
+      }
+    }
+    console.log(`room ${r}: ${Date.now() - t0} ms`);
   }
 });

@@ -5,6 +5,7 @@
 
 pub mod js;
 pub mod media;
+pub mod mesh;
 pub mod negotiation;
 mod peer;
 pub mod signalling;

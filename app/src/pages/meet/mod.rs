@@ -4,8 +4,6 @@
 //! over the data channels. Without a camera it joins with the microphone alone, without
 //! either it joins to watch and chat.
 
-mod mesh;
-
 use std::rc::Rc;
 
 use leptos::ev::SubmitEvent;
@@ -20,14 +18,29 @@ use crate::config::get_site_config;
 use crate::pages::remote::{phone_base, qr_svg};
 use crate::protocol::chat::ChatText;
 use crate::protocol::meet::{
-    Join, Joined, Leave, Meet, MeetError, MemberJoined, MemberLeft, MemberName, PeerMessage,
-    RoomName, SendSignal, Signal as SignalFrom, ROOM_CAPACITY,
+    Join, Joined, Leave, Meet, MeetError, Member, MemberJoined, MemberLeft, MemberName,
+    PeerMessage, RoomName, SendSignal, Signal as SignalFrom, ROOM_CAPACITY,
 };
 use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
 use crate::webrtc::media::{open_camera, open_microphone, CameraRequest};
+use crate::webrtc::mesh::{Link, Links, Mesh};
 use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
-use mesh::{Links, Mesh};
+
+/// News of the room that came before our `room` reply (in a cluster it can overtake it).
+enum RoomNews {
+    Joined(Member),
+    Left(PeerId),
+}
+
+/// Where we are with the room.
+enum Seat {
+    /// Not in the room (before joining, after leaving or a refusal).
+    Out,
+    /// Asked to join; the room's news waits for the reply.
+    Asked(Vec<RoomNews>),
+    In,
+}
 
 #[component]
 pub fn MeetPage() -> impl IntoView {
@@ -84,6 +97,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let MediaSwitches { muted, camera_off } = switches;
     let chat = RwSignal::new(Vec::<ChatLine>::new());
     let room = StoredValue::new(room);
+    let seat = StoredValue::new_local(Seat::Out);
 
     let links = move || Links {
         me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
@@ -112,6 +126,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let join = move || {
         if let Some(name) = joined_as.get_untracked() {
             let args = (room.get_value(), name);
+            seat.set_value(Seat::Asked(Vec::new()));
             if socket.with_value(|s| s.emit::<Join>(args)).is_err() {
                 notice.set(Some(
                     "Not connected: joining when the connection is back.".into(),
@@ -120,37 +135,66 @@ fn Meeting(room: RoomName) -> impl IntoView {
         }
     };
 
+    // Applies news of the room once we are in it; holds it while our reply is on its way.
+    let news = move |news: RoomNews| {
+        let held = seat
+            .try_update_value(|seat| match seat {
+                Seat::Asked(held) => {
+                    held.push(news);
+                    None
+                }
+                Seat::In => Some(news),
+                Seat::Out => None,
+            })
+            .flatten();
+        match held {
+            Some(RoomNews::Joined(member)) => {
+                let name = member.name.to_string();
+                if mesh.add(member, false) {
+                    append_line(chat, None, format!("{name} joined"), false);
+                }
+            }
+            Some(RoomNews::Left(id)) => {
+                let name = mesh.members.with_untracked(|m| {
+                    m.iter()
+                        .find(|(member, _)| member.id == id)
+                        .map(|(member, _)| member.name.to_string())
+                });
+                if let Some(name) = name {
+                    append_line(chat, None, format!("{name} left"), false);
+                }
+                mesh.remove(&id);
+            }
+            None => {}
+        }
+    };
+
     socket.with_value(|s| {
         s.on::<Joined>(move |(view,)| {
             problem.set(None);
             me.set(Some(view.you));
-            mesh.clear();
-            let links = links();
+            mesh.start(links());
+            // Those already there: we are the newer one, so we offer.
             for member in view.members {
-                mesh.add(member, true, &links);
+                mesh.add(member, true);
+            }
+            let held = match seat.try_update_value(|s| std::mem::replace(s, Seat::In)) {
+                Some(Seat::Asked(held)) => held,
+                _ => Vec::new(),
+            };
+            for item in held {
+                news(item);
             }
         });
-        s.on::<MemberJoined>(move |(member,)| {
-            append_line(chat, None, format!("{} joined", member.name), false);
-            mesh.add(member, false, &links());
-        });
-        s.on::<MemberLeft>(move |(id,)| {
-            let name = mesh.members.with_untracked(|m| {
-                m.iter()
-                    .find(|(member, _)| member.id == id)
-                    .map(|(member, _)| member.name.to_string())
-            });
-            if let Some(name) = name {
-                append_line(chat, None, format!("{name} left"), false);
-            }
-            mesh.remove(&id);
-        });
+        s.on::<MemberJoined>(move |(member,)| news(RoomNews::Joined(member)));
+        s.on::<MemberLeft>(move |(id,)| news(RoomNews::Left(id)));
         s.on::<SignalFrom>(move |(from, data)| match data.decode() {
             Ok(data) => mesh.signal(&from, data),
             Err(_) => notice.set(Some(format!("A signal from {from} could not be read."))),
         });
         s.on::<MeetError>(move |(why,)| {
             problem.set(Some(why));
+            seat.set_value(Seat::Out);
             joined_as.set(None);
             mesh.clear();
         });
@@ -199,6 +243,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     };
     let leave = move |_| {
         let _ = socket.with_value(|s| s.emit::<Leave>(Nothing));
+        seat.set_value(Seat::Out);
         joined_as.set(None);
         mesh.clear();
         chat.set(Vec::new());
@@ -252,13 +297,21 @@ fn Meeting(room: RoomName) -> impl IntoView {
                         {
                             let (member, tile) = entry;
                             view! {
-                                <figure class="meet-tile" data-name=member.name.to_string() class:waiting=move || !tile.connected.get()>
+                                <figure class="meet-tile" data-name=member.name.to_string()
+                                    class:waiting=move || tile.link.get() != Link::Connected
+                                    class:failed=move || tile.link.get() == Link::Failed>
                                     <VideoView stream=tile.stream label="Member camera"/>
                                     <figcaption>
                                         <span class="name">{member.name.to_string()}</span>
                                         {move || tile.muted.get().then(|| view! { <span class="badge" data-testid="muted">" · muted"</span> })}
                                         {move || tile.camera_off.get().then(|| view! { <span class="badge" data-testid="camera-off">" · camera off"</span> })}
-                                        {move || (!tile.connected.get()).then_some(" · connecting…")}
+                                        {move || (tile.link.get() == Link::Connecting).then_some(" · connecting…")}
+                                        {
+                                            let name = member.name.to_string();
+                                            move || (tile.link.get() == Link::Failed).then(|| view! {
+                                                <span class="problem" role="alert">{format!(" · could not connect to {name}")}</span>
+                                            })
+                                        }
                                     </figcaption>
                                 </figure>
                             }

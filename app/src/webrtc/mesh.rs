@@ -1,0 +1,397 @@
+//! A room's full mesh: one [`Peer`] per other member, each with the tile that shows it, and
+//! what heals a pair the network (or timing) broke.
+//!
+//! Rules, the same on every page that uses it:
+//! - One connection per pair. The newer member of a pair offers (the server's `room` reply
+//!   names the older ones); who is polite follows from the two ids, so when both offer at
+//!   once perfect negotiation still ends in one connection.
+//! - A signal from a member not known yet (its `joined` is still on its way) is kept, in
+//!   order, and handed over when it is added; kept signals are bounded and expire.
+//! - A pair not connected within [`CONNECT_WITHIN`] is tried again with a fresh connection,
+//!   driven by its offering side: it drops its connection, sends `bye` (on a mesh, "forget our
+//!   connection: a new offer follows"), and offers again. After [`ATTEMPTS`] the tile says
+//!   "could not connect to NAME" instead of staying empty for good.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use web_sys::MediaStream;
+
+use super::negotiation::polite;
+use super::signalling::StreamSlot;
+use super::{Peer, PeerEvent, PeerOptions};
+use crate::config::IceServer;
+use crate::protocol::meet::{Member, MemberName, PeerMessage};
+use crate::protocol::signal::SignalData;
+use crate::protocol::PeerId;
+
+/// How long a pair may take to connect before its offering side starts afresh.
+pub const CONNECT_WITHIN: Duration = Duration::from_secs(8);
+/// Connections an offering side tries before it gives up on a member.
+pub const ATTEMPTS: u32 = 3;
+/// Signals kept per member not known yet, and for how long (ms).
+const KEEP_SIGNALS: usize = 64;
+const KEEP_SIGNALS_MS: f64 = 15_000.0;
+
+/// Where a pair's connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Link {
+    Connecting,
+    Connected,
+    /// Every attempt failed; the tile says so.
+    Failed,
+}
+
+/// What the grid shows of another member.
+#[derive(Clone, Copy)]
+pub struct Tile {
+    pub stream: StreamSlot,
+    pub muted: RwSignal<bool>,
+    pub camera_off: RwSignal<bool>,
+    pub link: RwSignal<Link>,
+}
+
+/// Sends a signal to a member through the server.
+pub type Say = Rc<dyn Fn(&PeerId, SignalData)>;
+
+/// What the mesh needs from the page.
+#[derive(Clone)]
+pub struct Links {
+    pub me: PeerId,
+    pub ice_servers: Vec<IceServer>,
+    pub stream: Option<MediaStream>,
+    pub say: Say,
+    /// A chat line from a member (their name, the text).
+    pub heard: Rc<dyn Fn(MemberName, String)>,
+    /// Our state, sent to each member once connected.
+    pub state: Rc<dyn Fn() -> PeerMessage>,
+}
+
+/// One member's connection.
+struct Conn {
+    peer: Option<Peer>,
+    /// Bumped for every fresh connection: events of an older one are ignored.
+    generation: u32,
+    /// We offer (we are the newer of the pair).
+    offering: bool,
+    /// Timers that ran out since the last connection.
+    expired: u32,
+    tile: Tile,
+    name: MemberName,
+}
+
+/// Signals from a member not known yet.
+struct Kept {
+    since: f64,
+    signals: Vec<SignalData>,
+}
+
+/// Everyone else in the room, in the order they came. Cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Mesh {
+    pub members: RwSignal<Vec<(Member, Tile)>>,
+    conns: StoredValue<HashMap<PeerId, Conn>, LocalStorage>,
+    kept: StoredValue<HashMap<PeerId, Kept>, LocalStorage>,
+    links: StoredValue<Option<Links>, LocalStorage>,
+}
+
+impl Default for Mesh {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Mesh {
+    pub fn new() -> Mesh {
+        Mesh {
+            members: RwSignal::new(Vec::new()),
+            conns: StoredValue::new_local(HashMap::new()),
+            kept: StoredValue::new_local(HashMap::new()),
+            links: StoredValue::new_local(None),
+        }
+    }
+
+    /// Starts over in a room: everyone known is dropped; `links` serve the new connections.
+    pub fn start(&self, links: Links) {
+        self.clear();
+        self.links.set_value(Some(links));
+    }
+
+    /// Adds `member` and connects to it; we offer if `offering` (we are the newer one). A
+    /// member known already is left as it is (the server may tell of it twice); whether it
+    /// was new.
+    pub fn add(&self, member: Member, offering: bool) -> bool {
+        if self.conns.with_value(|c| c.contains_key(&member.id)) {
+            return false;
+        }
+        let tile = Tile {
+            stream: RwSignal::new_local(None),
+            muted: RwSignal::new(false),
+            camera_off: RwSignal::new(false),
+            link: RwSignal::new(Link::Connecting),
+        };
+        let conn = Conn {
+            peer: None,
+            generation: 0,
+            offering,
+            expired: 0,
+            tile,
+            name: member.name.clone(),
+        };
+        let id = member.id.clone();
+        self.conns
+            .update_value(|c| drop(c.insert(id.clone(), conn)));
+        self.members.update(|m| m.push((member, tile)));
+        self.connect(&id);
+        let kept = self.kept.try_update_value(|k| k.remove(&id)).flatten();
+        if let Some(kept) = kept.filter(|k| js_sys::Date::now() - k.since < KEEP_SIGNALS_MS) {
+            for signal in kept.signals {
+                self.signal(&id, signal);
+            }
+        }
+        true
+    }
+
+    /// Hands a member's signal to its connection (or keeps it until the member is known).
+    pub fn signal(&self, from: &PeerId, data: SignalData) {
+        if !self.conns.with_value(|c| c.contains_key(from)) {
+            return self.keep(from, data);
+        }
+        if data == SignalData::Bye {
+            // Its side started afresh: so do we, and wait for its new offer.
+            return self.restart(from, false);
+        }
+        let (peer, link) = self
+            .conns
+            .with_value(|c| {
+                c.get(from)
+                    .map(|c| (c.peer.clone(), c.tile.link.get_untracked()))
+            })
+            .unwrap_or((None, Link::Connecting));
+        match peer {
+            Some(peer) => peer.signal(data),
+            // It gave up on us before, and offers again.
+            None if link == Link::Failed => {
+                self.restart(from, false);
+                self.signal(from, data);
+            }
+            None => {}
+        }
+    }
+
+    fn keep(&self, from: &PeerId, data: SignalData) {
+        self.kept.update_value(|kept| {
+            let now = js_sys::Date::now();
+            kept.retain(|_, k| now - k.since < KEEP_SIGNALS_MS);
+            let entry = kept.entry(from.clone()).or_insert_with(|| Kept {
+                since: now,
+                signals: Vec::new(),
+            });
+            if entry.signals.len() < KEEP_SIGNALS {
+                entry.signals.push(data);
+            }
+        });
+    }
+
+    pub fn remove(&self, id: &PeerId) {
+        self.kept.update_value(|k| drop(k.remove(id)));
+        let conn = self.conns.try_update_value(|c| c.remove(id)).flatten();
+        self.members
+            .update(|m| m.retain(|(member, _)| member.id != *id));
+        if let Some(peer) = conn.and_then(|c| c.peer) {
+            peer.destroy();
+        }
+    }
+
+    pub fn clear(&self) {
+        let ids: Vec<PeerId> = self.conns.with_value(|c| c.keys().cloned().collect());
+        for id in ids {
+            self.remove(&id);
+        }
+        self.kept.update_value(HashMap::clear);
+        self.members.set(Vec::new());
+    }
+
+    /// Drops the connection to `id` and opens a fresh one; `announce` tells the other side
+    /// first (we are the offering side starting over).
+    fn restart(&self, id: &PeerId, announce: bool) {
+        let old = self
+            .conns
+            .try_update_value(|c| {
+                let conn = c.get_mut(id)?;
+                conn.generation += 1;
+                conn.tile.link.set(Link::Connecting);
+                conn.tile.stream.set(None);
+                conn.peer.take()
+            })
+            .flatten();
+        if let Some(old) = old {
+            old.destroy();
+        }
+        if announce {
+            if let Some(links) = self.links.get_value() {
+                (links.say)(id, SignalData::Bye);
+            }
+        }
+        self.connect(id);
+    }
+
+    /// Opens the connection of `id`'s current generation, and times it.
+    fn connect(&self, id: &PeerId) {
+        let Some(links) = self.links.get_value() else {
+            return;
+        };
+        let Some((generation, offering, tile, name)) = self.conns.with_value(|c| {
+            c.get(id)
+                .map(|c| (c.generation, c.offering, c.tile, c.name.clone()))
+        }) else {
+            return;
+        };
+        let options = PeerOptions {
+            initiator: offering,
+            polite: polite(links.me.as_str(), id.as_str()),
+            ice_servers: links.ice_servers.clone(),
+            stream: links.stream.clone(),
+            data_channel: true,
+        };
+        let (mesh, other, said) = (*self, id.clone(), links.clone());
+        let created = Peer::new(options, move |event| {
+            if !mesh.is_current(&other, generation) {
+                return;
+            }
+            match event {
+                PeerEvent::Signal(data) => (said.say)(&other, data),
+                PeerEvent::Connect => {
+                    mesh.conns.update_value(|c| {
+                        c.get_mut(&other).into_iter().for_each(|c| c.expired = 0)
+                    });
+                    tile.link.set(Link::Connected);
+                    mesh.tell(&other, &(said.state)());
+                }
+                PeerEvent::Stream(stream) => tile.stream.set(Some(stream)),
+                PeerEvent::Data(text) => match serde_json::from_str::<PeerMessage>(&text) {
+                    Ok(PeerMessage::State { muted, camera_off }) => {
+                        tile.muted.set(muted);
+                        tile.camera_off.set(camera_off);
+                    }
+                    Ok(PeerMessage::Chat { text }) => (said.heard)(name.clone(), text),
+                    Err(_) => leptos::logging::warn!("mesh: an unreadable message from {other}"),
+                },
+                PeerEvent::Error(error) => leptos::logging::warn!("mesh: {other}: {error}"),
+                // The connection failed: the offering side starts afresh at once.
+                PeerEvent::Close => mesh.lost(&other, generation),
+            }
+        });
+        match created {
+            Ok(peer) => {
+                self.conns.update_value(|c| {
+                    if let Some(conn) = c.get_mut(id) {
+                        conn.peer = Some(peer);
+                    }
+                });
+                let (mesh, id) = (*self, id.clone());
+                set_timeout(move || mesh.expire(&id, generation), CONNECT_WITHIN);
+            }
+            Err(error) => {
+                leptos::logging::warn!("mesh: no connection to {id}: {error}");
+                tile.link.set(Link::Failed);
+            }
+        }
+    }
+
+    fn is_current(&self, id: &PeerId, generation: u32) -> bool {
+        self.conns
+            .with_value(|c| c.get(id).is_some_and(|c| c.generation == generation))
+    }
+
+    /// `id`'s connection of `generation` has not connected in time.
+    fn expire(&self, id: &PeerId, generation: u32) {
+        let Some((offering, expired, link)) = self
+            .conns
+            .try_update_value(|c| {
+                let conn = c.get_mut(id).filter(|c| c.generation == generation)?;
+                if conn.tile.link.get_untracked() != Link::Connecting {
+                    return None;
+                }
+                conn.expired += 1;
+                Some((conn.offering, conn.expired, conn.tile.link))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        if offering && expired < ATTEMPTS {
+            self.restart(id, true);
+        } else if !offering && expired <= ATTEMPTS {
+            // The offering side drives the retries; we wait for its next one.
+            let (mesh, id) = (*self, id.clone());
+            set_timeout(move || mesh.expire(&id, generation), CONNECT_WITHIN);
+        } else {
+            self.give_up(id, link);
+        }
+    }
+
+    /// `id`'s connection of `generation` failed or closed by itself.
+    fn lost(&self, id: &PeerId, generation: u32) {
+        let Some((offering, expired, link)) = self
+            .conns
+            .try_update_value(|c| {
+                let conn = c.get_mut(id).filter(|c| c.generation == generation)?;
+                conn.peer = None;
+                conn.expired += 1;
+                Some((conn.offering, conn.expired, conn.tile.link))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        if expired < ATTEMPTS {
+            // The offering side announces its fresh start; the other just gets ready for it.
+            self.restart(id, offering);
+        } else {
+            self.give_up(id, link);
+        }
+    }
+
+    fn give_up(&self, id: &PeerId, link: RwSignal<Link>) {
+        let peer = self
+            .conns
+            .try_update_value(|c| {
+                let conn = c.get_mut(id)?;
+                // Its `Close` is ours, not news.
+                conn.generation += 1;
+                conn.peer.take()
+            })
+            .flatten();
+        link.set(Link::Failed);
+        if let Some(peer) = peer {
+            peer.destroy();
+        }
+    }
+
+    /// Sends `message` to one member, if connected.
+    fn tell(&self, to: &PeerId, message: &PeerMessage) {
+        let Ok(text) = serde_json::to_string(message) else {
+            return;
+        };
+        if let Some(peer) = self
+            .conns
+            .with_value(|c| c.get(to).and_then(|c| c.peer.clone()))
+        {
+            let _ = peer.send(&text);
+        }
+    }
+
+    /// Sends `message` to every connected member; how many it reached.
+    pub fn tell_all(&self, message: &PeerMessage) -> usize {
+        let Ok(text) = serde_json::to_string(message) else {
+            return 0;
+        };
+        let peers: Vec<Peer> = self
+            .conns
+            .with_value(|c| c.values().filter_map(|c| c.peer.clone()).collect());
+        peers.iter().filter(|peer| peer.send(&text).is_ok()).count()
+    }
+}
