@@ -22,6 +22,7 @@
 //! client input is parsed in exactly one place per event (its `ClientEvent::parse`).
 
 mod accept;
+mod call;
 mod chat;
 pub mod cluster;
 pub mod config;
@@ -289,6 +290,7 @@ where
         remote::register(&io, &shared),
         signal::register(&io, &shared),
         meet::register(&io, &shared),
+        call::register(&io, &shared),
     ];
     let background = vec![
         cursor_ticker,

@@ -71,17 +71,19 @@ async fn join<A: Adapter>(
         id: me.clone(),
         name,
     };
-    let members = match cx.state.enter(&me, &room, member.clone()).await {
-        Ok(members) => members,
+    let entered = match cx.state.enter(&me, &room, member.clone(), None).await {
+        Ok(entered) => entered,
         Err(no_seat) => {
             cx.socket.leave(channel(&room));
-            return Err(no_seat.rejection(ROOM_CAPACITY));
+            return Err(no_seat.rejection(&format!(
+                "This room is full: {ROOM_CAPACITY} people are in it already."
+            )));
         }
     };
     cx.reply::<Joined>(&(RoomView {
         room: room.clone(),
         you: me,
-        members,
+        members: entered.others,
     },));
     cx.nsp
         .broadcast_in_from::<MemberJoined>(&cx.socket, &channel(&room), &(member,))
@@ -119,6 +121,7 @@ async fn signal<A: Adapter>(
 ) -> Result<(), Rejection> {
     let me = cx.id();
     if !cx.state.same_room(&me, &to).await {
+        cx.nsp.metrics().misaddressed();
         return Err(Rejection::new(SendSignal::RULES.unknown_target));
     }
     let args = SendSignal::delivered(to.clone(), data, me);

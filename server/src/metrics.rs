@@ -74,6 +74,8 @@ pub struct Metrics {
     refused: AtomicU64,
     /// Client events refused because their sender went over its rate.
     rate_limited: AtomicU64,
+    /// Signals dropped because they named someone outside the sender's call or room.
+    misaddressed: AtomicU64,
     /// Clients disconnected because their outgoing buffer was full.
     slow_consumers: AtomicU64,
     /// Clients disconnected for flooding (far over their rate, or too many events waiting).
@@ -152,6 +154,11 @@ impl Metrics {
 
     pub fn rate_limited(&self, _ns: &str) {
         self.rate_limited.fetch_add(1, Relaxed);
+    }
+
+    /// A signal named someone outside its sender's call or room, and was dropped.
+    pub fn misaddressed(&self) {
+        self.misaddressed.fetch_add(1, Relaxed);
     }
 
     pub fn slow_consumer(&self, _ns: &str) {
@@ -266,6 +273,12 @@ impl Metrics {
             "counter",
             "Client events refused because their sender went over its rate.",
             &mut std::iter::once((String::new(), self.rate_limited.load(Relaxed).to_string())),
+        );
+        family(
+            "switchboard_misaddressed_signals_total",
+            "counter",
+            "Signals dropped because they named someone outside the sender's call or meeting.",
+            &mut std::iter::once((String::new(), self.misaddressed.load(Relaxed).to_string())),
         );
         family(
             "switchboard_slow_consumers_disconnected_total",

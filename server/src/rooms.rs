@@ -16,12 +16,21 @@ use app::protocol::{PeerId, Rejection};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::cluster::{Cluster, PREFIX};
+use crate::cluster::{Cluster, Seat, PREFIX};
 use crate::sync::lock;
 
 /// How long a seat outlives its node's last renewal, and how often nodes renew.
 const LEASE: Duration = Duration::from_secs(15);
 const RENEW_EVERY: Duration = Duration::from_secs(5);
+
+/// A seat given.
+pub struct Entered<E> {
+    /// The entries of those seated before, oldest first.
+    pub others: Vec<E>,
+    /// The member whose seat was taken over (the same page's previous connection), if any:
+    /// it is still a member until it leaves (so the others hear `left`), without a seat.
+    pub replaced: Option<PeerId>,
+}
 
 /// Why a seat was not given.
 #[derive(Debug)]
@@ -58,9 +67,16 @@ struct Inner<R, E> {
 }
 
 struct Here<R, E> {
-    members: HashMap<PeerId, (R, E)>,
-    /// One process only: each room's members, oldest first.
+    members: HashMap<PeerId, Member<R, E>>,
+    /// One process only: each room's seats, oldest first.
     seats: HashMap<R, Vec<PeerId>>,
+}
+
+struct Member<R, E> {
+    room: R,
+    entry: E,
+    /// The page's secret its next connection may take the seat over with.
+    claim: Option<String>,
 }
 
 impl<R, E> Rooms<R, E>
@@ -92,52 +108,73 @@ where
         lock(&self.inner.here)
             .members
             .get(id)
-            .map(|(room, _)| room.clone())
+            .map(|member| member.room.clone())
     }
 
-    /// Seats `id` in `room` with `entry`; the entries of those seated before it.
-    pub async fn enter(&self, id: &PeerId, room: &R, entry: E) -> Result<Vec<E>, NoSeat> {
+    /// Seats `id` in `room` with `entry`, taking over the seat held with the same `claim` if
+    /// there is one.
+    pub async fn enter(
+        &self,
+        id: &PeerId,
+        room: &R,
+        entry: E,
+        claim: Option<&str>,
+    ) -> Result<Entered<E>, NoSeat> {
+        let member = Member {
+            room: room.clone(),
+            entry: entry.clone(),
+            claim: claim.map(str::to_owned),
+        };
         let Some(cluster) = &self.inner.cluster else {
             let mut here = lock(&self.inner.here);
             let Here { members, seats } = &mut *here;
             let seated = seats.entry(room.clone()).or_default();
+            let replaced = claim.and_then(|claim| {
+                let at = seated.iter().position(|other| {
+                    members.get(other).and_then(|m| m.claim.as_deref()) == Some(claim)
+                })?;
+                Some(seated.remove(at))
+            });
             if seated.len() >= self.inner.capacity {
                 return Err(NoSeat::Full);
             }
-            let before = seated
+            let others = seated
                 .iter()
-                .filter_map(|other| members.get(other).map(|(_, e)| e.clone()))
+                .filter_map(|other| members.get(other).map(|m| m.entry.clone()))
                 .collect();
             seated.push(id.clone());
-            members.insert(id.clone(), (room.clone(), entry));
-            return Ok(before);
+            members.insert(id.clone(), member);
+            return Ok(Entered { others, replaced });
         };
         let json = serde_json::to_string(&entry).map_err(|_| NoSeat::Unreachable)?;
+        let seat = Seat {
+            id: id.as_str(),
+            entry: &json,
+            claim,
+            cap: self.inner.capacity,
+            ttl: LEASE,
+        };
         let taken = cluster
-            .request(cluster.kv.take_seat(
-                &self.key(room),
-                id.as_str(),
-                &json,
-                self.inner.capacity,
-                LEASE,
-            ))
+            .request(cluster.kv.take_seat(&self.key(room), seat))
             .await
             .map_err(|_| NoSeat::Unreachable)?;
-        let before = taken.ok_or(NoSeat::Full)?;
-        lock(&self.inner.here)
-            .members
-            .insert(id.clone(), (room.clone(), entry));
-        Ok(before
-            .iter()
-            .filter_map(|json| serde_json::from_str(json).ok())
-            .collect())
+        let seated = taken.ok_or(NoSeat::Full)?;
+        lock(&self.inner.here).members.insert(id.clone(), member);
+        Ok(Entered {
+            others: seated
+                .others
+                .iter()
+                .filter_map(|json| serde_json::from_str(json).ok())
+                .collect(),
+            replaced: seated.replaced.map(PeerId::of_socket),
+        })
     }
 
     /// Frees `id`'s seat; the room it was in.
     pub async fn exit(&self, id: &PeerId) -> Option<R> {
         let room = {
             let mut here = lock(&self.inner.here);
-            let (room, _) = here.members.remove(id)?;
+            let room = here.members.remove(id)?.room;
             if let Some(seated) = here.seats.get_mut(&room) {
                 seated.retain(|other| other != id);
                 if seated.is_empty() {
@@ -159,13 +196,13 @@ where
     pub async fn same_room(&self, a: &PeerId, b: &PeerId) -> bool {
         let room = {
             let here = lock(&self.inner.here);
-            let Some((room, _)) = here.members.get(a) else {
+            let Some(ours) = here.members.get(a) else {
                 return false;
             };
-            if let Some((theirs, _)) = here.members.get(b) {
-                return theirs == room;
+            if let Some(theirs) = here.members.get(b) {
+                return theirs.room == ours.room;
             }
-            room.clone()
+            ours.room.clone()
         };
         match &self.inner.cluster {
             Some(cluster) => cluster
@@ -182,12 +219,10 @@ where
 }
 
 impl NoSeat {
-    /// What the member who asked is told.
-    pub fn rejection(&self, capacity: usize) -> Rejection {
+    /// What the member who asked is told; `full` says the room is full in its app's words.
+    pub fn rejection(&self, full: &str) -> Rejection {
         match self {
-            NoSeat::Full => Rejection::new(format!(
-                "This room is full: {capacity} people are in it already."
-            )),
+            NoSeat::Full => Rejection::new(full),
             NoSeat::Unreachable => Rejection::new(
                 "Rooms cannot be joined right now (the server cannot reach its shared store). Please try again in a moment.",
             ),
@@ -209,9 +244,9 @@ where
             return;
         };
         let mut by_room: HashMap<R, Vec<String>> = HashMap::new();
-        for (id, (room, _)) in &lock(&inner.here).members {
+        for (id, member) in &lock(&inner.here).members {
             by_room
-                .entry(room.clone())
+                .entry(member.room.clone())
                 .or_default()
                 .push(id.to_string());
         }

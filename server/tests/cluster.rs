@@ -401,3 +401,44 @@ async fn joins_at_once_across_nodes_keep_the_room_invariant() {
     joins_at_once(&nodes, 20, 6).await;
     leaves_while_others_join(&nodes, 20, 2).await;
 }
+
+#[tokio::test]
+async fn a_call_spans_nodes_and_its_signals_reach_nobody_outside_it() {
+    let c = cluster().await;
+    let call = |tag: &str| format!("{tag:a<26}");
+    let offer = json!({"type": "offer", "sdp": "v=0"});
+    let mut ada = SioClient::connect(&c.a, "/call").await;
+    ada.emit("join", vec![json!(call("spans"))]).await;
+    let ada_id = ada.expect("call").await[0]["you"].clone();
+    let mut bo = SioClient::connect(&c.b, "/call").await;
+    bo.emit("join", vec![json!(call("spans"))]).await;
+    let view = bo.expect("call").await;
+    assert_eq!(
+        view[0]["others"],
+        json!([ada_id]),
+        "node b finds Ada at once"
+    );
+    let bo_id = view[0]["you"].clone();
+    assert_eq!(ada.expect("joined").await, vec![bo_id.clone()]);
+    bo.emit("signal", vec![ada_id.clone(), offer.clone()]).await;
+    assert_eq!(
+        ada.expect("signal").await,
+        vec![bo_id.clone(), offer.clone()]
+    );
+
+    // Another call on node b, and the lobby on node b: Ada's signals reach neither.
+    let mut cy = SioClient::connect(&c.b, "/call").await;
+    cy.emit("join", vec![json!(call("elsewhere"))]).await;
+    let cy_id = cy.expect("call").await[0]["you"].clone();
+    let mut lobby = RawClient::connect(&c.b, "/signal").await;
+    for target in [cy_id, json!(lobby.sid)] {
+        ada.emit("signal", vec![target, offer.clone()]).await;
+        let refusal = ada.expect("callError").await;
+        assert!(refusal[0].as_str().unwrap().contains("not in your call"));
+    }
+    cy.expect_silence(QUIET).await;
+    bo.expect_silence(QUIET).await;
+    while let Ok(Some((event, _))) = tokio::time::timeout(QUIET, lobby.next_event()).await {
+        assert_eq!(event, "clients");
+    }
+}

@@ -104,6 +104,7 @@ macro_rules! validated_text {
     };
 }
 
+pub mod call;
 pub mod chat;
 pub mod cursors;
 pub mod draw;
@@ -293,6 +294,7 @@ pub const NAMESPACES: &[&str] = &[
     simple_chat::SimpleChat::PATH,
     draw::Draw::PATH,
     meet::Meet::PATH,
+    call::Call::PATH,
     chat::Chat::PATH,
     cursors::Cursors::PATH,
     remote::Remote::PATH,

@@ -168,7 +168,8 @@ async fn claim<A: Adapter>(
 
 /// Ends the page's previous connection, which held the name until now; who it was, if here.
 async fn retire<A: Adapter>(cx: &ChatCx<A>, ghost: Sid) -> Option<Change> {
-    tracing::info!(%ghost, sid = %cx.socket.id, "a name moved to its page's new connection");
+    tracing::info!("a name moved to its page's new connection");
+    tracing::debug!(%ghost, sid = %cx.socket.id, "a name moved to its page's new connection");
     let gone = cx.state.people.left(ghost);
     if let Some(name) = cx.state.typing.stop(ghost) {
         cx.nsp

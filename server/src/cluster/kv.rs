@@ -18,6 +18,25 @@ pub struct Unreachable(pub String);
 
 pub type KvResult<T> = Result<T, Unreachable>;
 
+/// A seat asked for (see [`Kv::take_seat`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Seat<'a> {
+    pub id: &'a str,
+    pub entry: &'a str,
+    /// A secret of the page's: its next connection may take this seat over.
+    pub claim: Option<&'a str>,
+    pub cap: usize,
+    pub ttl: Duration,
+}
+
+/// A seat given: the entries of those seated before, oldest first, and the id whose seat it
+/// took over, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seated {
+    pub others: Vec<String>,
+    pub replaced: Option<String>,
+}
+
 /// Keys with a time to live, compare-and-delete, and a capped list.
 pub trait Kv: Send + Sync + 'static {
     /// Sets `key` to `value` for `ttl` only if it does not exist; whether it was set.
@@ -50,18 +69,12 @@ pub trait Kv: Send + Sync + 'static {
     /// Removes `key`, whatever it holds.
     fn delete(&self, key: &str) -> BoxFuture<'static, KvResult<()>>;
 
-    /// Seats (a set of at most `cap` ids at `key`, each with an entry and a lease): gives `id`
-    /// a seat holding `entry` for `ttl`, in one step with reading who holds the others. The
-    /// others' entries, oldest seat first; `None` when all `cap` are taken. Leases that ran
-    /// out (their node died) are freed first.
-    fn take_seat(
-        &self,
-        key: &str,
-        id: &str,
-        entry: &str,
-        cap: usize,
-        ttl: Duration,
-    ) -> BoxFuture<'static, KvResult<Option<Vec<String>>>>;
+    /// Seats (a set of at most `cap` ids at `key`, each with an entry, a lease and maybe a
+    /// claim): gives `id` a seat holding `entry` for `ttl`, in one step with reading who holds
+    /// the others; `None` when all `cap` are taken. Leases that ran out (their node died) are
+    /// freed first, and so is a seat held with the same `claim` (the same page's previous
+    /// connection): its id is returned as `replaced`.
+    fn take_seat(&self, key: &str, seat: Seat<'_>) -> BoxFuture<'static, KvResult<Option<Seated>>>;
     /// Frees `id`'s seat at `key`, if it has one.
     fn free_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<()>>;
     /// Extends the leases of those of `ids` that still hold a seat at `key`.
@@ -91,36 +104,48 @@ const PUSH_CAPPED: &str = "redis.call('rpush', KEYS[1], ARGV[1]); redis.call('lt
 
 /// Seats: `KEYS[1]` a sorted set of ids scored by lease end (ms since the epoch), `KEYS[2]` a
 /// hash of their entries (prefixed with a zero-padded sequence number: the seat's age),
-/// `KEYS[3]` that sequence. `ARGV`: id, entry, cap, now, ttl (ms). Keys outlive every lease.
+/// `KEYS[3]` that sequence, `KEYS[4]` a hash of their claims. `ARGV`: id, entry, claim (or
+/// ''), cap, now, ttl (ms). Answers `{'full'}` or `{'seated', replaced id or '', entries...}`.
+/// Keys outlive every lease.
 const TAKE_SEAT: &str = r#"
-local now, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
-for _, gone in ipairs(redis.call('zrangebyscore', KEYS[1], '-inf', now)) do
+local id, claim, now, ttl = ARGV[1], ARGV[3], tonumber(ARGV[5]), tonumber(ARGV[6])
+local function free(gone)
+  redis.call('zrem', KEYS[1], gone)
   redis.call('hdel', KEYS[2], gone)
+  redis.call('hdel', KEYS[4], gone)
 end
-redis.call('zremrangebyscore', KEYS[1], '-inf', now)
-redis.call('zrem', KEYS[1], ARGV[1])
-redis.call('hdel', KEYS[2], ARGV[1])
-if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[3]) then return {'full'} end
-local out = {'seated'}
+for _, gone in ipairs(redis.call('zrangebyscore', KEYS[1], '-inf', now)) do free(gone) end
+free(id)
+local replaced = ''
+if claim ~= '' then
+  local claims = redis.call('hgetall', KEYS[4])
+  for i = 1, #claims, 2 do
+    if claims[i + 1] == claim then replaced = claims[i]; free(replaced) end
+  end
+end
+if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[4]) then return {'full'} end
+local out = {'seated', replaced}
 for _, entry in ipairs(redis.call('hvals', KEYS[2])) do out[#out + 1] = entry end
 local seq = redis.call('incr', KEYS[3])
-redis.call('zadd', KEYS[1], now + ttl, ARGV[1])
-redis.call('hset', KEYS[2], ARGV[1], string.format('%020d', seq) .. ARGV[2])
-for i = 1, 3 do redis.call('pexpire', KEYS[i], 2 * ttl) end
+redis.call('zadd', KEYS[1], now + ttl, id)
+redis.call('hset', KEYS[2], id, string.format('%020d', seq) .. ARGV[2])
+if claim ~= '' then redis.call('hset', KEYS[4], id, claim) end
+for i = 1, 4 do redis.call('pexpire', KEYS[i], 2 * ttl) end
 return out
 "#;
 /// Frees `ARGV[1]`'s seat; an empty room leaves no keys.
 const FREE_SEAT: &str = r#"
 redis.call('zrem', KEYS[1], ARGV[1])
 redis.call('hdel', KEYS[2], ARGV[1])
-if redis.call('zcard', KEYS[1]) == 0 then redis.call('del', KEYS[1], KEYS[2], KEYS[3]) end
+redis.call('hdel', KEYS[4], ARGV[1])
+if redis.call('zcard', KEYS[1]) == 0 then redis.call('del', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) end
 return 1
 "#;
 /// Extends the leases of `ARGV[3..]` that are still held, to `ARGV[1]` + `ARGV[2]` ms.
 const RENEW_SEATS: &str = r#"
 local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
 for i = 3, #ARGV do redis.call('zadd', KEYS[1], 'XX', now + ttl, ARGV[i]) end
-for i = 1, 3 do redis.call('pexpire', KEYS[i], 2 * ttl) end
+for i = 1, 4 do redis.call('pexpire', KEYS[i], 2 * ttl) end
 return 1
 "#;
 /// Whether `ARGV[1]`'s lease runs beyond `ARGV[2]` (now).
@@ -131,9 +156,9 @@ if until and tonumber(until) > tonumber(ARGV[2]) then return 1 else return 0 end
 /// Width of the sequence number in front of each seat's entry.
 const SEAT_SEQ_WIDTH: usize = 20;
 
-/// The three keys of the seats at `key`.
+/// The four keys of the seats at `key`.
 fn seat_keys(key: &str) -> Vec<String> {
-    ["leases", "entries", "seq"]
+    ["leases", "entries", "seq", "claims"]
         .iter()
         .map(|part| format!("{key}:{part}"))
         .collect()
@@ -271,37 +296,31 @@ impl Kv for RedisKv {
         .boxed()
     }
 
-    fn take_seat(
-        &self,
-        key: &str,
-        id: &str,
-        entry: &str,
-        cap: usize,
-        ttl: Duration,
-    ) -> BoxFuture<'static, KvResult<Option<Vec<String>>>> {
+    fn take_seat(&self, key: &str, seat: Seat<'_>) -> BoxFuture<'static, KvResult<Option<Seated>>> {
         use fred::interfaces::LuaInterface;
         let (client, keys) = (self.client.clone(), seat_keys(key));
         let args = vec![
-            id.to_owned(),
-            entry.to_owned(),
-            cap.to_string(),
+            seat.id.to_owned(),
+            seat.entry.to_owned(),
+            seat.claim.unwrap_or_default().to_owned(),
+            seat.cap.to_string(),
             epoch_millis().to_string(),
-            ttl.as_millis().to_string(),
+            seat.ttl.as_millis().to_string(),
         ];
         async move {
-            let mut reply: Vec<String> =
-                client.eval(TAKE_SEAT, keys, args).await.map_err(failed)?;
-            if reply.first().map(String::as_str) != Some("seated") {
+            let reply: Vec<String> = client.eval(TAKE_SEAT, keys, args).await.map_err(failed)?;
+            let mut reply = reply.into_iter();
+            if reply.next().as_deref() != Some("seated") {
                 return Ok(None);
             }
-            reply.remove(0);
-            reply.sort();
-            Ok(Some(
-                reply
-                    .into_iter()
-                    .map(|entry| entry.get(SEAT_SEQ_WIDTH..).unwrap_or_default().to_owned())
-                    .collect(),
-            ))
+            let replaced = reply.next().filter(|id| !id.is_empty());
+            let mut entries: Vec<String> = reply.collect();
+            entries.sort();
+            let others = entries
+                .into_iter()
+                .map(|entry| entry.get(SEAT_SEQ_WIDTH..).unwrap_or_default().to_owned())
+                .collect();
+            Ok(Some(Seated { others, replaced }))
         }
         .boxed()
     }
@@ -363,11 +382,19 @@ struct Memory {
     down: bool,
 }
 
-/// One set of seats: each holder's age, entry and lease end.
+/// One set of seats.
 #[derive(Default)]
 struct Seats {
     taken: u64,
-    held: HashMap<String, (u64, String, Instant)>,
+    held: HashMap<String, Held>,
+}
+
+/// One seat: its age, entry, claim and lease end.
+struct Held {
+    age: u64,
+    entry: String,
+    claim: Option<String>,
+    until: Instant,
 }
 
 impl Memory {
@@ -375,7 +402,7 @@ impl Memory {
     fn seats(&mut self, key: &str) -> &mut Seats {
         let seats = self.seats.entry(key.to_owned()).or_default();
         let now = Instant::now();
-        seats.held.retain(|_, (_, _, until)| *until > now);
+        seats.held.retain(|_, held| held.until > now);
         seats
     }
 
@@ -516,28 +543,41 @@ impl Kv for MemoryKv {
         })
     }
 
-    fn take_seat(
-        &self,
-        key: &str,
-        id: &str,
-        entry: &str,
-        cap: usize,
-        ttl: Duration,
-    ) -> BoxFuture<'static, KvResult<Option<Vec<String>>>> {
-        let (key, id, entry) = (key.to_owned(), id.to_owned(), entry.to_owned());
+    fn take_seat(&self, key: &str, seat: Seat<'_>) -> BoxFuture<'static, KvResult<Option<Seated>>> {
+        let (key, id, entry) = (key.to_owned(), seat.id.to_owned(), seat.entry.to_owned());
+        let claim = seat.claim.map(str::to_owned);
+        let (cap, ttl) = (seat.cap, seat.ttl);
         self.run(move |m| {
             let seats = m.seats(&key);
             seats.held.remove(&id);
+            let replaced = claim.as_ref().and_then(|claim| {
+                let ghost = seats
+                    .held
+                    .iter()
+                    .find(|(_, held)| held.claim.as_ref() == Some(claim))
+                    .map(|(ghost, _)| ghost.clone())?;
+                seats.held.remove(&ghost);
+                Some(ghost)
+            });
             if seats.held.len() >= cap {
                 return None;
             }
-            let mut others: Vec<_> = seats.held.values().cloned().collect();
-            others.sort_by_key(|(age, _, _)| *age);
+            let mut others: Vec<&Held> = seats.held.values().collect();
+            others.sort_by_key(|held| held.age);
+            let others = others.into_iter().map(|held| held.entry.clone()).collect();
             seats.taken += 1;
-            seats
-                .held
-                .insert(id, (seats.taken, entry, Instant::now() + ttl));
-            Some(others.into_iter().map(|(_, entry, _)| entry).collect())
+            let age = seats.taken;
+            let until = Instant::now() + ttl;
+            seats.held.insert(
+                id,
+                Held {
+                    age,
+                    entry,
+                    claim,
+                    until,
+                },
+            );
+            Some(Seated { others, replaced })
         })
     }
 
@@ -561,8 +601,8 @@ impl Kv for MemoryKv {
         self.run(move |m| {
             let seats = m.seats(&key);
             for id in ids {
-                if let Some((_, _, until)) = seats.held.get_mut(&id) {
-                    *until = Instant::now() + ttl;
+                if let Some(held) = seats.held.get_mut(&id) {
+                    held.until = Instant::now() + ttl;
                 }
             }
         })
@@ -619,24 +659,39 @@ mod tests {
         assert_eq!(kv.increment("id").await.unwrap(), 3);
     }
 
+    fn seat<'a>(id: &'a str, claim: Option<&'a str>, ttl: Duration) -> Seat<'a> {
+        Seat {
+            id,
+            entry: id,
+            claim,
+            cap: 3,
+            ttl,
+        }
+    }
+
+    fn others(seated: Option<Seated>) -> Vec<String> {
+        seated.expect("seated").others
+    }
+
     #[tokio::test]
     async fn seats_are_capped_listed_oldest_first_and_freed_when_leases_run_out() {
         let kv = MemoryKv::default();
         let (long, short) = (Duration::from_secs(60), Duration::from_millis(30));
+        assert!(others(kv.take_seat("room", seat("a", None, long)).await.unwrap()).is_empty());
         assert_eq!(
-            kv.take_seat("room", "a", "A", 3, long).await.unwrap(),
-            Some(vec![])
+            others(kv.take_seat("room", seat("b", None, short)).await.unwrap()),
+            ["a"]
         );
         assert_eq!(
-            kv.take_seat("room", "b", "B", 3, short).await.unwrap(),
-            Some(vec!["A".to_owned()])
+            others(
+                kv.take_seat("room", seat("c", Some("key-c"), long))
+                    .await
+                    .unwrap()
+            ),
+            ["a", "b"]
         );
         assert_eq!(
-            kv.take_seat("room", "c", "C", 3, long).await.unwrap(),
-            Some(vec!["A".to_owned(), "B".to_owned()])
-        );
-        assert_eq!(
-            kv.take_seat("room", "d", "D", 3, long).await.unwrap(),
+            kv.take_seat("room", seat("d", None, long)).await.unwrap(),
             None,
             "full"
         );
@@ -647,12 +702,24 @@ mod tests {
             "b's lease ran out"
         );
         assert_eq!(
-            kv.take_seat("room", "d", "D", 3, long).await.unwrap(),
-            Some(vec!["A".to_owned(), "C".to_owned()])
+            others(kv.take_seat("room", seat("d", None, long)).await.unwrap()),
+            ["a", "c"]
+        );
+        // The same page's next connection takes its seat over, even in a full room.
+        let took_over = kv
+            .take_seat("room", seat("c2", Some("key-c"), long))
+            .await
+            .unwrap();
+        assert_eq!(
+            took_over,
+            Some(Seated {
+                others: vec!["a".into(), "d".into()],
+                replaced: Some("c".into())
+            })
         );
         kv.free_seat("room", "a").await.unwrap();
         assert!(!kv.has_seat("room", "a").await.unwrap());
-        kv.renew_seats("room", &["a".to_owned(), "c".to_owned()], long)
+        kv.renew_seats("room", &["a".to_owned(), "d".to_owned()], long)
             .await
             .unwrap();
         assert!(

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use app::protocol::{remote, signal, Namespace};
 
 pub use bus::{Bus, DriverBus, MemoryDriver, MemoryHub};
-pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Unreachable};
+pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Seat, Seated, Unreachable};
 pub use members::Members;
 
 /// How long a request to Redis may take before it counts as failed: a missing node or Redis

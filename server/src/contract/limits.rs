@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use app::protocol::{chat, cursors, draw, meet, remote, signal, simple_chat, Namespace};
+use app::protocol::{call, chat, cursors, draw, meet, remote, signal, simple_chat, Namespace};
 
 /// A client that has been refused this many bursts' worth of events (net of what the rate
 /// lets through meanwhile) is abusing the server, not typing fast.
@@ -65,6 +65,7 @@ impl Limits {
                 (remote::Remote::PATH, rate(120.0, 120.0)),
                 (signal::Signalling::PATH, rate(100.0, 100.0)),
                 (meet::Meet::PATH, rate(100.0, 100.0)),
+                (call::Call::PATH, rate(100.0, 100.0)),
             ]),
         }
     }

@@ -231,7 +231,9 @@ where
             }
             cx.nsp.metrics().connected(N::PATH);
             if cx.nsp.metrics().may_log_connection() {
-                tracing::info!(ns = N::PATH, sid = %cx.socket.id, transport = ?cx.socket.transport_type(), "connected");
+                // Socket ids only at debug: who talks to whom is nobody's business at info.
+                tracing::info!(ns = N::PATH, transport = ?cx.socket.transport_type(), "connected");
+                tracing::debug!(ns = N::PATH, sid = %cx.socket.id, "connected");
             }
             joined(cx).await
         }
@@ -311,6 +313,7 @@ fn log_disconnected<A: Adapter>(
             "a malformed packet; disconnected",
         );
     } else if metrics.may_log_connection() {
-        tracing::info!(ns = socket.ns(), sid = %socket.id, ?reason, "disconnected");
+        tracing::info!(ns = socket.ns(), ?reason, "disconnected");
+        tracing::debug!(ns = socket.ns(), sid = %socket.id, "disconnected");
     }
 }

@@ -20,7 +20,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide_core::adapter::DefinedAdapter;
 
 pub use in_order::{InOrder, Waited};
-pub use limits::{Limits, Rate};
+pub use limits::{Admission, Bucket, Limits, Rate};
 pub use listener::{nothing, serve, Cx, Listener};
 pub use nsp::Nsp;
 
