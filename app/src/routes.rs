@@ -86,12 +86,12 @@ pub const APPS: &[AppLink] = &[
     AppLink {
         path: "/call",
         title: "Video call",
-        blurb: "Two-way video calls with mute, camera off and a chat over the data channel.",
+        blurb: "A private two-way call by its own link: mute, camera off, a chat over the data channel.",
     },
     AppLink {
         path: "/meet",
         title: "Video meeting",
-        blurb: "Up to four people in a room by name: everyone sees everyone, with a room chat.",
+        blurb: "Up to four people in a private or named room: everyone sees everyone, with a room chat.",
     },
 ];
 

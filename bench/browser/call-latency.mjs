@@ -1,9 +1,10 @@
 // Benchmark (not a test): time from "call" to the first remote video frame, on loopback, in
 // Debian's Chromium with its fake camera. Prints the median of 10 calls for /call (through
-// Peer) between the same two pages and as the first call of two fresh pages, for the raw
-// sender/receiver pages and for the browser's floor (two connections in one blank page, no
-// server, no app), and where a /call's time goes (offer, answer, relays, ICE, DTLS: see
-// rtc-timeline.mjs). It starts its own release server.
+// Peer): between the same two pages (one waits in the call, the other clicks "Rejoin"), and
+// as a fresh page opening the call's link (from its navigation); for the raw sender/receiver
+// pages and for the browser's floor (two connections in one blank page, no server, no app),
+// and where a /call's time goes (offer, answer, relays, ICE, DTLS: see rtc-timeline.mjs). It
+// starts its own release server.
 //
 //   node bench/browser/call-latency.mjs [--calls 10]     (make bench runs it in a netns)
 import { launchBrowser, median, startServer } from './common.mjs';
@@ -35,25 +36,31 @@ const firstFrame = (p) => p.evaluate(() => new Promise((done) => {
   video.requestVideoFrameCallback(() => done({ decoded: decoded ?? now(), presented: now() }));
 }));
 
-/** Opens two /call pages; `a`'s camera is on and `b` is in its list. */
+const link = () => `/call?c=${Array.from({ length: 26 }, () => 'abcdefghijklmnopqrstuvwxyz234567'[Math.floor(Math.random() * 32)]).join('')}`;
+const state = (p, text) => p.getByTestId('call-state').filter({ hasText: text }).waitFor();
+
+/** Two pages in one call, then `b` hangs up: `a` waits in it, `b` is ready to rejoin. */
 async function callPages() {
-  const [a, b] = [await page('/call'), await page('/call')];
-  const bId = await myId(b);
-  await a.waitForFunction(() => document.querySelector('video[data-testid="My camera"]')?.videoWidth > 0);
-  return { a, b, bId };
+  const path = link();
+  const a = await page(path);
+  await state(a, 'Waiting for someone');
+  const b = await page(path);
+  await state(b, 'In a call');
+  await b.getByRole('button', { name: 'Hang up' }).click();
+  await state(a, 'Waiting for someone');
+  return { a, b };
 }
 
-/** `a` calls `b`: the times of the first remote frame and the steps. */
-async function oneCall({ a, b, bId }) {
-  await a.locator('.peer-list li', { hasText: bId }).getByRole('button', { name: 'Call' }).waitFor();
+/** `b` rejoins `a`'s call: the times of `a`'s first remote frame and the steps. */
+async function oneCall({ a, b }) {
   await Promise.all([takeTimeline(a), takeTimeline(b)]);
   const frame = firstFrame(a);
-  const started = await a.evaluate((id) => {
-    const button = [...document.querySelectorAll('.peer-list li')].find((li) => li.textContent.includes(id)).querySelector('button');
+  const started = await b.evaluate(() => {
+    const button = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Rejoin');
     const t = performance.timeOrigin + performance.now();
     button.click();
     return t;
-  }, bId);
+  });
   const { decoded, presented } = await frame;
   const steps = phases(started, await takeTimeline(a), await takeTimeline(b));
   return { decoded: decoded - started, presented: presented - started, steps };
@@ -66,20 +73,32 @@ async function measureCall() {
   const samples = [];
   for (let i = 0; i < calls; i++) {
     samples.push(await oneCall(pages));
-    await pages.a.getByRole('button', { name: 'Hang up' }).click();
-    await pages.b.getByRole('button', { name: 'Hang up' }).waitFor({ state: 'detached' });
+    await pages.b.getByRole('button', { name: 'Hang up' }).click();
+    await state(pages.a, 'Waiting for someone');
   }
   await Promise.all([pages.a.context().close(), pages.b.context().close()]);
   return samples;
 }
 
-// The first call of two freshly opened pages: what someone who opens /call and calls feels.
+// A fresh page opening the call's link, from its navigation (page load and camera included):
+// what someone who follows the link feels.
 async function measureFirstCall() {
   const samples = [];
   for (let i = 0; i < calls; i++) {
-    const pages = await callPages();
-    samples.push(await oneCall(pages));
-    await Promise.all([pages.a.context().close(), pages.b.context().close()]);
+    const path = link();
+    const a = await page(path);
+    await state(a, 'Waiting for someone');
+    await takeTimeline(a);
+    const frame = firstFrame(a);
+    const context = await browser.newContext();
+    await recordRtc(context);
+    const b = await context.newPage();
+    await b.goto(base + path);
+    const started = await b.evaluate(() => performance.timeOrigin);
+    const { decoded, presented } = await frame;
+    const steps = phases(started, await takeTimeline(a), await takeTimeline(b));
+    samples.push({ decoded: decoded - started, presented: presented - started, steps });
+    await Promise.all([a.context().close(), b.context().close()]);
   }
   return samples;
 }
@@ -147,7 +166,7 @@ const first = await measureFirstCall();
 const raw = await measureRaw();
 const floor = await measureFloor();
 console.log(`\nCall → first remote video frame, loopback, ${calls} calls each\n`);
-const rows = [['/call (Peer, perfect negotiation)', call], ['/call, first call of fresh pages', first],
+const rows = [['/call (Peer, perfect negotiation)', call], ['/call, a fresh page opens the link', first],
   ['/webrtc/sender → receiver (raw)', raw]];
 for (const [name, xs] of rows) {
   console.log(`  ${name}`);
@@ -156,7 +175,7 @@ for (const [name, xs] of rows) {
 }
 console.log('  the browser alone (plain JS, both ends in one page)');
 console.log(`    first frame decoded      ${show(floor.map((s) => s.decoded))}\n`);
-console.log('Where a /call goes (ms since the click, median of the calls):\n');
+console.log('Where a /call goes (ms since the click on Rejoin, or since the fresh page\'s navigation; median of the calls):\n');
 console.log(`  ${''.padEnd(30)} ${'warm'.padStart(7)} ${'first'.padStart(7)}`);
 const at = (xs, pick) => median(xs.map(pick)).toFixed(1).padStart(7);
 for (const [k, [name]] of call[0].steps.entries()) {

@@ -1,5 +1,6 @@
 //! Browser hooks that clean up after themselves when their component unmounts: window
-//! listeners, intervals, an animation-frame loop, and a once-per-frame throttle.
+//! listeners, intervals, an animation-frame loop, and a once-per-frame throttle; and random
+//! ids from the browser's CSPRNG.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -9,6 +10,24 @@ use leptos::ev::EventDescriptor;
 use leptos::prelude::*;
 use send_wrapper::SendWrapper;
 use wasm_bindgen::prelude::*;
+
+/// `chars` random characters of `a-z2-7` (5 bits each, so no symbol is likelier than another)
+/// from the browser's cryptographic generator; `None` where it has none (never a weaker
+/// stand-in: these ids keep calls and rooms private).
+pub fn random_id(chars: usize) -> Option<String> {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = vec![0u8; chars];
+    window()
+        .crypto()
+        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
+        .ok()?;
+    Some(
+        bytes
+            .iter()
+            .map(|b| ALPHABET[usize::from(b & 31)] as char)
+            .collect(),
+    )
+}
 
 /// Listens for `event` on the window while the component lives.
 pub fn use_window_listener<E>(event: E, handler: impl Fn(E::EventType) + 'static)

@@ -1,260 +1,319 @@
-//! `/call`: the chapter's final app. One page for both sides: pick someone and call; both see
-//! and hear each other, can mute, turn the camera off and chat over the data channel; hanging
-//! up, the other side leaving and a failed connection all end the call with a message and
-//! bring back the list. An incoming call is answered at once, as in the seed.
+//! `/call`: the chapter's final app, private. `Start a call` opens a call of its own at
+//! `/call?c=<id>` (an id nobody can guess) and shows its link and QR code; whoever opens the
+//! link joins, and the two see and hear each other, can mute, turn the camera off and chat
+//! over the data channel. A third person is told the call is full. Nobody else sees the call
+//! or can ring it. Leaving and coming back (a reload) on the same link works.
 
-use std::time::Duration;
+use std::rc::Rc;
 
-use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
 
+use crate::components::browser::random_id;
 use crate::components::{
-    append_line, use_media_switches, ChatLine, ChatLog, ConnectionBadge, MediaButtons, VideoView,
+    append_line, use_media_switches, ChatLine, ChatLog, Composer, ConnectionBadge, Invite,
+    MediaButtons, MediaSwitches, VideoView,
 };
-use crate::protocol::signal::{SignalData, SignalEvent, SignalFrom};
-use crate::protocol::PeerId;
-use crate::webrtc::media::CameraRequest;
-use crate::webrtc::negotiation::polite;
-use crate::webrtc::signalling::{
-    on_relayed, relay, start_camera, use_ice_servers, use_signalling, StreamSlot,
+use crate::connection::ConnectionState;
+use crate::protocol::call::{
+    Call, CallError, CallId, Join, Joined, Leave, MemberJoined, MemberLeft, SendSignal,
+    Signal as SignalFrom, NEW_ID_CHARS,
 };
-use crate::webrtc::{Peer, PeerEvent, PeerOptions};
+use crate::protocol::chat::{ChatText, SessionKey};
+use crate::protocol::meet::PeerMessage;
+use crate::protocol::{Nothing, Payload, PeerId};
+use crate::socketio::use_socket;
+use crate::webrtc::media::open_for_call;
+use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
+use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
 
-/// How long a call may ring before we give up.
-const RING_FOR: Duration = Duration::from_secs(20);
+/// What the page calls the one other person.
+const THEM: &str = "the other person";
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum CallState {
-    Idle,
-    /// Setting up a call with this peer (we called, or they did).
-    Ringing(PeerId),
-    InCall(PeerId),
+#[component]
+pub fn CallPage() -> impl IntoView {
+    let query = use_query_map();
+    let call = move || query.with(|q| q.get("c")).map(|c| CallId::parse(&c));
+    move || match call() {
+        Some(Ok(call)) => view! { <InCall call=call/> }.into_any(),
+        other => view! { <StartCall invalid=other.is_some()/> }.into_any(),
+    }
 }
 
-impl CallState {
-    fn peer(&self) -> Option<&PeerId> {
-        match self {
-            CallState::Idle => None,
-            CallState::Ringing(id) | CallState::InCall(id) => Some(id),
-        }
+/// No call in the URL (or a malformed one): start one.
+#[component]
+fn StartCall(invalid: bool) -> impl IntoView {
+    let problem =
+        RwSignal::new(invalid.then(|| {
+            "That call link is not valid: check it, or start a call of your own.".to_owned()
+        }));
+    let navigate = use_navigate();
+    let start = move |_| match random_id(NEW_ID_CHARS) {
+        Some(id) => navigate(&format!("/call?c={id}"), Default::default()),
+        None => problem.set(Some(
+            "This browser cannot make a private call (it has no secure random numbers).".into(),
+        )),
+    };
+    view! {
+        <section class="call">
+            <h1>"Video call"</h1>
+            <p class="lead">"A private video call between two people. Start one and send its link: \
+                whoever opens it joins you. Nobody else can see you or call you."</p>
+            <button type="button" on:click=start>"Start a call"</button>
+            {move || problem.get().map(|p| view! { <p class="warning" role="alert" data-testid="problem">{p}</p> })}
+        </section>
+    }
+}
+
+/// The same tab's key across reloads (sessionStorage survives a reload, not a new tab), so
+/// that its next connection takes its seat back.
+fn session_key() -> Option<SessionKey> {
+    const KEY: &str = "switchboard.call-session";
+    let storage = window().session_storage().ok()??;
+    let known = storage.get_item(KEY).ok().flatten();
+    let key = known.or_else(|| {
+        let fresh = random_id(24)?;
+        storage.set_item(KEY, &fresh).ok()?;
+        Some(fresh)
+    })?;
+    SessionKey::parse(&key).ok()
+}
+
+/// News of the call (held while our reply is on its way, see [`RoomSeat`]).
+enum CallNews {
+    Joined(PeerId),
+    Left(PeerId),
+}
+
+fn them(id: PeerId) -> Other {
+    Other {
+        id,
+        name: THEM.to_owned(),
     }
 }
 
 #[component]
-pub fn CallPage() -> impl IntoView {
-    let connection = use_signalling();
+fn InCall(call: CallId) -> impl IntoView {
+    let socket = use_socket::<Call>();
+    let connection = RwSignal::from(socket.state());
+    let socket = StoredValue::new_local(socket);
     let ice = use_ice_servers();
-    let my_id: Signal<Option<String>> = connection.socket.id().into();
-    let others = connection.others;
+    let mesh = Mesh::new();
+    let seat = RoomSeat::<CallNews>::default();
     let camera: StreamSlot = RwSignal::new_local(None);
-    let remote: StreamSlot = RwSignal::new_local(None);
+    // The camera was asked for (opened or not): we may join.
+    let ready = RwSignal::new(false);
+    let switches = use_media_switches(camera);
+    let MediaSwitches { muted, camera_off } = switches;
     let problem = RwSignal::new(None::<String>);
-    let state = RwSignal::new(CallState::Idle);
     let notice = RwSignal::new(None::<String>);
     let chat = RwSignal::new(Vec::<ChatLine>::new());
-    let switches = use_media_switches(camera);
-    let peer = StoredValue::new_local(None::<Peer>);
-    let socket = StoredValue::new_local(connection.socket.clone());
-    start_camera(
-        CameraRequest {
-            audio: true,
-            ..CameraRequest::default()
-        },
-        camera,
-        problem,
-    );
+    // We want to be in the call (false after hanging up or a refusal).
+    let wanted = RwSignal::new(true);
+    // The server has us in the call.
+    let joined = RwSignal::new(false);
+    let me = RwSignal::new(None::<PeerId>);
+    let call = StoredValue::new(call);
+    let key = StoredValue::new(session_key());
 
-    let say = move |to: &PeerId, data: SignalData| {
-        if let Err(error) = socket.with_value(|s| relay::<SignalEvent>(s, to, &data)) {
-            notice.set(Some(format!("A signal to {to} was not sent: {error}.")));
+    leptos::task::spawn_local(async move {
+        let opened = open_for_call().await;
+        camera_off.set(opened.camera_off);
+        camera.set(opened.stream);
+        notice.set(opened.notice);
+        ready.set(true);
+    });
+
+    let links = move || Links {
+        me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
+        ice_servers: ice.get_untracked().unwrap_or_default(),
+        stream: camera.get_untracked(),
+        say: Rc::new(move |to: &PeerId, data| {
+            let sent = Payload::new(&data)
+                .map_err(|e| e.to_string())
+                .and_then(|data| {
+                    socket
+                        .with_value(|s| s.emit::<SendSignal>((to.clone(), data)))
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(error) = sent {
+                notice.set(Some(format!("A signal was not sent: {error}.")));
+            }
+        }),
+        heard: Rc::new(move |_, text| append_line(chat, Some("them".into()), text, false)),
+        state: Rc::new(move || PeerMessage::State {
+            muted: muted.get_untracked(),
+            camera_off: camera_off.get_untracked(),
+        }),
+    };
+    let join = move || {
+        if !wanted.get_untracked() || !ready.get_untracked() {
+            return;
+        }
+        seat.ask();
+        let args = (call.get_value(), key.get_value());
+        if socket.with_value(|s| s.emit::<Join>(args)).is_err() {
+            notice.set(Some(
+                "Not connected: joining when the connection is back.".into(),
+            ));
         }
     };
-    // Ends the current call (if any) and says why.
-    let end = move |reason: String| {
-        if state.get_untracked() != CallState::Idle {
-            state.set(CallState::Idle);
-            remote.set(None);
-            notice.set(Some(reason));
-        }
-        // Destroying reports `Close`, which finds the call already over.
-        if let Some(ended) = peer.try_update_value(Option::take).flatten() {
-            ended.destroy();
-        }
-    };
-    let add_line = move |from: &str, text: String, own: bool| {
-        append_line(chat, Some(from.to_owned()), text, own)
-    };
-    // Starts a connection to `to`; we are the initiator when we place the call.
-    let start = move |to: PeerId, initiator: bool| -> Result<Peer, String> {
-        let me = my_id.get_untracked().unwrap_or_default();
-        let options = PeerOptions {
-            initiator,
-            polite: polite(&me, to.as_str()),
-            ice_servers: ice.get_untracked().unwrap_or_default(),
-            stream: camera.get_untracked(),
-            data_channel: true,
-        };
-        let other = to.clone();
-        let created = Peer::new(options, move |event| match event {
-            PeerEvent::Signal(data) => say(&other, data),
-            PeerEvent::Connect => {
+    let news = move |news: CallNews| match seat.news(news) {
+        Some(CallNews::Joined(id)) => {
+            if mesh.add(them(id), false) {
                 notice.set(None);
-                state.set(CallState::InCall(other.clone()));
             }
-            PeerEvent::Stream(stream) => remote.set(Some(stream)),
-            PeerEvent::Data(text) => add_line("them", text, false),
-            PeerEvent::Error(error) => notice.set(Some(format!("Problem: {error}"))),
-            PeerEvent::Close => {
-                if state.get_untracked().peer() == Some(&other) {
-                    end(format!("The call with {other} ended."));
-                }
+        }
+        Some(CallNews::Left(id)) => {
+            if mesh
+                .members
+                .with_untracked(|m| m.iter().any(|(o, _)| o.id == id))
+            {
+                notice.set(Some("The other person left the call.".into()));
+                chat.set(Vec::new());
             }
-        })?;
-        chat.set(Vec::new());
-        peer.set_value(Some(created.clone()));
-        state.set(CallState::Ringing(to.clone()));
-        set_timeout(
-            move || {
-                if state.get_untracked() == CallState::Ringing(to.clone()) {
-                    say(&to, SignalData::Bye);
-                    end(format!("No answer from {to}."));
-                }
-            },
-            RING_FOR,
-        );
-        Ok(created)
-    };
-    let call = move |to: PeerId| {
-        if state.get_untracked() != CallState::Idle {
-            return;
+            mesh.remove(&id);
         }
-        if camera.with_untracked(Option::is_none) {
-            return notice.set(Some("The camera is not ready yet.".into()));
-        }
-        notice.set(None);
-        if let Err(error) = start(to, true) {
-            notice.set(Some(error));
-        }
-    };
-    let hang_up = move || {
-        if let Some(to) = state.get_untracked().peer().cloned() {
-            say(&to, SignalData::Bye);
-            end(format!("You hung up on {to}."));
-        }
+        None => {}
     };
 
-    on_relayed::<SignalFrom, _>(
-        &connection.socket,
-        move |p| notice.set(Some(p)),
-        move |data: SignalData, from| {
-            let current = state.get_untracked();
-            match (&data, current.peer()) {
-                (SignalData::Bye, Some(p)) if *p == from => end(format!("{from} hung up.")),
-                (SignalData::Busy, Some(p)) if *p == from => {
-                    end(format!("{from} is in another call."))
-                }
-                (SignalData::Bye | SignalData::Busy, _) => {}
-                // A call comes in while we are free: answer it.
-                (SignalData::Offer { .. }, None) => match start(from.clone(), false) {
-                    Ok(answering) => answering.signal(data),
-                    Err(error) => notice.set(Some(error)),
-                },
-                // The one we are talking to (or calling: both may call at once).
-                (_, Some(p)) if *p == from => {
-                    if let Some(current) = peer.with_value(Clone::clone) {
-                        current.signal(data);
-                    }
-                }
-                (SignalData::Offer { .. }, Some(_)) => say(&from, SignalData::Busy),
-                _ => {}
+    socket.with_value(|s| {
+        s.on::<Joined>(move |(view,)| {
+            problem.set(None);
+            joined.set(true);
+            me.set(Some(view.you));
+            mesh.start(links());
+            // Whoever is there already: we are the newer one, so we offer.
+            for other in view.others {
+                mesh.add(them(other), true);
             }
-        },
-    );
-    // The other side closed its page (or lost its connection to the server).
+            for held in seat.entered() {
+                news(held);
+            }
+        });
+        s.on::<MemberJoined>(move |(id,)| news(CallNews::Joined(id)));
+        s.on::<MemberLeft>(move |(id,)| news(CallNews::Left(id)));
+        s.on::<SignalFrom>(move |(from, data)| match data.decode() {
+            Ok(data) => mesh.signal(&from, data),
+            Err(_) => notice.set(Some(
+                "A signal from the other person could not be read.".into(),
+            )),
+        });
+        s.on::<CallError>(move |(why,)| {
+            if joined.get_untracked() {
+                // A signal that did not go (the other person just left).
+                notice.set(Some(why));
+            } else {
+                problem.set(Some(why));
+                seat.leave();
+                wanted.set(false);
+            }
+        });
+        // After a reconnect the server has forgotten us: join again.
+        s.on_connect(move || {
+            joined.set(false);
+            mesh.clear();
+            join();
+        });
+    });
+    // Join once the camera is settled, if connected by then.
     Effect::new(move |_| {
-        let present = others.get();
-        if let Some(p) = state.get_untracked().peer().cloned() {
-            if !present.contains(&p) {
-                end(format!("{p} left."));
-            }
+        if ready.get() && connection.get() == ConnectionState::Connected {
+            join();
         }
     });
-    on_cleanup(move || {
-        if let Some(p) = peer.try_update_value(Option::take).flatten() {
-            p.destroy();
-        }
+    // The other person sees our switches.
+    Effect::new(move |_| {
+        mesh.tell_all(&PeerMessage::State {
+            muted: muted.get(),
+            camera_off: camera_off.get(),
+        });
     });
+    on_cleanup(move || mesh.clear());
 
-    let draft = RwSignal::new(String::new());
-    let send = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        let text = draft.get_untracked();
-        if text.trim().is_empty() {
-            return;
+    let hang_up = move |_| {
+        let _ = socket.with_value(|s| s.emit::<Leave>(Nothing));
+        seat.leave();
+        wanted.set(false);
+        joined.set(false);
+        mesh.clear();
+        chat.set(Vec::new());
+        notice.set(Some("You left the call.".into()));
+    };
+    let rejoin = move |_| {
+        wanted.set(true);
+        notice.set(None);
+        join();
+    };
+    let say = move |text: ChatText, clear: Box<dyn Fn()>| {
+        let text = text.to_string();
+        if mesh.tell_all(&PeerMessage::Chat { text: text.clone() }) == 0 {
+            return notice.set(Some("Not sent: the other person is not connected.".into()));
         }
-        match peer.with_value(|p| p.as_ref().map(|p| p.send(&text))) {
-            Some(Ok(())) => {
-                add_line("you", text, true);
-                draft.set(String::new());
-            }
-            Some(Err(error)) => notice.set(Some(format!("Not sent: {error}"))),
-            None => {}
+        append_line(chat, Some("you".into()), text, true);
+        clear();
+    };
+
+    let other = move || mesh.members.with(|m| m.first().map(|(_, tile)| *tile));
+    let link = move || other().map(|tile| tile.link.get());
+    let state_line = move || {
+        if !wanted.get() {
+            return "You are not in the call.";
+        }
+        match (joined.get(), link()) {
+            (false, _) => "Joining…",
+            (true, None) => "Waiting for someone to open the link…",
+            (true, Some(Link::Connecting)) => "Connecting…",
+            (true, Some(Link::Connected)) => "In a call",
+            (true, Some(Link::Failed)) => "Could not connect to the other person.",
         }
     };
-    let in_call = move || matches!(state.get(), CallState::InCall(_));
+    let empty: StreamSlot = RwSignal::new_local(None);
+    let remote = move || other().map_or(empty, |tile| tile.stream);
+    let connected = move || link() == Some(Link::Connected);
 
     view! {
         <section class="call">
-            <h1>"Call"</h1>
-            <ConnectionBadge state=connection.socket.state()/>
-            <p class="muted">"You are " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
-            {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
+            <h1>"Video call"</h1>
+            <ConnectionBadge state=connection/>
+            {move || problem.get().map(|p| view! {
+                <p class="warning" role="alert" data-testid="problem">{p}</p>
+                <p><a href="/call">"Start a call of your own"</a></p>
+            })}
             <p class="notice" role="status" data-testid="notice">{move || notice.get()}</p>
+            <p data-testid="call-state">{state_line}</p>
             <div class="call-videos">
-                <VideoView stream=remote label="Their camera"/>
+                {move || view! { <VideoView stream=remote() label="Their camera"/> }}
                 <VideoView stream=camera label="My camera" local=true/>
             </div>
-            {move || match state.get() {
-                CallState::Idle => view! {
-                    <h2>"Who to call"</h2>
-                    <ul class="peer-list">
-                        <For each=move || others.get() key=|id| id.clone() let:id>
-                            <li>
-                                <code>{id.to_string()}</code>
-                                " "
-                                <button on:click={
-                                    let id = id.clone();
-                                    move |_| call(id.clone())
-                                }>"Call"</button>
-                            </li>
-                        </For>
-                    </ul>
-                    <Show when=move || others.with(Vec::is_empty)>
-                        <p class="muted">"Nobody else is here yet: open this page in another window or on your phone."</p>
-                    </Show>
-                }.into_any(),
-                CallState::Ringing(id) => view! {
-                    <p data-testid="call-state">{format!("Connecting with {id}…")}</p>
-                    <button class="danger" on:click=move |_| hang_up()>"Hang up"</button>
-                }.into_any(),
-                CallState::InCall(id) => view! {
-                    <p data-testid="call-state">{format!("In a call with {id}")}</p>
-                    <div class="call-controls">
-                        <MediaButtons switches=switches/>
-                        <button class="danger" on:click=move |_| hang_up()>"Hang up"</button>
-                    </div>
-                }.into_any(),
-            }}
-            <Show when=in_call>
+            <p class="muted" data-testid="their-state">
+                {move || other().map(|tile| match (tile.muted.get(), tile.camera_off.get()) {
+                    (true, true) => "They are muted, with the camera off.",
+                    (true, false) => "They are muted.",
+                    (false, true) => "Their camera is off.",
+                    (false, false) => "",
+                })}
+            </p>
+            <div class="call-controls">
+                <Show when=move || wanted.get() fallback=move || view! {
+                    <button on:click=rejoin>"Rejoin"</button>
+                    <a href="/call">"Start a new call"</a>
+                }>
+                    <MediaButtons switches=switches/>
+                    <button class="danger" on:click=hang_up>"Hang up"</button>
+                </Show>
+            </div>
+            <Show when=connected>
                 <div class="call-chat">
                     <ChatLog lines=chat/>
-                    <form class="composer" on:submit=send>
-                        <label class="visually-hidden" for="call-message">"Message"</label>
-                        <input id="call-message" autocomplete="off" placeholder="Say something"
-                            prop:value=draft on:input:target=move |ev| draft.set(ev.target().value())/>
-                        <button type="submit">"Send"</button>
-                    </form>
+                    <Composer send=say can_send=Signal::stored(true)/>
                 </div>
+            </Show>
+            <Show when=move || wanted.get() && problem.with(Option::is_none)>
+                <Invite path=Signal::derive(move || format!("/call?c={}", call.get_value()))
+                    summary="Invite someone: this call's link and QR code"
+                    open=Signal::derive(move || joined.get() && other().is_none())/>
+                <p class="muted">"Only whoever has this link can join: send it to the one person you want to talk to."</p>
             </Show>
         </section>
     }

@@ -120,6 +120,53 @@ pub async fn open_microphone() -> Result<MediaStream, MediaError> {
     user_media(&json!({ "audio": true, "video": false })).await
 }
 
+/// What a call or meeting opened to take part with.
+pub struct Opened {
+    /// Camera and microphone, or the microphone alone, or nothing (to watch and chat).
+    pub stream: Option<MediaStream>,
+    /// True when there is no camera in `stream`.
+    pub camera_off: bool,
+    /// What the person should know when less than both opened.
+    pub notice: Option<String>,
+}
+
+/// Opens the camera with the microphone; without a camera the microphone alone; without
+/// either, nothing.
+pub async fn open_for_call() -> Opened {
+    let request = CameraRequest {
+        audio: true,
+        ..CameraRequest::default()
+    };
+    let no_camera = match open_camera(&request).await {
+        Ok(stream) => {
+            return Opened {
+                stream: Some(stream),
+                camera_off: false,
+                notice: None,
+            }
+        }
+        Err(no_camera) => no_camera,
+    };
+    match open_microphone().await {
+        Ok(stream) => Opened {
+            stream: Some(stream),
+            camera_off: true,
+            notice: Some(format!(
+                "{} Joining with the microphone only.",
+                no_camera.message()
+            )),
+        },
+        Err(_) => Opened {
+            stream: None,
+            camera_off: true,
+            notice: Some(format!(
+                "{} Joining to watch and chat.",
+                no_camera.message()
+            )),
+        },
+    }
+}
+
 async fn user_media(constraints: &Value) -> Result<MediaStream, MediaError> {
     let devices = media_devices()?;
     let constraints: MediaStreamConstraints = to_js(constraints).unchecked_into();

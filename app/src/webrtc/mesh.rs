@@ -23,7 +23,7 @@ use super::negotiation::polite;
 use super::signalling::StreamSlot;
 use super::{Peer, PeerEvent, PeerOptions};
 use crate::config::IceServer;
-use crate::protocol::meet::{Member, MemberName, PeerMessage};
+use crate::protocol::meet::PeerMessage;
 use crate::protocol::signal::SignalData;
 use crate::protocol::PeerId;
 
@@ -42,6 +42,14 @@ pub enum Link {
     Connected,
     /// Every attempt failed; the tile says so.
     Failed,
+}
+
+/// Another member of the room, as the mesh knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Other {
+    pub id: PeerId,
+    /// What the page calls it ("Ada", "the other person").
+    pub name: String,
 }
 
 /// What the grid shows of another member.
@@ -64,7 +72,7 @@ pub struct Links {
     pub stream: Option<MediaStream>,
     pub say: Say,
     /// A chat line from a member (their name, the text).
-    pub heard: Rc<dyn Fn(MemberName, String)>,
+    pub heard: Rc<dyn Fn(String, String)>,
     /// Our state, sent to each member once connected.
     pub state: Rc<dyn Fn() -> PeerMessage>,
 }
@@ -79,7 +87,71 @@ struct Conn {
     /// Timers that ran out since the last connection.
     expired: u32,
     tile: Tile,
-    name: MemberName,
+    name: String,
+}
+
+/// Where a page is with its room: out, asked to join (news of the room is held until the
+/// reply comes: in a cluster it can overtake the reply), or in. Cheap to copy.
+pub struct RoomSeat<N: 'static> {
+    state: StoredValue<SeatState<N>, LocalStorage>,
+}
+
+impl<N> Clone for RoomSeat<N> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<N> Copy for RoomSeat<N> {}
+
+enum SeatState<N> {
+    Out,
+    Asked(Vec<N>),
+    In,
+}
+
+impl<N: 'static> Default for RoomSeat<N> {
+    fn default() -> Self {
+        RoomSeat {
+            state: StoredValue::new_local(SeatState::Out),
+        }
+    }
+}
+
+impl<N: 'static> RoomSeat<N> {
+    /// We asked to join: hold the room's news until the reply.
+    pub fn ask(&self) {
+        self.state.set_value(SeatState::Asked(Vec::new()));
+    }
+
+    /// We left, or were refused: the room's news is none of ours.
+    pub fn leave(&self) {
+        self.state.set_value(SeatState::Out);
+    }
+
+    /// News of the room: returned when it is to be applied now; held (or dropped) otherwise.
+    pub fn news(&self, news: N) -> Option<N> {
+        self.state
+            .try_update_value(|state| match state {
+                SeatState::Asked(held) => {
+                    held.push(news);
+                    None
+                }
+                SeatState::In => Some(news),
+                SeatState::Out => None,
+            })
+            .flatten()
+    }
+
+    /// The reply came: we are in; the news held meanwhile, to apply in order.
+    pub fn entered(&self) -> Vec<N> {
+        match self
+            .state
+            .try_update_value(|state| std::mem::replace(state, SeatState::In))
+        {
+            Some(SeatState::Asked(held)) => held,
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// Signals from a member not known yet.
@@ -91,7 +163,7 @@ struct Kept {
 /// Everyone else in the room, in the order they came. Cheap to copy.
 #[derive(Clone, Copy)]
 pub struct Mesh {
-    pub members: RwSignal<Vec<(Member, Tile)>>,
+    pub members: RwSignal<Vec<(Other, Tile)>>,
     conns: StoredValue<HashMap<PeerId, Conn>, LocalStorage>,
     kept: StoredValue<HashMap<PeerId, Kept>, LocalStorage>,
     links: StoredValue<Option<Links>, LocalStorage>,
@@ -122,7 +194,7 @@ impl Mesh {
     /// Adds `member` and connects to it; we offer if `offering` (we are the newer one). A
     /// member known already is left as it is (the server may tell of it twice); whether it
     /// was new.
-    pub fn add(&self, member: Member, offering: bool) -> bool {
+    pub fn add(&self, member: Other, offering: bool) -> bool {
         if self.conns.with_value(|c| c.contains_key(&member.id)) {
             return false;
         }

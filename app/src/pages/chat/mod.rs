@@ -13,7 +13,7 @@ mod transcript;
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::components::browser::use_interval;
+use crate::components::browser::{random_id, use_interval};
 use crate::components::{ChatLog, Composer, ConnectionBadge};
 use crate::protocol::chat::{
     Chat, ChatError, ChatText, ClaimName, History, Joined, Left, Message, Missed, NameAccepted,
@@ -26,7 +26,7 @@ use transcript::Transcript;
 
 #[component]
 pub fn ChatPage() -> impl IntoView {
-    let auth = serde_json::json!({ "plus": true, "session": random_token(24) });
+    let auth = serde_json::json!({ "plus": true, "session": random_id(24) });
     let socket = use_socket_with_auth::<Chat>(Some(auth));
     // The name the server confirmed; `None` shows the name screen.
     let me = RwSignal::new(None::<Nickname>);
@@ -290,25 +290,6 @@ fn PeopleList(people: RwSignal<People>, me: RwSignal<Option<Nickname>>) -> impl 
             </ul>
         </details>
     }
-}
-
-/// A random token of `len` letters and digits, from the browser's cryptographic generator.
-fn random_token(len: usize) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut bytes = vec![0u8; len];
-    let filled = window()
-        .crypto()
-        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
-        .is_ok();
-    if !filled {
-        bytes
-            .iter_mut()
-            .for_each(|b| *b = (js_sys::Math::random() * 256.0) as u8);
-    }
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
 }
 
 /// The name screen: the server's `nameError` shows inline under the field.

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
+use crate::components::browser::random_id;
 use crate::protocol::chat::{Chat, ChatText, Outgoing, Receipt, SendMessage};
 use crate::protocol::PeerId;
 use crate::socketio::{EmitError, Socket};
@@ -65,7 +66,12 @@ impl Outbox {
             // The same text pressed again keeps its id: it is the same message.
             let id = match pending.take() {
                 Some(old) if old.text == text => old.id,
-                _ => PeerId::parse(&super::random_token(20)).expect("20 characters are an id"),
+                _ => {
+                    // Unique, not secret: without a CSPRNG, Math.random serves.
+                    let id = random_id(20)
+                        .unwrap_or_else(|| format!("m{}", (js_sys::Math::random() * 1e15) as u64));
+                    PeerId::parse(&id).expect("an id of 16 to 20 characters")
+                }
             };
             *pending = Some(Pending {
                 text,

@@ -2,7 +2,8 @@
 //! everyone else over a full mesh of WebRTC connections; the server only keeps the room and
 //! relays signals. Mute and camera off show on the others' grids; the room's text chat goes
 //! over the data channels. Without a camera it joins with the microphone alone, without
-//! either it joins to watch and chat.
+//! either it joins to watch and chat. A room is a name anyone who knows it can use; `New
+//! meeting` makes one nobody can guess.
 
 use std::rc::Rc;
 
@@ -10,12 +11,12 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::browser::random_id;
 use crate::components::{
-    append_line, use_media_switches, ChatLine, ChatLog, Composer, ConnectionBadge, MediaButtons,
-    MediaSwitches, VideoView,
+    append_line, use_media_switches, ChatLine, ChatLog, Composer, ConnectionBadge, Invite,
+    MediaButtons, MediaSwitches, VideoView,
 };
-use crate::config::get_site_config;
-use crate::pages::remote::{phone_base, qr_svg};
+use crate::protocol::call::NEW_ID_CHARS;
 use crate::protocol::chat::ChatText;
 use crate::protocol::meet::{
     Join, Joined, Leave, Meet, MeetError, Member, MemberJoined, MemberLeft, MemberName,
@@ -23,23 +24,21 @@ use crate::protocol::meet::{
 };
 use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
-use crate::webrtc::media::{open_camera, open_microphone, CameraRequest};
-use crate::webrtc::mesh::{Link, Links, Mesh};
+use crate::webrtc::media::open_for_call;
+use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
 use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
 
-/// News of the room that came before our `room` reply (in a cluster it can overtake it).
+/// News of the room (held while our `room` reply is on its way, see [`RoomSeat`]).
 enum RoomNews {
     Joined(Member),
     Left(PeerId),
 }
 
-/// Where we are with the room.
-enum Seat {
-    /// Not in the room (before joining, after leaving or a refusal).
-    Out,
-    /// Asked to join; the room's news waits for the reply.
-    Asked(Vec<RoomNews>),
-    In,
+fn other(member: Member) -> Other {
+    Other {
+        id: member.id,
+        name: member.name.to_string(),
+    }
 }
 
 #[component]
@@ -58,23 +57,39 @@ fn PickRoom(invalid: bool) -> impl IntoView {
     let draft = RwSignal::new(String::new());
     let problem = RwSignal::new(invalid.then(|| "That room name is not valid.".to_owned()));
     let navigate = leptos_router::hooks::use_navigate();
-    let go = move |ev: SubmitEvent| {
-        ev.prevent_default();
-        match RoomName::parse(&draft.get_untracked()) {
-            Ok(room) => navigate(&format!("/meet?room={room}"), Default::default()),
-            Err(why) => problem.set(Some(why.to_string())),
+    let open = {
+        let navigate = navigate.clone();
+        move |room: &str| navigate(&format!("/meet?room={room}"), Default::default())
+    };
+    let go = {
+        let open = open.clone();
+        move |ev: SubmitEvent| {
+            ev.prevent_default();
+            match RoomName::parse(&draft.get_untracked()) {
+                Ok(room) => open(room.as_str()),
+                Err(why) => problem.set(Some(why.to_string())),
+            }
         }
+    };
+    let new_meeting = move |_| match random_id(NEW_ID_CHARS) {
+        Some(room) => open(&room),
+        None => problem.set(Some(
+            "This browser cannot make a private room (it has no secure random numbers).".into(),
+        )),
     };
     view! {
         <section class="meet">
             <h1>"Video meeting"</h1>
-            <p class="lead">{format!("Up to {ROOM_CAPACITY} people see and hear each other. Pick a room and share its link.")}</p>
+            <p class="lead">{format!("Up to {ROOM_CAPACITY} people see and hear each other. Start a new meeting and share its link, or pick a room by name.")}</p>
+            <button type="button" on:click=new_meeting>"New meeting"</button>
+            <p class="muted">"A new meeting gets a room nobody can guess: only people with its link can join."</p>
             <form class="composer" on:submit=go>
                 <label class="visually-hidden" for="room-name">"Room"</label>
                 <input id="room-name" placeholder="Room, e.g. standup" prop:value=draft
                     on:input:target=move |ev| draft.set(ev.target().value())/>
                 <button type="submit">"Open room"</button>
             </form>
+            <p class="muted">"A room by name is open to anyone who knows or guesses the name."</p>
             {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
         </section>
     }
@@ -97,7 +112,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let MediaSwitches { muted, camera_off } = switches;
     let chat = RwSignal::new(Vec::<ChatLine>::new());
     let room = StoredValue::new(room);
-    let seat = StoredValue::new_local(Seat::Out);
+    let seat = RoomSeat::<RoomNews>::default();
 
     let links = move || Links {
         me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
@@ -115,9 +130,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
                 notice.set(Some(format!("A signal was not sent: {error}.")));
             }
         }),
-        heard: Rc::new(move |name: MemberName, text| {
-            append_line(chat, Some(name.to_string()), text, false)
-        }),
+        heard: Rc::new(move |name: String, text| append_line(chat, Some(name), text, false)),
         state: Rc::new(move || PeerMessage::State {
             muted: muted.get_untracked(),
             camera_off: camera_off.get_untracked(),
@@ -126,7 +139,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let join = move || {
         if let Some(name) = joined_as.get_untracked() {
             let args = (room.get_value(), name);
-            seat.set_value(Seat::Asked(Vec::new()));
+            seat.ask();
             if socket.with_value(|s| s.emit::<Join>(args)).is_err() {
                 notice.set(Some(
                     "Not connected: joining when the connection is back.".into(),
@@ -135,38 +148,26 @@ fn Meeting(room: RoomName) -> impl IntoView {
         }
     };
 
-    // Applies news of the room once we are in it; holds it while our reply is on its way.
-    let news = move |news: RoomNews| {
-        let held = seat
-            .try_update_value(|seat| match seat {
-                Seat::Asked(held) => {
-                    held.push(news);
-                    None
-                }
-                Seat::In => Some(news),
-                Seat::Out => None,
-            })
-            .flatten();
-        match held {
-            Some(RoomNews::Joined(member)) => {
-                let name = member.name.to_string();
-                if mesh.add(member, false) {
-                    append_line(chat, None, format!("{name} joined"), false);
-                }
+    // Applies news of the room once we are in it; held while our reply is on its way.
+    let news = move |news: RoomNews| match seat.news(news) {
+        Some(RoomNews::Joined(member)) => {
+            let name = member.name.to_string();
+            if mesh.add(other(member), false) {
+                append_line(chat, None, format!("{name} joined"), false);
             }
-            Some(RoomNews::Left(id)) => {
-                let name = mesh.members.with_untracked(|m| {
-                    m.iter()
-                        .find(|(member, _)| member.id == id)
-                        .map(|(member, _)| member.name.to_string())
-                });
-                if let Some(name) = name {
-                    append_line(chat, None, format!("{name} left"), false);
-                }
-                mesh.remove(&id);
-            }
-            None => {}
         }
+        Some(RoomNews::Left(id)) => {
+            let name = mesh.members.with_untracked(|m| {
+                m.iter()
+                    .find(|(member, _)| member.id == id)
+                    .map(|(member, _)| member.name.clone())
+            });
+            if let Some(name) = name {
+                append_line(chat, None, format!("{name} left"), false);
+            }
+            mesh.remove(&id);
+        }
+        None => {}
     };
 
     socket.with_value(|s| {
@@ -176,14 +177,10 @@ fn Meeting(room: RoomName) -> impl IntoView {
             mesh.start(links());
             // Those already there: we are the newer one, so we offer.
             for member in view.members {
-                mesh.add(member, true);
+                mesh.add(other(member), true);
             }
-            let held = match seat.try_update_value(|s| std::mem::replace(s, Seat::In)) {
-                Some(Seat::Asked(held)) => held,
-                _ => Vec::new(),
-            };
-            for item in held {
-                news(item);
+            for held in seat.entered() {
+                news(held);
             }
         });
         s.on::<MemberJoined>(move |(member,)| news(RoomNews::Joined(member)));
@@ -194,7 +191,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
         });
         s.on::<MeetError>(move |(why,)| {
             problem.set(Some(why));
-            seat.set_value(Seat::Out);
+            seat.leave();
             joined_as.set(None);
             mesh.clear();
         });
@@ -215,27 +212,10 @@ fn Meeting(room: RoomName) -> impl IntoView {
         problem.set(None);
         leptos::task::spawn_local(async move {
             if camera.get_untracked().is_none() {
-                let request = CameraRequest {
-                    audio: true,
-                    ..CameraRequest::default()
-                };
-                match open_camera(&request).await {
-                    Ok(stream) => camera.set(Some(stream)),
-                    Err(no_camera) => match open_microphone().await {
-                        Ok(stream) => {
-                            camera_off.set(true);
-                            camera.set(Some(stream));
-                            notice.set(Some(format!(
-                                "{} Joining with the microphone only.",
-                                no_camera.message()
-                            )));
-                        }
-                        Err(_) => notice.set(Some(format!(
-                            "{} Joining to watch and chat.",
-                            no_camera.message()
-                        ))),
-                    },
-                }
+                let opened = open_for_call().await;
+                camera_off.set(opened.camera_off);
+                camera.set(opened.stream);
+                notice.set(opened.notice);
             }
             joined_as.set(Some(name));
             join();
@@ -243,7 +223,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     };
     let leave = move |_| {
         let _ = socket.with_value(|s| s.emit::<Leave>(Nothing));
-        seat.set_value(Seat::Out);
+        seat.leave();
         joined_as.set(None);
         mesh.clear();
         chat.set(Vec::new());
@@ -264,14 +244,6 @@ fn Meeting(room: RoomName) -> impl IntoView {
         clear();
     };
 
-    let config = LocalResource::new(get_site_config);
-    let share = move || {
-        let config = config.get()?.unwrap_or_default();
-        let location = window().location();
-        let (origin, host) = (location.origin().ok()?, location.hostname().ok()?);
-        let base = phone_base(&config, &origin, &host).base;
-        Some(format!("{base}/meet?room={}", room.get_value()))
-    };
     let in_room = move || joined_as.with(Option::is_some);
 
     view! {
@@ -327,13 +299,8 @@ fn Meeting(room: RoomName) -> impl IntoView {
                     <Composer send=say can_send=Signal::stored(true)/>
                 </div>
             </Show>
-            {move || share().map(|url| view! {
-                <details class="share">
-                    <summary>"Invite someone: this room's link and QR code"</summary>
-                    <div class="qr" data-testid="room-qr" inner_html=qr_svg(&url).unwrap_or_default()></div>
-                    <p class="url"><a data-testid="room-url" href=url.clone()>{url.clone()}</a></p>
-                </details>
-            })}
+            <Invite path=Signal::derive(move || format!("/meet?room={}", room.get_value()))
+                summary="Invite someone: this room's link and QR code" open=false/>
         </section>
     }
 }

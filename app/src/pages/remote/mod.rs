@@ -4,7 +4,6 @@
 //! player 2.
 
 mod controller;
-mod link;
 mod squash;
 
 use std::time::Duration;
@@ -14,11 +13,10 @@ use leptos::prelude::*;
 pub use controller::ControllerPage;
 
 use crate::components::browser::use_interval;
-use crate::components::ConnectionBadge;
+use crate::components::{phone_base, qr_svg, ConnectionBadge};
 use crate::config::get_site_config;
 use crate::protocol::remote::{controller_path, Player, Remote, Steer, Update};
 use crate::socketio::use_socket;
-pub(crate) use link::{phone_base, qr_svg};
 use squash::SquashGame;
 
 /// A controller counts as "sending" for this long after its last update, in milliseconds

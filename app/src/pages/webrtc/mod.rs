@@ -7,7 +7,7 @@ pub mod simple;
 use leptos::prelude::*;
 
 use crate::components::{ConnectionBadge, PeerPicker, VideoView};
-use crate::config::IceServer;
+use crate::config::{get_site_config, IceServer};
 use crate::connection::ConnectionState;
 use crate::protocol::signal::Signalling;
 use crate::protocol::PeerId;
@@ -94,6 +94,7 @@ pub fn SenderLayout(
         <section class="webrtc">
             <h1>{title}</h1>
             <ConnectionBadge state=state/>
+            <PublicLobbyNote/>
             {move || problem.get().map(|p| view! { <p class="warning" role="alert">{p}</p> })}
             <VideoView stream=camera label="My camera" local=true/>
             <PeerPicker others=others choose=call/>
@@ -112,9 +113,28 @@ pub fn ReceiverLayout(title: &'static str, side: ReceiverSide) -> impl IntoView 
         <section class="webrtc">
             <h1>{title}</h1>
             <ConnectionBadge state=state/>
+            <PublicLobbyNote/>
             <p class="muted">"Your id: " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
             <VideoView stream=remote label="Their camera"/>
             <p class="muted" data-testid="status">{move || status.get()}</p>
         </section>
+    }
+}
+
+/// These pages speak the course's `/signal`, where every client is on one public list. On a
+/// server others can reach (bound beyond loopback, or with `--public-url`), say so, and point
+/// to the private call.
+#[component]
+fn PublicLobbyNote() -> impl IntoView {
+    let config = LocalResource::new(get_site_config);
+    move || {
+        let config = config.get()?.ok()?;
+        let public = !config.loopback_only || config.public_url.is_some();
+        public.then(|| view! {
+            <p class="notice" data-testid="public-lobby">
+                "Everyone on this server can see you here and call you. To talk to one person only, "
+                <a href="/call">"start a private call"</a> "."
+            </p>
+        })
     }
 }

@@ -1,9 +1,11 @@
-//! Which address a phone should open for the controller, and the QR code that carries it.
+//! An invitation to this page for another device: which address it should open, the QR code
+//! that carries it, and a warning when other devices cannot reach this server yet.
 
+use leptos::prelude::*;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-use crate::config::SiteConfig;
+use crate::config::{get_site_config, SiteConfig};
 
 /// The base URL (scheme, host, port) for phones, and what may stop them from using it.
 #[derive(Debug, Clone, PartialEq)]
@@ -12,7 +14,7 @@ pub struct PhoneBase {
     pub warning: Option<String>,
 }
 
-/// Chooses the base URL for the controller link. A page opened on this computer's loopback
+/// Chooses the base URL for a link to another device. A page opened on this computer's loopback
 /// address would hand phones an address that means *the phone*, so it uses the server's LAN
 /// address instead; `--public-url` beats everything.
 pub fn phone_base(config: &SiteConfig, origin: &str, hostname: &str) -> PhoneBase {
@@ -36,8 +38,8 @@ pub fn phone_base(config: &SiteConfig, origin: &str, hostname: &str) -> PhoneBas
         Some(lan) => PhoneBase {
             base: lan.clone(),
             warning: config.loopback_only.then(|| {
-                "This server listens on 127.0.0.1 only, so a phone cannot open this address yet. \
-                 Restart it with: make run ARGS='--bind 0.0.0.0'"
+                "This server listens on 127.0.0.1 only: other devices cannot open this link. \
+                 Restart it for them with: make run ARGS='--bind 0.0.0.0 --tls self-signed'"
                     .to_owned()
             }),
         },
@@ -63,6 +65,41 @@ pub fn qr_svg(url: &str) -> Option<String> {
             .quiet_zone(true)
             .build(),
     )
+}
+
+/// The base URL other devices should use for this server, with its warning (`None` until
+/// the server's facts have arrived).
+pub fn use_phone_base() -> Signal<Option<PhoneBase>> {
+    let config = LocalResource::new(get_site_config);
+    Signal::derive(move || {
+        let config = config.get()?.unwrap_or_default();
+        let location = window().location();
+        let (origin, host) = (location.origin().ok()?, location.hostname().ok()?);
+        Some(phone_base(&config, &origin, &host))
+    })
+}
+
+/// This page's link for another person or device (`path`, e.g. `/meet?room=standup`), as text
+/// and QR code, under `summary`; unfolded while `open`. Test ids `invite-url`, `invite-qr`.
+#[component]
+pub fn Invite(
+    #[prop(into)] path: Signal<String>,
+    summary: &'static str,
+    #[prop(into)] open: Signal<bool>,
+) -> impl IntoView {
+    let base = use_phone_base();
+    move || {
+        let PhoneBase { base, warning } = base.get()?;
+        let url = format!("{base}{}", path.get());
+        Some(view! {
+            <details class="share" prop:open=open>
+                <summary>{summary}</summary>
+                <div class="qr" data-testid="invite-qr" inner_html=qr_svg(&url).unwrap_or_default()></div>
+                <p class="url"><a data-testid="invite-url" href=url.clone()>{url.clone()}</a></p>
+                {warning.map(|w| view! { <p class="warning" data-testid="invite-warning">{w}</p> })}
+            </details>
+        })
+    }
 }
 
 #[cfg(test)]

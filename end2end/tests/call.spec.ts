@@ -1,0 +1,146 @@
+// The private call in real Chromium with fake cameras: a call by its own link, video and sound
+// both ways, chat, the others' switches, a third told the call is full, a reload that comes
+// back, someone opening /call alone seeing nobody, two opening the link at the same moment,
+// and hanging up.
+import { test, expect, Page } from '@playwright/test';
+import { connected, users } from './support';
+
+test.describe.configure({ timeout: 90_000 });
+
+/** Keeps every RTCPeerConnection the page makes in `window.__pcs`, to read its stats. */
+async function keepPeerConnections(page: Page) {
+  await page.addInitScript(() => {
+    const Original = window.RTCPeerConnection;
+    const kept: RTCPeerConnection[] = [];
+    (window as any).__pcs = kept;
+    window.RTCPeerConnection = class extends Original {
+      constructor(config?: RTCConfiguration) {
+        super(config);
+        kept.push(this);
+      }
+    } as typeof RTCPeerConnection;
+  });
+}
+
+/** Bytes of `kind` received by the page's open connections. */
+async function received(page: Page, kind: 'audio' | 'video'): Promise<number> {
+  return page.evaluate(async (kind) => {
+    let bytes = 0;
+    for (const pc of (window as any).__pcs as RTCPeerConnection[]) {
+      if (pc.connectionState !== 'connected') continue;
+      (await pc.getStats()).forEach((s: any) => {
+        if (s.type === 'inbound-rtp' && s.kind === kind) bytes += s.bytesReceived ?? 0;
+      });
+    }
+    return bytes;
+  }, kind);
+}
+
+async function expectMovingVideo(page: Page, label: string) {
+  const video = page.getByTestId(label);
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 20_000 }).toBeGreaterThan(0);
+  const t0 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 }).toBeGreaterThan(t0 + 0.2);
+}
+
+/** Video and sound arrive on `page` (both keep growing). */
+async function hearsAndSees(page: Page) {
+  await expectMovingVideo(page, 'Their camera');
+  for (const kind of ['audio', 'video'] as const) {
+    const before = await received(page, kind);
+    await expect.poll(() => received(page, kind), { message: `${kind} arrives` }).toBeGreaterThan(before);
+  }
+}
+
+/** Starts a call from /call; the path of its link (the link itself names this server). */
+async function startCall(page: Page): Promise<string> {
+  await page.goto('/call');
+  await page.getByRole('button', { name: 'Start a call' }).click();
+  await connected(page);
+  await expect(page.getByTestId('call-state')).toHaveText('Waiting for someone to open the link…');
+  const link = new URL((await page.getByTestId('invite-url').getAttribute('href'))!);
+  expect(link.search).toMatch(/^\?c=[a-z2-7]{26}$/);
+  return `${link.pathname}${link.search}`;
+}
+
+async function inCall(page: Page) {
+  await expect(page.getByTestId('call-state')).toHaveText('In a call', { timeout: 20_000 });
+}
+
+test('a call by its link: both see and hear each other, chat, a third is told it is full, a reload comes back, hanging up', async ({ browser }) => {
+  const [a, b, c, d] = await users(browser, 4);
+  for (const page of [a, b]) await keepPeerConnections(page);
+  const link = await startCall(a);
+  await expect(a.getByTestId('invite-qr').locator('svg')).toBeVisible();
+
+  await b.goto(link);
+  await inCall(a);
+  await inCall(b);
+  await hearsAndSees(a);
+  await hearsAndSees(b);
+
+  await a.getByLabel('Message').fill('hello from a');
+  await a.getByRole('button', { name: 'Send' }).click();
+  await expect(b.getByRole('log')).toContainText('hello from a');
+  await b.getByLabel('Message').fill('and from b');
+  await b.getByRole('button', { name: 'Send' }).click();
+  await expect(a.getByRole('log')).toContainText('and from b');
+  await b.getByRole('button', { name: 'Mute' }).click();
+  await expect(a.getByTestId('their-state')).toHaveText('They are muted.');
+
+  // C opens /call on its own: nobody is listed, and its call is another one.
+  await c.goto('/call');
+  await expect(c.getByRole('button', { name: 'Start a call' })).toBeVisible();
+  await expect(c.locator('body')).not.toContainText('Who to call');
+  expect(await startCall(c)).not.toBe(link);
+
+  // D opens A's link while A and B talk.
+  await d.goto(link);
+  await expect(d.getByTestId('problem')).toContainText('This call is full');
+  await expect(a.getByTestId('call-state')).toHaveText('In a call');
+
+  // B reloads: the call resumes.
+  await b.reload();
+  await inCall(b);
+  await inCall(a);
+  await hearsAndSees(a);
+  await hearsAndSees(b);
+
+  await b.getByRole('button', { name: 'Hang up' }).click();
+  await expect(b.getByTestId('call-state')).toHaveText('You are not in the call.');
+  await expect(a.getByTestId('notice')).toHaveText('The other person left the call.');
+  await expect(a.getByTestId('call-state')).toHaveText('Waiting for someone to open the link…');
+  // And comes back.
+  await b.getByRole('button', { name: 'Rejoin' }).click();
+  await inCall(a);
+  await inCall(b);
+});
+
+test('the other page closing leaves the call waiting for them', async ({ browser }) => {
+  const [a, b] = await users(browser, 2);
+  const link = await startCall(a);
+  await b.goto(link);
+  await inCall(a);
+  await b.context().close();
+  await expect(a.getByTestId('notice')).toHaveText('The other person left the call.');
+  await expect(a.getByTestId('call-state')).toHaveText('Waiting for someone to open the link…');
+});
+
+test('two opening the same link at the same moment end in one working call', async ({ browser }) => {
+  const [a, b] = await users(browser, 2);
+  const link = `/call?c=${'samemoment'.padEnd(26, 'a')}`;
+  await Promise.all([a.goto(link), b.goto(link)]);
+  await inCall(a);
+  await inCall(b);
+  await expectMovingVideo(a, 'Their camera');
+  await expectMovingVideo(b, 'Their camera');
+  await a.getByLabel('Message').fill('one call, not two');
+  await a.getByRole('button', { name: 'Send' }).click();
+  await expect(b.getByRole('log')).toContainText('one call, not two');
+});
+
+test('a malformed link is explained and offers a call of ones own', async ({ page }) => {
+  await page.goto('/call?c=short');
+  await expect(page.getByTestId('problem')).toContainText('That call link is not valid');
+  await expect(page.getByRole('button', { name: 'Start a call' })).toBeVisible();
+});
