@@ -149,3 +149,16 @@ test('five who click Join at once: four see each other, one is told the room is 
     console.log(`room ${r}: ${Date.now() - t0} ms`);
   }
 });
+
+test('New meeting makes a room nobody can guess, and a named room says anyone may join it', async ({ page }) => {
+  await page.goto('/meet');
+  await expect(page.getByText('open to anyone who knows or guesses the name')).toBeVisible();
+  await page.getByRole('button', { name: 'New meeting' }).click();
+  await expect(page).toHaveURL(/\/meet\?room=[a-z2-7]{26}$/);
+  const first = page.url();
+  await page.goto('/meet');
+  await page.getByRole('button', { name: 'New meeting' }).click();
+  await expect(page).toHaveURL(/\/meet\?room=[a-z2-7]{26}$/);
+  expect(page.url()).not.toBe(first);
+  await expect(page.getByTestId('invite-url')).toHaveAttribute('href', /\/meet\?room=[a-z2-7]{26}$/);
+});

@@ -1,6 +1,6 @@
 // WebRTC with Chromium's fake camera, on loopback only (no ICE servers needed).
 import { test, expect, Page, Browser } from '@playwright/test';
-import { connected, users } from './support';
+import { connected, OwnServer, users } from './support';
 
 // Real media in several browser pages at once is heavy on a two-core machine: give each test
 // room to breathe.
@@ -64,4 +64,24 @@ test('a denied camera is explained on the page', async ({ browser }) => {
   });
   await page.goto('/webcam');
   await expect(page.getByTestId('camera-problem')).toContainText('Camera access was denied');
+});
+
+test('on a server others can reach, the course pages say everyone can see them and point to a private call', async ({ browser, page }) => {
+  // The shared test server listens on loopback only: no such line there.
+  await page.goto('/webrtc/receiver');
+  await connected(page);
+  await expect(page.getByTestId('public-lobby')).toHaveCount(0);
+  const server = new OwnServer(4186, ['--public-url', 'https://switchboard.example.org', '--no-ice-servers']);
+  await server.start();
+  try {
+    const [visitor] = await users(browser, 1);
+    for (const path of ['/webrtc/sender', '/webrtc/peer-receiver']) {
+      await visitor.goto(`${server.url}${path}`);
+      await expect(visitor.getByTestId('public-lobby')).toContainText('Everyone on this server can see you');
+      await visitor.getByRole('link', { name: 'start a private call' }).click();
+      await expect(visitor.getByRole('button', { name: 'Start a call' })).toBeVisible();
+    }
+  } finally {
+    await server.stop();
+  }
 });
