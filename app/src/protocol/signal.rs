@@ -130,8 +130,9 @@ pub struct IceCandidate {
     pub username_fragment: Option<String>,
 }
 
-/// What a `Peer` sends through `signal`, in simple-peer's format, plus two call-control
-/// messages of Switchboard's (`bye`, `busy`) that simple-peer peers simply ignore.
+/// What a `Peer` sends through `signal`, in simple-peer's format, plus Switchboard's `bye`
+/// (on `/meet` and `/call`: "forget our connection, a new offer follows"), which simple-peer
+/// peers simply ignore.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SignalData {
@@ -144,10 +145,8 @@ pub enum SignalData {
     Candidate {
         candidate: IceCandidate,
     },
-    /// The sender hung up.
+    /// The sender dropped its connection; a new one follows.
     Bye,
-    /// The sender is in another call.
-    Busy,
 }
 
 impl SignalData {
