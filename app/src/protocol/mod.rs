@@ -22,8 +22,9 @@
 //! Every namespace and all of its events are declared in one `events!` block, the only place
 //! an event exists: reading it tells the namespace's path and, for each event, its direction,
 //! its name on the wire, its arguments in wire order, the parser the server reads it with,
-//! how a refusal is answered, and what a relay checks. Each line has a doc comment; the
-//! first declares the namespace, the others one event each (or, for a relay, two):
+//! how a refusal is answered, and what a relay checks. The first declaration is the
+//! namespace, each other one an event (a relay two: what pages send, what the addressee
+//! gets). In a protocol file each carries its doc comment; here plain comments explain:
 //!
 //! ```text
 //! events! {
