@@ -47,6 +47,15 @@ mod sync;
 pub mod tls;
 mod trades;
 
+/// The typed handles of the contract layer, public only for the compile-fail tests
+/// (`server/tests/ui/`), which must name them from outside the crate to show that a handler
+/// or an emit that breaks the wire contract does not compile. Not an API: the rest of
+/// `contract` stays private, so the compiler still reports its dead code.
+#[doc(hidden)]
+pub mod typed {
+    pub use crate::contract::{Cx, Listener, Nsp};
+}
+
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;

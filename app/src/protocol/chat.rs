@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::Receipt;
-use super::{Namespace, PeerId, RawArgs, Rejection, Silent};
+use super::{PeerId, RawArgs, Rejection, Silent};
 
 /// Longest nickname, in characters after trimming.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -189,52 +189,47 @@ pub struct MessageMeta {
     pub at: i64,
 }
 
-/// `/chat`.
-pub struct Chat;
-impl Namespace for Chat {
-    const PATH: &'static str = "/chat";
-}
+events! {
+    /// `/chat`.
+    namespace Chat = "/chat";
 
-client_events!(Chat;
     /// client → server: claim (or change) a nickname; after a reconnect, with the last
     /// message seen (an addition: the course's clients send the name alone).
-    ClaimName = "name" (Nickname, Option<Resume>), parsed by parse_claim, refused with NameError;
+    client ClaimName = "name" (Nickname, Option<Resume>), parsed by parse_claim, refused with NameError;
     /// client → server: say something (only once named); optionally with an id of the
     /// sender's, so that sending it again cannot deliver it twice.
-    SendMessage = "message" (ChatText, Option<Outgoing>), parsed by parse_message, refused with ChatError;
+    client SendMessage = "message" (ChatText, Option<Outgoing>), parsed by parse_message, refused with ChatError;
     /// client → server (addition): started (`true`) or stopped (`false`) typing.
-    Typing = "typing" (bool), parsed by parse_typing, refused with Silent;
-);
+    client Typing = "typing" (bool), parsed by parse_typing, refused with Silent;
 
-server_events!(Chat;
     /// server → the claimant only: the name is yours.
-    NameAccepted = "name" (Nickname);
+    server NameAccepted = "name" (Nickname);
     /// server → the claimant only: why the name was refused.
-    NameError = "nameError" (String);
+    server NameError = "nameError" (String);
     /// server → every client, sender included.
-    Message = "message" (Sender, ChatText);
+    server Message = "message" (Sender, ChatText);
     /// server → the sender only: why a message was refused.
-    ChatError = "chatError" (String);
+    server ChatError = "chatError" (String);
     /// server → a newly named client: the latest messages, oldest first.
-    History = "history" (Vec<HistoryEntry>);
-);
+    server History = "history" (Vec<HistoryEntry>);
 
-server_events!(Chat;
+    // The additions, for clients that connect with `plus` (see `ChatOptions`).
+
     /// server → clients with the additions, instead of `Message`: with the message's id.
-    Said = "message" (Sender, ChatText, MessageMeta);
+    server Said = "message" (Sender, ChatText, MessageMeta);
     /// server → a client with the additions that resumed: exactly the messages it missed.
-    Missed = "missed" (Vec<HistoryEntry>);
+    server Missed = "missed" (Vec<HistoryEntry>);
     /// server → a client with the additions, after its name: who is here.
-    People = "people" (Vec<Nickname>);
+    server People = "people" (Vec<Nickname>);
     /// server → the others with the additions: someone took a name.
-    Joined = "joined" (Nickname);
+    server Joined = "joined" (Nickname);
     /// server → the others with the additions: someone changed their name (old, new).
-    Renamed = "renamed" (Nickname, Nickname);
+    server Renamed = "renamed" (Nickname, Nickname);
     /// server → the others with the additions: someone left.
-    Left = "left" (Nickname);
+    server Left = "left" (Nickname);
     /// server → the others with the additions: someone started or stopped typing.
-    SomeoneTyping = "typing" (Nickname, bool);
-);
+    server SomeoneTyping = "typing" (Nickname, bool);
+}
 
 fn parse_claim(args: &RawArgs) -> Result<(Nickname, Option<Resume>), Rejection> {
     let raw = args

@@ -4,13 +4,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Namespace, RawArgs, Rejection, Silent};
-
-/// `/cursors`.
-pub struct Cursors;
-impl Namespace for Cursors {
-    const PATH: &'static str = "/cursors";
-}
+use super::{RawArgs, Rejection, Silent};
 
 /// How often the server broadcasts every cursor, in milliseconds.
 pub const TICK_MS: u64 = 100;
@@ -103,18 +97,19 @@ impl Delta {
     }
 }
 
-client_events!(Cursors;
+events! {
+    /// `/cursors`.
+    namespace Cursors = "/cursors";
+
     /// client → server: my pointer is here. A bad position is ignored, as the seed's
     /// contract says: the stored one stays as it was.
-    Move = "update" (Position), parsed by parse_move, refused with Silent;
-);
+    client Move = "update" (Position), parsed by parse_move, refused with Silent;
 
-server_events!(Cursors;
     /// server → everyone, every [`TICK_MS`]: all cursors.
-    Update = "update" (CursorMap);
+    server Update = "update" (CursorMap);
     /// server → compact clients, on ticks when something changed.
-    DeltaEvent = "delta" (Delta);
-);
+    server DeltaEvent = "delta" (Delta);
+}
 
 /// One object whose `x` and `y` are numbers in [0, 1] (other fields are ignored).
 fn parse_move(args: &RawArgs) -> Result<(Position,), Rejection> {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClientEvent, Event, Namespace, Nothing, RawArgs, Rejection, ServerEvent, Silent};
+use super::{RawArgs, Rejection, Silent};
 
 /// How many segments the board keeps; the oldest go first.
 pub const BOARD_SEGMENTS: usize = 20_000;
@@ -78,46 +78,21 @@ impl Segment {
     }
 }
 
-/// `/draw`.
-pub struct Draw;
-impl Namespace for Draw {
-    const PATH: &'static str = "/draw";
-}
+events! {
+    /// `/draw`.
+    namespace Draw = "/draw";
 
-client_events!(Draw;
     /// client → server: a piece of line, for everyone else and the board.
-    Drawing = "drawing" (Segment), parsed by Segment::from_args, refused with Silent;
-);
+    client Drawing = "drawing" (Segment), parsed by Segment::from_args, refused with Silent;
+    /// client → server: empty the board, for everyone (no arguments; any are ignored).
+    client Clear = "clear" Nothing, refused with Silent;
 
-server_events!(Draw;
     /// server → every other client: a piece of line someone drew.
-    Drawn = "drawing" (Segment);
+    server Drawn = "drawing" (Segment);
     /// server → a client that just connected: the board, oldest segment first.
-    Board = "board" (Vec<Segment>);
-);
-
-/// client → server: empty the board, for everyone (no arguments; any are ignored).
-pub struct Clear;
-impl Event for Clear {
-    type Namespace = Draw;
-    const NAME: &'static str = "clear";
-}
-impl ClientEvent for Clear {
-    type Args = Nothing;
-    type Refusal = Silent;
-    fn parse(_: &RawArgs) -> Result<Nothing, Rejection> {
-        Ok(Nothing)
-    }
-}
-
-/// server → every client: the board was emptied.
-pub struct Cleared;
-impl Event for Cleared {
-    type Namespace = Draw;
-    const NAME: &'static str = "clear";
-}
-impl ServerEvent for Cleared {
-    type Args = Nothing;
+    server Board = "board" (Vec<Segment>);
+    /// server → every client: the board was emptied.
+    server Cleared = "clear" Nothing;
 }
 
 #[cfg(test)]

@@ -5,10 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::relay::{parse_relay, RelayRules};
 use super::signal::SignalData;
-use super::{ClientEvent, Event, Namespace, Nothing, Payload, PeerId, RawArgs, Rejection};
-use super::{RelayEvent, ServerEvent, Silent};
+use super::{PeerId, RawArgs, Rejection, RelayRules, Silent};
 
 /// How many people a room holds: in a full mesh each sends its camera to every other.
 pub const ROOM_CAPACITY: usize = 4;
@@ -86,84 +84,39 @@ fn read_join(args: &RawArgs) -> Result<(RoomName, MemberName), Rejection> {
     Ok((RoomName::parse(&room)?, MemberName::parse(&name)?))
 }
 
-/// `/meet`.
-pub struct Meet;
-impl Namespace for Meet {
-    const PATH: &'static str = "/meet";
-}
-
-client_events!(Meet;
-    /// client → server: join a room (leaving the one it was in, if any).
-    Join = "join" (RoomName, MemberName), parsed by read_join, refused with MeetError;
-);
-
-server_events!(Meet;
-    /// server → a client: why it cannot join (the room is full, a bad name, ...).
-    MeetError = "meetError" (String);
-    /// server → a client that joined: its room, as it is.
-    Joined = "room" (RoomView);
-    /// server → the others in the room: someone joined.
-    MemberJoined = "joined" (Member);
-    /// server → the others in the room: someone left (or its page closed).
-    MemberLeft = "left" (PeerId);
-);
-
-/// client → server: leave the room (no arguments; closing the page does the same).
-pub struct Leave;
-impl Event for Leave {
-    type Namespace = Meet;
-    const NAME: &'static str = "leave";
-}
-impl ClientEvent for Leave {
-    type Args = Nothing;
-    type Refusal = Silent;
-    fn parse(_: &RawArgs) -> Result<Nothing, Rejection> {
-        Ok(Nothing)
-    }
-}
-
 /// Largest relayed signal, in bytes of JSON (as on `/signal`).
 pub const MAX_SIGNAL_BYTES: usize = 32 * 1024;
 
-/// client → server: a WebRTC signal for another member of the room: `signal`(peerId, data).
-pub struct SendSignal;
-impl Event for SendSignal {
-    type Namespace = Meet;
-    const NAME: &'static str = "signal";
-}
-impl ClientEvent for SendSignal {
-    type Args = (PeerId, Payload<SignalData>);
-    type Refusal = Silent;
-    fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
-        parse_relay(args, &Self::RULES)
-    }
-}
-impl RelayEvent for SendSignal {
-    type Data = SignalData;
-    type Delivered = Signal;
-    const RULES: RelayRules = RelayRules {
-        what: "A signal",
-        max_bytes: MAX_SIGNAL_BYTES,
-        null_allowed: false,
-        unknown_target: "That member is not in your room.",
-    };
-    fn delivered(
-        _to: PeerId,
-        data: Payload<SignalData>,
-        from: PeerId,
-    ) -> (PeerId, Payload<SignalData>) {
-        (from, data)
-    }
-}
+/// How a signal between members is checked.
+const SIGNAL_RULES: RelayRules = RelayRules {
+    what: "A signal",
+    max_bytes: MAX_SIGNAL_BYTES,
+    null_allowed: false,
+    unknown_target: "That member is not in your room.",
+};
 
-/// server → the member named: `signal`(senderId, data), the data untouched.
-pub struct Signal;
-impl Event for Signal {
-    type Namespace = Meet;
-    const NAME: &'static str = "signal";
-}
-impl ServerEvent for Signal {
-    type Args = (PeerId, Payload<SignalData>);
+events! {
+    /// `/meet`.
+    namespace Meet = "/meet";
+
+    /// client → server: join a room (leaving the one it was in, if any).
+    client Join = "join" (RoomName, MemberName), parsed by read_join, refused with MeetError;
+    /// client → server: leave the room (no arguments; closing the page does the same).
+    client Leave = "leave" Nothing, refused with Silent;
+    /// client → server: a WebRTC signal for another member of the room: `signal`(peerId, data).
+    relay SendSignal = "signal" (PeerId, Payload<SignalData>), checked by SIGNAL_RULES,
+        refused with Silent,
+        /// server → the member named: `signal`(senderId, data), the data untouched.
+        delivered as Signal (from, data);
+
+    /// server → a client: why it cannot join (the room is full, a bad name, ...).
+    server MeetError = "meetError" (String);
+    /// server → a client that joined: its room, as it is.
+    server Joined = "room" (RoomView);
+    /// server → the others in the room: someone joined.
+    server MemberJoined = "joined" (Member);
+    /// server → the others in the room: someone left (or its page closed).
+    server MemberLeft = "left" (PeerId);
 }
 
 /// What members tell each other over their data channels (the server never sees it).
@@ -179,6 +132,7 @@ pub enum PeerMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ClientEvent;
     use serde_json::json;
 
     #[test]

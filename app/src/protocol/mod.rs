@@ -4,31 +4,11 @@
 //! one marker type per event: [`ClientEvent`]s go from a page to the server and own the one
 //! parser the server reads them with; [`ServerEvent`]s go from the server to pages. Both ends
 //! send and receive only through these types, so an event name, an argument order, a
-//! direction or a namespace cannot drift between them: a mismatch does not compile.
+//! direction or a namespace cannot drift between them: a mismatch does not compile, with an
+//! error that says why (the compile-fail tests in `app/tests/ui/` and `server/tests/ui/`
+//! show each one).
 //!
-//! A page cannot listen to an event only clients send:
-//! ```compile_fail,E0277
-//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
-//! use app::protocol::chat::SendMessage; // client → server
-//! socket.on::<SendMessage>(|_| {});
-//! # }
-//! ```
-//! nor send one that only the server sends:
-//! ```compile_fail,E0277
-//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
-//! use app::protocol::chat::{ChatText, Message, Nickname, Sender}; // server → client
-//! let from = Sender { id: "x".into(), name: Nickname::parse("Ada").unwrap() };
-//! let _ = socket.emit::<Message>((from, ChatText::parse("hi").unwrap()));
-//! # }
-//! ```
-//! nor use an event of another namespace:
-//! ```compile_fail,E0271
-//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
-//! use app::protocol::simple_chat::Message; // a `/simple-chat` event
-//! socket.on::<Message>(|_| {});
-//! # }
-//! ```
-//! while the right combinations do:
+//! A page listens to its namespace's server events and emits its client events:
 //! ```
 //! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
 //! use app::protocol::chat::{ChatText, Message, SendMessage};
@@ -36,34 +16,72 @@
 //! let _ = socket.emit::<SendMessage>((ChatText::parse("hi").unwrap(), None));
 //! # }
 //! ```
+//!
+//! # Declaring a namespace: `events!`
+//!
+//! Every namespace and all of its events are declared in one `events!` block, the only place
+//! an event exists: reading it tells the namespace's path and, for each event, its direction,
+//! its name on the wire, its arguments in wire order, the parser the server reads it with,
+//! how a refusal is answered, and what a relay checks. The first declaration is the
+//! namespace, each other one an event (a relay two: what pages send, what the addressee
+//! gets). In a protocol file each carries its doc comment; here plain comments explain:
+//!
+//! ```text
+//! events! {
+//!     /// `/meet`.
+//!     namespace Meet = "/meet";
+//!
+//!     // pages → server: arguments, the one parser, how a refusal is answered.
+//!     client Join = "join" (RoomName, MemberName), parsed by read_join, refused with MeetError;
+//!     // pages → server, no arguments (any sent are ignored).
+//!     client Leave = "leave" Nothing, refused with Silent;
+//!     // pages → server → the one socket named first: the payload is never parsed;
+//!     // `checked by` gives the RelayRules (what, max_bytes, null_allowed, unknown_target).
+//!     relay SendSignal = "signal" (PeerId, Payload<SignalData>), checked by SIGNAL_RULES,
+//!         refused with Silent,
+//!         // the server event the addressee gets, under the same name, and its arguments
+//!         // taken from `to` (the addressee), `data` (the payload) and `from` (the sender).
+//!         delivered as Signal (from, data);
+//!
+//!     // server → pages: arguments in wire order, or `Nothing`.
+//!     server MeetError = "meetError" (String);
+//! }
+//! ```
+//!
+//! - `client Name = "wire" (Arg, ...), parsed by f, refused with R;` — a [`ClientEvent`]:
+//!   `f(&RawArgs) -> Result<(Arg, ...), Rejection>` is its one parser; `R` is an error event
+//!   of the namespace taking `(String)`, or [`Silent`].
+//! - `client Name = "wire" Nothing, refused with R;` — a [`ClientEvent`] without arguments
+//!   ([`Nothing`]); whatever a client sends with it is ignored.
+//! - `relay Name = "wire" (PeerId, Payload<T>), checked by RULES, refused with R,
+//!   delivered as Delivered (to | data | from, ...);` — a [`RelayEvent`] (parsed by
+//!   [`relay::parse_relay`] with its [`RelayRules`]) and the [`ServerEvent`] `Delivered`
+//!   the addressee receives, of the same name, with the listed arguments.
+//! - `server Name = "wire" (Arg, ...);` or `server Name = "wire" Nothing;` — a
+//!   [`ServerEvent`].
+//!
+//! One argument is a 1-tuple on both ends (`(String)` declares `Args = (String,)`).
 
-/// Declares the events a namespace's server sends:
-/// `Name = "wire name" (Arg, ...);` with a doc comment each.
-macro_rules! server_events {
-    ($ns:ty; $( $(#[$doc:meta])* $name:ident = $wire:literal ($($arg:ty),* $(,)?); )*) => { $(
+/// Declares a namespace and every one of its events (see the module documentation).
+///
+/// Each impl is `do_not_recommend`: an event used in the wrong direction is then reported
+/// with the trait's own message alone, not followed by a list of other events.
+macro_rules! events {
+    ($(#[$doc:meta])* namespace $ns:ident = $path:literal; $($events:tt)*) => {
         $(#[$doc])*
-        pub struct $name;
-        impl $crate::protocol::Event for $name {
-            type Namespace = $ns;
-            const NAME: &'static str = $wire;
+        pub struct $ns;
+        impl $crate::protocol::Namespace for $ns {
+            const PATH: &'static str = $path;
         }
-        impl $crate::protocol::ServerEvent for $name {
-            type Args = ($($arg,)*);
-        }
-    )* };
-}
+        events!(@in $ns; $($events)*);
+    };
 
-/// Declares the events a namespace's clients send, each with its one parser and how a
-/// refusal is answered: `Name = "wire name" (Arg, ...), parsed by f, refused with E;`.
-macro_rules! client_events {
-    ($ns:ty; $( $(#[$doc:meta])* $name:ident = $wire:literal ($($arg:ty),* $(,)?),
-        parsed by $parse:path, refused with $refusal:ty; )*) => { $(
-        $(#[$doc])*
-        pub struct $name;
-        impl $crate::protocol::Event for $name {
-            type Namespace = $ns;
-            const NAME: &'static str = $wire;
-        }
+    (@in $ns:ident;) => {};
+
+    (@in $ns:ident; $(#[$doc:meta])* client $name:ident = $wire:literal ($($arg:ty),* $(,)?),
+        parsed by $parse:path, refused with $refusal:ty; $($rest:tt)*) => {
+        events!(@event $ns, $name, $wire, $(#[$doc])*);
+        #[diagnostic::do_not_recommend]
         impl $crate::protocol::ClientEvent for $name {
             type Args = ($($arg,)*);
             type Refusal = $refusal;
@@ -73,7 +91,105 @@ macro_rules! client_events {
                 $parse(args)
             }
         }
-    )* };
+        events!(@in $ns; $($rest)*);
+    };
+
+    (@in $ns:ident; $(#[$doc:meta])* client $name:ident = $wire:literal Nothing,
+        refused with $refusal:ty; $($rest:tt)*) => {
+        events!(@event $ns, $name, $wire, $(#[$doc])*);
+        #[diagnostic::do_not_recommend]
+        impl $crate::protocol::ClientEvent for $name {
+            type Args = $crate::protocol::Nothing;
+            type Refusal = $refusal;
+            fn parse(
+                _: &$crate::protocol::RawArgs,
+            ) -> Result<$crate::protocol::Nothing, $crate::protocol::Rejection> {
+                Ok($crate::protocol::Nothing)
+            }
+        }
+        events!(@in $ns; $($rest)*);
+    };
+
+    (@in $ns:ident; $(#[$doc:meta])* relay $name:ident = $wire:literal
+        (PeerId, Payload<$data:ty>), checked by $rules:expr, refused with $refusal:ty,
+        $(#[$delivered_doc:meta])* delivered as $delivered:ident ($($field:ident),* $(,)?);
+        $($rest:tt)*) => {
+        events!(@event $ns, $name, $wire, $(#[$doc])*);
+        #[diagnostic::do_not_recommend]
+        impl $crate::protocol::ClientEvent for $name {
+            type Args = ($crate::protocol::PeerId, $crate::protocol::Payload<$data>);
+            type Refusal = $refusal;
+            fn parse(
+                args: &$crate::protocol::RawArgs,
+            ) -> Result<Self::Args, $crate::protocol::Rejection> {
+                $crate::protocol::relay::parse_relay(
+                    args,
+                    &<Self as $crate::protocol::RelayEvent>::RULES,
+                )
+            }
+        }
+        #[diagnostic::do_not_recommend]
+        impl $crate::protocol::RelayEvent for $name {
+            type Data = $data;
+            type Delivered = $delivered;
+            const RULES: $crate::protocol::RelayRules = $rules;
+            #[allow(unused_variables)]
+            fn delivered(
+                to: $crate::protocol::PeerId,
+                data: $crate::protocol::Payload<$data>,
+                from: $crate::protocol::PeerId,
+            ) -> ($(relay_arg!(type $field, $data),)*) {
+                ($(relay_arg!($field, to, data, from),)*)
+            }
+        }
+        events!(@event $ns, $delivered, $wire, $(#[$delivered_doc])*);
+        #[diagnostic::do_not_recommend]
+        impl $crate::protocol::ServerEvent for $delivered {
+            type Args = ($(relay_arg!(type $field, $data),)*);
+        }
+        events!(@in $ns; $($rest)*);
+    };
+
+    (@in $ns:ident; $(#[$doc:meta])* server $name:ident = $wire:literal ($($arg:ty),* $(,)?);
+        $($rest:tt)*) => {
+        events!(@event $ns, $name, $wire, $(#[$doc])*);
+        #[diagnostic::do_not_recommend]
+        impl $crate::protocol::ServerEvent for $name {
+            type Args = ($($arg,)*);
+        }
+        events!(@in $ns; $($rest)*);
+    };
+
+    (@in $ns:ident; $(#[$doc:meta])* server $name:ident = $wire:literal Nothing; $($rest:tt)*) => {
+        events!(@event $ns, $name, $wire, $(#[$doc])*);
+        #[diagnostic::do_not_recommend]
+        impl $crate::protocol::ServerEvent for $name {
+            type Args = $crate::protocol::Nothing;
+        }
+        events!(@in $ns; $($rest)*);
+    };
+
+    // The marker type of one event, in either direction.
+    (@event $ns:ident, $name:ident, $wire:literal, $(#[$doc:meta])*) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl $crate::protocol::Event for $name {
+            type Namespace = $ns;
+            const NAME: &'static str = $wire;
+        }
+    };
+}
+
+/// One argument of a relay's delivered event, by name: `to` (the addressee's id), `data`
+/// (the payload, untouched) or `from` (the sender's id, stamped by the server); with `type`,
+/// its type.
+macro_rules! relay_arg {
+    (type to, $data:ty) => { $crate::protocol::PeerId };
+    (type data, $data:ty) => { $crate::protocol::Payload<$data> };
+    (type from, $data:ty) => { $crate::protocol::PeerId };
+    (to, $to:ident, $payload:ident, $from:ident) => { $to };
+    (data, $to:ident, $payload:ident, $from:ident) => { $payload };
+    (from, $to:ident, $payload:ident, $from:ident) => { $from };
 }
 
 /// For a text newtype validated by its `parse(&str) -> Result<Self, Rejection>`: reading it
@@ -119,7 +235,7 @@ use serde::de::{DeserializeOwned, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-pub use relay::{Payload, PeerId, RelayEvent};
+pub use relay::{Payload, PeerId, RelayEvent, RelayRules};
 
 /// A socket.io namespace of the server: one per app.
 pub trait Namespace: 'static {
@@ -135,6 +251,11 @@ pub trait Event: 'static {
 }
 
 /// An event the server sends to pages.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event the server sends",
+    label = "only a `server` event (or a relay's `delivered as`) goes from the server to pages",
+    note = "a `client` or `relay` event goes the other way: pages emit it and the server listens to it"
+)]
 pub trait ServerEvent: Event {
     /// The arguments as a tuple in wire order; a single argument is a 1-tuple, so that an
     /// argument which is itself an array is never mistaken for several arguments.
@@ -144,6 +265,11 @@ pub trait ServerEvent: Event {
 /// An event pages send to the server. The server never trusts a client to send what the
 /// contract says: it reads the raw arguments with [`ClientEvent::parse`], the one parser of
 /// this event, into the same `Args` a page emits.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event pages send",
+    label = "only a `client` or `relay` event goes from pages to the server",
+    note = "a `server` event goes the other way: the server sends it and pages listen to it"
+)]
 pub trait ClientEvent: Event {
     /// The arguments as a tuple in wire order, as domain types (`Nickname`, `Position`, ...).
     type Args: Serialize;

@@ -99,6 +99,10 @@ impl<'de, T> Deserialize<'de> for Payload<T> {
 }
 
 /// A client event whose payload the server delivers to the one socket it names.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a relay",
+    label = "only a `relay` event is delivered to the socket it names"
+)]
 pub trait RelayEvent: ClientEvent<Args = (PeerId, Payload<Self::Data>)> {
     /// What the payload carries.
     type Data;

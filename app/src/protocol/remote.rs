@@ -4,52 +4,31 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::relay::{parse_relay, RelayRules};
-use super::Silent;
-use super::{ClientEvent, Event, Namespace, Payload, PeerId, RawArgs, Rejection, RelayEvent};
-
-/// `/remote`.
-pub struct Remote;
-impl Namespace for Remote {
-    const PATH: &'static str = "/remote";
-}
+use super::{Payload, RelayRules, Silent};
 
 /// Largest relayed data, in bytes of JSON: a control message is a few dozen.
 pub const MAX_DATA_BYTES: usize = 4096;
 
-/// client → server: deliver the data to the socket named first. Controllers that ask for an
-/// acknowledgement learn whether their desktop is there.
-pub struct SendUpdate;
-impl Event for SendUpdate {
-    type Namespace = Remote;
-    const NAME: &'static str = "update";
-}
-impl ClientEvent for SendUpdate {
-    type Args = (PeerId, Payload<Steer>);
-    type Refusal = Silent;
-    fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
-        parse_relay(args, &Self::RULES)
-    }
-}
-impl RelayEvent for SendUpdate {
-    type Data = Steer;
-    type Delivered = Update;
-    const RULES: RelayRules = RelayRules {
-        what: "An update",
-        max_bytes: MAX_DATA_BYTES,
-        null_allowed: false,
-        unknown_target:
-            "No desktop with this id is connected. Scan the code on the desktop page again.",
-    };
-    fn delivered(_to: PeerId, data: Payload<Steer>, _from: PeerId) -> (Payload<Steer>,) {
-        (data,)
-    }
-}
+/// How a controller's updates are checked.
+const UPDATE_RULES: RelayRules = RelayRules {
+    what: "An update",
+    max_bytes: MAX_DATA_BYTES,
+    null_allowed: false,
+    unknown_target:
+        "No desktop with this id is connected. Scan the code on the desktop page again.",
+};
 
-server_events!(Remote;
-    /// server → the target only: the data, unchanged. The server never looks inside it.
-    Update = "update" (Payload<Steer>);
-);
+events! {
+    /// `/remote`.
+    namespace Remote = "/remote";
+
+    /// client → server: deliver the data to the socket named first. Controllers that ask for
+    /// an acknowledgement learn whether their desktop is there.
+    relay SendUpdate = "update" (PeerId, Payload<Steer>), checked by UPDATE_RULES,
+        refused with Silent,
+        /// server → the target only: the data, unchanged. The server never looks inside it.
+        delivered as Update (data);
+}
 
 /// What Switchboard's controller sends: where to steer, as fractions of its screen.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -162,6 +141,7 @@ pub fn controller_path(id: &str, player: Player) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ClientEvent, PeerId, RawArgs};
     use serde_json::json;
 
     #[test]

@@ -6,15 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::relay::{parse_relay, RelayRules};
-use super::{ClientEvent, Event, Namespace, Payload, PeerId, RawArgs, Rejection, RelayEvent};
-use super::{ServerEvent, Silent};
-
-/// `/signal`, the WebRTC signalling server.
-pub struct Signalling;
-impl Namespace for Signalling {
-    const PATH: &'static str = "/signal";
-}
+use super::{RelayRules, Silent};
 
 /// Largest relayed payload, in bytes of JSON: an SDP with its candidates fits several times.
 pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
@@ -37,68 +29,36 @@ pub struct PeerEntry {
 /// Every connected client, keyed by socket id.
 pub type ClientMap = BTreeMap<String, PeerEntry>;
 
-server_events!(Signalling;
-    /// server → everyone, on every connect and disconnect.
-    Clients = "clients" (ClientMap);
-);
+// Each relay goes client → server as `(peerId, payload)` and server → the peer named as
+// `(peerId, payload, senderId)`, the payload untouched.
+events! {
+    /// `/signal`, the WebRTC signalling server.
+    namespace Signalling = "/signal";
 
-/// The relayed events each go client → server as `(peerId, payload)` and server → peer as
-/// `(peerId, payload, senderId)`, the payload untouched.
-macro_rules! relayed_event {
-    ($(#[$doc:meta])* $to_server:ident, $to_client:ident, $name:literal, $payload:ty) => {
-        $(#[$doc])*
-        pub struct $to_server;
-        impl Event for $to_server {
-            type Namespace = Signalling;
-            const NAME: &'static str = $name;
-        }
-        impl ClientEvent for $to_server {
-            type Args = (PeerId, Payload<$payload>);
-            type Refusal = Silent;
-            fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
-                parse_relay(args, &RULES)
-            }
-        }
-        impl RelayEvent for $to_server {
-            type Data = $payload;
-            type Delivered = $to_client;
-            const RULES: RelayRules = RULES;
-            fn delivered(
-                to: PeerId,
-                data: Payload<$payload>,
-                from: PeerId,
-            ) -> (PeerId, Payload<$payload>, PeerId) {
-                (to, data, from)
-            }
-        }
-        /// The same event as the addressee receives it: `(your id, payload, sender id)`.
-        pub struct $to_client;
-        impl Event for $to_client {
-            type Namespace = Signalling;
-            const NAME: &'static str = $name;
-        }
-        impl ServerEvent for $to_client {
-            type Args = (PeerId, Payload<$payload>, PeerId);
-        }
-    };
-}
-
-relayed_event!(
     /// client → server: an SDP offer for `peerId` (the seed's raw flow).
-    PeerOffer, PeerOfferFrom, "peerOffer", SessionDescription
-);
-relayed_event!(
+    relay PeerOffer = "peerOffer" (PeerId, Payload<SessionDescription>), checked by RULES,
+        refused with Silent,
+        /// server → the peer named: an offer, `(your id, offer, sender id)`.
+        delivered as PeerOfferFrom (to, data, from);
     /// client → server: the SDP answer to an offer.
-    PeerAnswer, PeerAnswerFrom, "peerAnswer", SessionDescription
-);
-relayed_event!(
+    relay PeerAnswer = "peerAnswer" (PeerId, Payload<SessionDescription>), checked by RULES,
+        refused with Silent,
+        /// server → the peer named: an answer, `(your id, answer, sender id)`.
+        delivered as PeerAnswerFrom (to, data, from);
     /// client → server: an ICE candidate (`null` when gathering is complete).
-    PeerIce, PeerIceFrom, "peerIce", Option<IceCandidate>
-);
-relayed_event!(
+    relay PeerIce = "peerIce" (PeerId, Payload<Option<IceCandidate>>), checked by RULES,
+        refused with Silent,
+        /// server → the peer named: a candidate, `(your id, candidate, sender id)`.
+        delivered as PeerIceFrom (to, data, from);
     /// client → server: any signal of a [`crate::webrtc::Peer`] (the simple-peer flow).
-    SignalEvent, SignalFrom, "signal", SignalData
-);
+    relay SignalEvent = "signal" (PeerId, Payload<SignalData>), checked by RULES,
+        refused with Silent,
+        /// server → the peer named: a signal, `(your id, signal, sender id)`.
+        delivered as SignalFrom (to, data, from);
+
+    /// server → everyone, on every connect and disconnect.
+    server Clients = "clients" (ClientMap);
+}
 
 /// An SDP offer or answer, as `RTCSessionDescription.toJSON()` writes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -181,6 +141,7 @@ impl From<SessionDescription> for SignalData {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::{ClientEvent, Payload, PeerId, RawArgs};
     use serde_json::json;
 
     #[test]

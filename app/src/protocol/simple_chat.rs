@@ -4,22 +4,16 @@
 //! with `chatError` to the sender only, as in `/chat`.
 
 use super::chat::ChatText;
-use super::Namespace;
 
-/// `/simple-chat`.
-pub struct SimpleChat;
-impl Namespace for SimpleChat {
-    const PATH: &'static str = "/simple-chat";
-}
+events! {
+    /// `/simple-chat`.
+    namespace SimpleChat = "/simple-chat";
 
-client_events!(SimpleChat;
     /// client → server: a line of text to show to everyone.
-    SendMessage = "message" (ChatText), parsed by ChatText::from_args, refused with ChatError;
-);
+    client SendMessage = "message" (ChatText), parsed by ChatText::from_args, refused with ChatError;
 
-server_events!(SimpleChat;
     /// server → every client, sender included: the text, unchanged.
-    Message = "message" (ChatText);
+    server Message = "message" (ChatText);
     /// server → the sender only: why a message was refused.
-    ChatError = "chatError" (String);
-);
+    server ChatError = "chatError" (String);
+}

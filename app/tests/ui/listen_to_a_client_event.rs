@@ -1,0 +1,9 @@
+//! A page cannot listen to an event that only pages send.
+use app::protocol::chat::{Chat, SendMessage};
+use app::socketio::Socket;
+
+fn page(socket: Socket<Chat>) {
+    socket.on::<SendMessage>(|_| {});
+}
+
+fn main() {}
