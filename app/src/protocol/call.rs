@@ -7,10 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::chat::SessionKey;
-use super::relay::{parse_relay, RelayRules};
 use super::signal::SignalData;
-use super::{ClientEvent, Event, Namespace, Nothing, Payload, PeerId, RawArgs, Rejection};
-use super::{RelayEvent, ServerEvent, Silent};
+use super::{PeerId, RawArgs, Rejection, RelayRules, Silent};
 
 /// How many people a call holds.
 pub const CALL_CAPACITY: usize = 2;
@@ -64,91 +62,48 @@ fn read_join(args: &RawArgs) -> Result<(CallId, Option<SessionKey>), Rejection> 
     Ok((CallId::parse(&call)?, session))
 }
 
-/// `/call`.
-pub struct Call;
-impl Namespace for Call {
-    const PATH: &'static str = "/call";
-}
-
-client_events!(Call;
-    /// client → server: join the call (one call per connection).
-    Join = "join" (CallId, Option<SessionKey>), parsed by read_join, refused with CallError;
-);
-
-server_events!(Call;
-    /// server → a client: why it cannot join or signal (the call is full, a bad id, ...).
-    CallError = "callError" (String);
-    /// server → a client that joined: the call, as it is.
-    Joined = "call" (CallView);
-    /// server → the other member: someone joined.
-    MemberJoined = "joined" (PeerId);
-    /// server → the other member: someone left (hung up, or its page closed).
-    MemberLeft = "left" (PeerId);
-);
-
-/// client → server: leave the call (no arguments; closing the page does the same).
-pub struct Leave;
-impl Event for Leave {
-    type Namespace = Call;
-    const NAME: &'static str = "leave";
-}
-impl ClientEvent for Leave {
-    type Args = Nothing;
-    type Refusal = Silent;
-    fn parse(_: &RawArgs) -> Result<Nothing, Rejection> {
-        Ok(Nothing)
-    }
-}
-
 /// Largest relayed signal, in bytes of JSON (as on `/signal`).
 pub const MAX_SIGNAL_BYTES: usize = 32 * 1024;
 
-/// client → server: a WebRTC signal for the other member: `signal`(peerId, data). Addressed
-/// to anyone else, it is dropped and the sender gets `callError`.
-pub struct SendSignal;
-impl Event for SendSignal {
-    type Namespace = Call;
-    const NAME: &'static str = "signal";
-}
-impl ClientEvent for SendSignal {
-    type Args = (PeerId, Payload<SignalData>);
-    type Refusal = CallError;
-    fn parse(args: &RawArgs) -> Result<Self::Args, Rejection> {
-        parse_relay(args, &Self::RULES)
-    }
-}
-impl RelayEvent for SendSignal {
-    type Data = SignalData;
-    type Delivered = Signal;
-    const RULES: RelayRules = RelayRules {
-        what: "A signal",
-        max_bytes: MAX_SIGNAL_BYTES,
-        null_allowed: false,
-        unknown_target: "That person is not in your call.",
-    };
-    fn delivered(
-        _to: PeerId,
-        data: Payload<SignalData>,
-        from: PeerId,
-    ) -> (PeerId, Payload<SignalData>) {
-        (from, data)
-    }
-}
+/// How a signal to the other member is checked.
+const SIGNAL_RULES: RelayRules = RelayRules {
+    what: "A signal",
+    max_bytes: MAX_SIGNAL_BYTES,
+    null_allowed: false,
+    unknown_target: "That person is not in your call.",
+};
 
-/// server → the other member: `signal`(senderId, data), the data untouched.
-pub struct Signal;
-impl Event for Signal {
-    type Namespace = Call;
-    const NAME: &'static str = "signal";
-}
-impl ServerEvent for Signal {
-    type Args = (PeerId, Payload<SignalData>);
+events! {
+    /// `/call`.
+    namespace Call = "/call";
+
+    /// client → server: join the call (one call per connection).
+    client Join = "join" (CallId, Option<SessionKey>), parsed by read_join, refused with CallError;
+    /// client → server: leave the call (no arguments; closing the page does the same).
+    client Leave = "leave" Nothing, refused with Silent;
+    /// client → server: a WebRTC signal for the other member: `signal`(peerId, data).
+    /// Addressed to anyone else, it is dropped and the sender gets `callError`.
+    relay SendSignal = "signal" (PeerId, Payload<SignalData>), checked by SIGNAL_RULES,
+        refused with CallError,
+        /// server → the other member: `signal`(senderId, data), the data untouched.
+        delivered as Signal (from, data);
+
+    /// server → a client: why it cannot join or signal (the call is full, a bad id, ...).
+    server CallError = "callError" (String);
+    /// server → a client that joined: the call, as it is.
+    server Joined = "call" (CallView);
+    /// server → the other member: someone joined.
+    server MemberJoined = "joined" (PeerId);
+    /// server → the other member: someone left (hung up, or its page closed).
+    server MemberLeft = "left" (PeerId);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    use crate::protocol::ClientEvent;
 
     #[test]
     fn call_ids_are_long_and_plain() {
