@@ -160,7 +160,9 @@ fn InCall(call: CallId) -> impl IntoView {
     };
     let news = move |news: CallNews| match seat.news(news) {
         Some(CallNews::Joined(id)) => {
-            if mesh.add(them(id), false) {
+            // A new face clears "The other person left the call."
+            let new = mesh.add(them(id), false);
+            if new {
                 notice.set(None);
             }
         }
