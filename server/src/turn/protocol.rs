@@ -36,8 +36,9 @@ const DEFAULT_LIFETIME: Duration = Duration::from_secs(600);
 const NONCE_LIFETIME: u64 = 600;
 /// The largest payload relayed (a WebRTC packet is under 1 500 bytes).
 pub const MAX_RELAYED: usize = 16 * 1024;
-/// Channel numbers a client may bind (RFC 8656 §12).
-const CHANNELS: std::ops::RangeInclusive<u16> = 0x4000..=0x4FFF;
+/// Channel numbers a client may bind: RFC 8656 §12 narrowed them to 0x4000-0x4FFF, but
+/// RFC 5766 allowed up to 0x7FFF and coturn's own client still picks from there.
+const CHANNELS: std::ops::RangeInclusive<u16> = 0x4000..=0x7FFF;
 
 /// Opens the relay's sockets: the listener does it for real, the tests pretend.
 pub trait RelaySockets {
