@@ -417,7 +417,12 @@ impl Metrics {
             &mut std::iter::once((String::new(), seconds(self.tick_micros_max.load(Relaxed)))),
         );
         self.relay.render(&mut |name, kind, help, value| {
-            family(name, kind, help, &mut std::iter::once((String::new(), value)));
+            family(
+                name,
+                kind,
+                help,
+                &mut std::iter::once((String::new(), value)),
+            );
         });
         family(
             "process_resident_memory_bytes",

@@ -111,7 +111,10 @@ async fn two_allocations_relay_by_indications_and_channels() {
     // Lifetime 0 deletes; the count follows.
     assert_eq!(alice.refresh(0).await, Ok(0));
     assert_eq!(metric(&server, "switchboard_turn_allocations").await, 1.0);
-    assert_eq!(metric(&server, "switchboard_turn_allocations_total").await, 2.0);
+    assert_eq!(
+        metric(&server, "switchboard_turn_allocations_total").await,
+        2.0
+    );
     server.stop().await;
 }
 
@@ -121,10 +124,7 @@ async fn a_peer_outside_gets_data_from_the_relay_socket_and_answers_over_tcp_too
     let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let peer_addr = peer.local_addr().unwrap();
     let (username, password) = credentials(SECRET, "carol", unix_now(), 3600);
-    for mut carol in [
-        TurnClient::udp(turn).await,
-        TurnClient::tcp(turn).await,
-    ] {
+    for mut carol in [TurnClient::udp(turn).await, TurnClient::tcp(turn).await] {
         carol = carol.with_credentials(&username, &password);
         let relay = carol.allocate().await.expect("allocate");
         carol.channel_bind(peer_addr, 0x4001).await.unwrap();
@@ -193,7 +193,9 @@ async fn one_user_holds_only_so_many_allocations() {
     let mut third = client(turn, "alice").await;
     assert_eq!(third.allocate().await, Err(486));
     let mut bob = client(turn, "bob").await;
-    bob.allocate().await.expect("another user has his own quota");
+    bob.allocate()
+        .await
+        .expect("another user has his own quota");
     assert_eq!(
         metric(&server, "switchboard_turn_refused_allocations_total").await,
         1.0

@@ -22,7 +22,10 @@ struct Report {
 /// bytes that ChannelBind to each other's relayed addresses (`-y`); `-t` for TCP.
 fn uclient(port: u16, secret: &str, tcp: bool) -> (Output, String) {
     let mut command = Command::new("timeout");
-    command.arg("60").arg("turnutils_uclient").args(["-y", "-c"]);
+    command
+        .arg("60")
+        .arg("turnutils_uclient")
+        .args(["-y", "-c"]);
     if tcp {
         command.arg("-t");
     }

@@ -90,7 +90,10 @@ mod tests {
         assert_eq!(username, "1700003600:alice");
         assert_eq!(password, "LLPLO4qjdVL2qZhwr3eImhn7J20=");
         assert_eq!(password.len(), 28, "20 bytes in base64");
-        assert_ne!(password, credentials("other", "alice", 1_700_000_000, 3600).1);
+        assert_ne!(
+            password,
+            credentials("other", "alice", 1_700_000_000, 3600).1
+        );
     }
 
     #[test]

@@ -42,7 +42,11 @@ impl RelaySockets for Sockets {
             ring::rand::SecureRandom::fill(&rng, &mut bytes).ok()?;
             let mut port = min as u32 + u32::from_le_bytes(bytes) % span;
             if even && port % 2 == 1 {
-                port = if port < max as u32 { port + 1 } else { port - 1 };
+                port = if port < max as u32 {
+                    port + 1
+                } else {
+                    port - 1
+                };
                 if port < min as u32 || port % 2 == 1 {
                     continue;
                 }
@@ -137,7 +141,10 @@ pub async fn run(
 }
 
 /// Runs `step` on the state machine and carries out what it asks.
-fn handle(shared: &Shared, step: impl FnOnce(&mut Turn<Sockets>, &mut Vec<Output<Arc<UdpSocket>>>)) {
+fn handle(
+    shared: &Shared,
+    step: impl FnOnce(&mut Turn<Sockets>, &mut Vec<Output<Arc<UdpSocket>>>),
+) {
     let mut out = Vec::new();
     step(&mut lock(&shared.turn), &mut out);
     for output in out {
@@ -146,7 +153,10 @@ fn handle(shared: &Shared, step: impl FnOnce(&mut Turn<Sockets>, &mut Vec<Output
             Output::Peer { socket, peer, data } => {
                 // UDP: a full socket buffer drops the packet, as the network would.
                 if socket.try_send_to(&data, peer).is_err() {
-                    shared.counters.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    shared
+                        .counters
+                        .dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
             }
             Output::Opened { socket, relay } => {
@@ -167,7 +177,10 @@ fn send_to_client(shared: &Shared, client: Client, data: Vec<u8>) {
             .is_some_and(|writer| writer.try_send(data).is_ok()),
     };
     if !sent {
-        shared.counters.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        shared
+            .counters
+            .dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -183,7 +196,7 @@ async fn udp_loop(shared: Arc<Shared>) {
             addr: from,
         };
         handle(&shared, |turn, out| {
-            turn.from_client(client, &buf[..n], Now::system(), out);
+            turn.receive_from_client(client, &buf[..n], Now::system(), out);
         });
     }
 }
@@ -195,7 +208,7 @@ async fn peer_loop(shared: Arc<Shared>, socket: Arc<UdpSocket>, relay: SocketAdd
             continue;
         };
         handle(&shared, |turn, out| {
-            turn.from_peer(relay, from, &buf[..n], std::time::Instant::now(), out);
+            turn.receive_from_peer(relay, from, &buf[..n], std::time::Instant::now(), out);
         });
     }
 }
@@ -204,7 +217,9 @@ async fn ticker(shared: Arc<Shared>) {
     let mut every_second = tokio::time::interval(Duration::from_secs(1));
     loop {
         every_second.tick().await;
-        handle(&shared, |turn, out| turn.tick(std::time::Instant::now(), out));
+        handle(&shared, |turn, out| {
+            turn.tick(std::time::Instant::now(), out)
+        });
     }
 }
 
@@ -243,11 +258,14 @@ async fn connection(
             loop {
                 match framer.next_frame() {
                     Ok(Some(frame)) => handle(&shared, |turn, out| {
-                        turn.from_client(client, &frame, Now::system(), out);
+                        turn.receive_from_client(client, &frame, Now::system(), out);
                     }),
                     Ok(None) => break,
                     Err(Garbage) => {
-                        shared.counters.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        shared
+                            .counters
+                            .dropped
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         return;
                     }
                 }

@@ -51,12 +51,11 @@ impl Relay {
         http: SocketAddr,
         counters: Arc<RelayCounters>,
     ) -> Result<Relay, StartError> {
-        let (udp, tcp) = bind_both(config.bind, config.turn_port).map_err(|source| {
-            StartError::Bind {
+        let (udp, tcp) =
+            bind_both(config.bind, config.turn_port).map_err(|source| StartError::Bind {
                 addr: SocketAddr::new(config.bind, config.turn_port),
                 source,
-            }
-        })?;
+            })?;
         let addr = udp.local_addr()?;
         let secret =
             credentials::load_or_create_secret(config.turn_secret.as_deref(), &config.data_dir)?;

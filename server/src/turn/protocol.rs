@@ -13,8 +13,8 @@ use stun_types::attribute::{
     UnknownAttributes, Username, XorMappedAddress,
 };
 use stun_types::message::{
-    IntegrityAlgorithm, IntegrityKey, LongTermKeyCredentials, Message, MessageClass,
-    MessageHeader, MessageWriteExt, MessageWriteVec, BINDING,
+    IntegrityAlgorithm, IntegrityKey, LongTermKeyCredentials, Message, MessageClass, MessageHeader,
+    MessageWriteExt, MessageWriteVec, BINDING,
 };
 use stun_types::prelude::{Attribute, AttributeFromRaw, MessageWrite};
 use turn_types::attribute::{
@@ -152,7 +152,7 @@ impl<R: RelaySockets> Turn<R> {
     }
 
     /// Bytes from a client: a STUN message or ChannelData (one whole frame).
-    pub fn from_client(
+    pub fn receive_from_client(
         &mut self,
         client: Client,
         data: &[u8],
@@ -167,7 +167,7 @@ impl<R: RelaySockets> Turn<R> {
     }
 
     /// Bytes a peer sent to the relayed address `relay`.
-    pub fn from_peer(
+    pub fn receive_from_peer(
         &mut self,
         relay: SocketAddr,
         peer: SocketAddr,
@@ -354,12 +354,9 @@ impl<R: RelaySockets> Turn<R> {
             return Err(refuse(self));
         };
         let password = credentials::password(&self.settings.secret, &username);
-        let key = LongTermKeyCredentials::new(
-            username.clone(),
-            password,
-            self.settings.realm.clone(),
-        )
-        .make_key(IntegrityAlgorithm::Sha1);
+        let key =
+            LongTermKeyCredentials::new(username.clone(), password, self.settings.realm.clone())
+                .make_key(IntegrityAlgorithm::Sha1);
         if msg.validate_integrity_with_key(&key).is_err() {
             return Err(refuse(self));
         }
@@ -401,12 +398,7 @@ impl<R: RelaySockets> Turn<R> {
             .collect();
         let Some(tag) = tag else { return false };
         expiry > unix
-            && hmac::verify(
-                &self.nonce_key,
-                format!("{expiry}|{ip}").as_bytes(),
-                &tag,
-            )
-            .is_ok()
+            && hmac::verify(&self.nonce_key, format!("{expiry}|{ip}").as_bytes(), &tag).is_ok()
     }
 
     fn allocate(
@@ -522,8 +514,7 @@ impl<R: RelaySockets> Turn<R> {
     /// Whether the relay may exchange data with `peer` at all: a relayed address of this
     /// relay (delivered inside the process), or an address the policy allows.
     fn peer_allowed(&self, peer: SocketAddr) -> bool {
-        let allowed =
-            self.allocations.is_relay(peer) || self.settings.policy.check(peer).is_ok();
+        let allowed = self.allocations.is_relay(peer) || self.settings.policy.check(peer).is_ok();
         if !allowed {
             self.counters.rejected_peers.fetch_add(1, Relaxed);
         }
@@ -568,7 +559,10 @@ impl<R: RelaySockets> Turn<R> {
         let cap = self.settings.limits.permissions_per_allocation;
         let allocation = self.allocations.get_mut(&client).ok_or(437u16)?;
         allocation.expire(now);
-        let new = peers.iter().filter(|p| !allocation.permits(**p, now)).count();
+        let new = peers
+            .iter()
+            .filter(|p| !allocation.permits(**p, now))
+            .count();
         if allocation.permissions.len() + new > cap {
             return Err(508);
         }
@@ -597,8 +591,10 @@ impl<R: RelaySockets> Turn<R> {
         let peers = self.peers(msg)?;
         let [peer] = peers[..] else { return Err(400) };
         let limits = &self.settings.limits;
-        let (channel_cap, permission_cap) =
-            (limits.channels_per_allocation, limits.permissions_per_allocation);
+        let (channel_cap, permission_cap) = (
+            limits.channels_per_allocation,
+            limits.permissions_per_allocation,
+        );
         let allocation = self.allocations.get_mut(&client).ok_or(437u16)?;
         allocation.expire(now);
         let bound_peer = allocation.channels.get(&number).map(|(p, _)| *p);
@@ -689,7 +685,7 @@ impl<R: RelaySockets> Turn<R> {
         let (relay, socket) = (allocation.relay, allocation.socket.clone());
         if internal {
             // Counted once, where it is delivered.
-            self.from_peer(peer, relay, data, now, out);
+            self.receive_from_peer(peer, relay, data, now, out);
         } else {
             self.count_relayed(data.len());
             out.push(Output::Peer {

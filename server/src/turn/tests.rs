@@ -14,8 +14,7 @@ use stun_types::message::{
 };
 use stun_types::prelude::*;
 use turn_types::attribute::{
-    ChannelNumber, Data, EvenPort, Lifetime, RequestedTransport, XorPeerAddress,
-    XorRelayedAddress,
+    ChannelNumber, Data, EvenPort, Lifetime, RequestedTransport, XorPeerAddress, XorRelayedAddress,
 };
 use turn_types::channel::ChannelData;
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH, SEND};
@@ -116,7 +115,8 @@ impl Harness {
 
     fn send(&mut self, client: Client, data: &[u8]) -> Vec<Output<u16>> {
         let mut out = Vec::new();
-        self.turn.from_client(client, data, self.now, &mut out);
+        self.turn
+            .receive_from_client(client, data, self.now, &mut out);
         out
     }
 
@@ -357,7 +357,10 @@ fn a_stale_nonce_gets_438_with_a_new_one() {
     let (reply, _) = h.ask(udp(1), request(REFRESH, &[], Some(&creds)));
     assert_eq!(code_of(&reply), None);
     // A nonce given to another address is not good here.
-    let (reply, _) = h.ask(udp(1).with_ip([192, 0, 2, 99]), request(REFRESH, &[], Some(&creds)));
+    let (reply, _) = h.ask(
+        udp(1).with_ip([192, 0, 2, 99]),
+        request(REFRESH, &[], Some(&creds)),
+    );
     assert_eq!(code_of(&reply), Some(438));
 }
 
@@ -425,7 +428,12 @@ fn transport_and_even_port() {
     }
     // An unknown comprehension-required attribute: 420 naming it.
     let dont_fragment = RawAttribute::new(0x001A.into(), &[]);
-    let (reply, _) = h.authed(udp(9), &mut alice, ALLOCATE, &[&udp_transport, &dont_fragment]);
+    let (reply, _) = h.authed(
+        udp(9),
+        &mut alice,
+        ALLOCATE,
+        &[&udp_transport, &dont_fragment],
+    );
     let reply = Message::from_bytes(&reply).unwrap();
     assert_eq!(error_code(&reply), Some(420));
     assert!(reply
@@ -468,7 +476,12 @@ fn peers_on_loopback_or_our_ports_are_refused() {
     let mut h = harness(false, Limits::default());
     let mut alice = Creds::new("alice");
     h.allocate(udp(1), &mut alice);
-    for peer in ["127.0.0.1:5000", "127.0.0.1:3478", "0.0.0.0:5000", "224.0.0.1:5000"] {
+    for peer in [
+        "127.0.0.1:5000",
+        "127.0.0.1:3478",
+        "0.0.0.0:5000",
+        "224.0.0.1:5000",
+    ] {
         let peer = peer.parse().unwrap();
         assert_eq!(h.permit(udp(1), &mut alice, peer), Some(403), "{peer}");
         assert_eq!(
@@ -483,7 +496,12 @@ fn peers_on_loopback_or_our_ports_are_refused() {
         Some(443)
     );
     assert_eq!(
-        h.bind_channel(udp(1), &mut alice, "198.51.100.1:5000".parse().unwrap(), 0x3FFF),
+        h.bind_channel(
+            udp(1),
+            &mut alice,
+            "198.51.100.1:5000".parse().unwrap(),
+            0x3FFF
+        ),
         Some(400),
         "channel numbers start at 0x4000"
     );
@@ -501,7 +519,12 @@ fn peers_on_loopback_or_our_ports_are_refused() {
 }
 
 /// Sends a Send indication from `client` to `peer`.
-fn send_indication(h: &mut Harness, client: Client, peer: SocketAddr, data: &[u8]) -> Vec<Output<u16>> {
+fn send_indication(
+    h: &mut Harness,
+    client: Client,
+    peer: SocketAddr,
+    data: &[u8],
+) -> Vec<Output<u16>> {
     let mut msg = Message::builder_indication(SEND, MessageWriteVec::new());
     let tid = msg.transaction_id();
     msg.add_attribute(&XorPeerAddress::new(peer, tid)).unwrap();
@@ -539,7 +562,10 @@ fn two_allocations_relay_to_each_other_by_channel_and_by_indication() {
             .addr(data_indication.transaction_id()),
         relay_a
     );
-    assert_eq!(data_indication.attribute::<Data>().unwrap().data(), b"hello");
+    assert_eq!(
+        data_indication.attribute::<Data>().unwrap().data(),
+        b"hello"
+    );
 
     // B binds a channel to A: A's data now reaches B as ChannelData; B answers on it.
     assert_eq!(h.bind_channel(b, &mut bob, relay_a, 0x4001), None);
@@ -562,7 +588,10 @@ fn two_allocations_relay_to_each_other_by_channel_and_by_indication() {
         panic!("{out:?}")
     };
     assert_eq!(*to, a);
-    assert!(Message::from_bytes(data).is_ok(), "A has no channel: a Data indication");
+    assert!(
+        Message::from_bytes(data).is_ok(),
+        "A has no channel: a Data indication"
+    );
     assert_eq!(h.counters.packets.load(Relaxed), 3, "once per delivery");
 
     // Permissions end after 300 s, channels after 600 s, unless refreshed.
@@ -583,13 +612,22 @@ fn data_to_outside_peers_leaves_by_the_relay_socket_and_answers_come_back() {
     let mut frame = vec![0; 8];
     ChannelData::new(0x4000, b"ping").write_into_unchecked(&mut frame);
     let out = h.send(a, &frame);
-    let [Output::Peer { socket, peer: to, data }] = &out[..] else {
+    let [Output::Peer {
+        socket,
+        peer: to,
+        data,
+    }] = &out[..]
+    else {
         panic!("{out:?}")
     };
-    assert_eq!((*socket, *to, &data[..]), (relay.port(), peer, &b"ping"[..]));
+    assert_eq!(
+        (*socket, *to, &data[..]),
+        (relay.port(), peer, &b"ping"[..])
+    );
 
     let mut out = Vec::new();
-    h.turn.from_peer(relay, peer, b"pong", h.now.at, &mut out);
+    h.turn
+        .receive_from_peer(relay, peer, b"pong", h.now.at, &mut out);
     let [Output::Client(to, frame)] = &out[..] else {
         panic!("{out:?}")
     };
@@ -598,7 +636,8 @@ fn data_to_outside_peers_leaves_by_the_relay_socket_and_answers_come_back() {
     // A stranger without permission is not relayed.
     let mut out = Vec::new();
     let stranger: SocketAddr = "198.51.100.2:5000".parse().unwrap();
-    h.turn.from_peer(relay, stranger, b"spam", h.now.at, &mut out);
+    h.turn
+        .receive_from_peer(relay, stranger, b"spam", h.now.at, &mut out);
     assert!(out.is_empty());
 
     // Over TCP, ChannelData to the client is padded to four bytes.
@@ -609,7 +648,8 @@ fn data_to_outside_peers_leaves_by_the_relay_socket_and_answers_come_back() {
     let relay_t = h.allocate(t, &mut alice);
     assert_eq!(h.bind_channel(t, &mut alice, peer, 0x4000), None);
     let mut out = Vec::new();
-    h.turn.from_peer(relay_t, peer, b"12345", h.now.at, &mut out);
+    h.turn
+        .receive_from_peer(relay_t, peer, b"12345", h.now.at, &mut out);
     let [Output::Client(_, frame)] = &out[..] else {
         panic!("{out:?}")
     };
@@ -716,8 +756,9 @@ fn random_truncated_and_mutated_messages_never_panic() {
             _ => (0..rng.next() % 200).map(|_| rng.next() as u8).collect(),
         };
         let mut out = Vec::new();
-        h.turn.from_client(client, &input, h.now, &mut out);
-        h.turn.from_peer(relay, peer, &input, h.now.at, &mut out);
+        h.turn.receive_from_client(client, &input, h.now, &mut out);
+        h.turn
+            .receive_from_peer(relay, peer, &input, h.now.at, &mut out);
     }
     // Still serving.
     let (reply, _) = h.ask(udp(3), request(BINDING, &[], None));

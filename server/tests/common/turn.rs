@@ -148,9 +148,12 @@ impl TurnClient {
             let key = self.key();
             if let (Some(key), false) = (&key, self.nonce.is_empty()) {
                 let (username, _) = self.credentials.as_ref().expect("credentials");
-                msg.add_attribute(&Username::new(username).unwrap()).unwrap();
-                msg.add_attribute(&Realm::new(&self.realm).unwrap()).unwrap();
-                msg.add_attribute(&Nonce::new(&self.nonce).unwrap()).unwrap();
+                msg.add_attribute(&Username::new(username).unwrap())
+                    .unwrap();
+                msg.add_attribute(&Realm::new(&self.realm).unwrap())
+                    .unwrap();
+                msg.add_attribute(&Nonce::new(&self.nonce).unwrap())
+                    .unwrap();
                 msg.add_message_integrity(&key.clone().into(), IntegrityAlgorithm::Sha1)
                     .unwrap();
             }
