@@ -4,6 +4,7 @@
 #
 #   scripts/tools.sh build     wasm target, Trunk, wasm-bindgen, npm packages (wasm-opt, ...)
 #   scripts/tools.sh test      also Debian's redis-server (the cluster tests start their own)
+#                              and coturn (its turnutils_uclient tests our TURN relay)
 #   scripts/tools.sh browser   also Debian's Chromium, for the Playwright tests
 #   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
@@ -64,6 +65,19 @@ ensure_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
 }
 
+# coturn's test client, turnutils_uclient, for the relay's interop test. The package also
+# installs a turnserver service; the tests never use it, so it is stopped and disabled (only
+# the service, by its own init script: nothing else is killed).
+ensure_coturn() {
+  command -v turnutils_uclient >/dev/null && return
+  apt_install coturn
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now coturn >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/coturn ]; then
+    as_root service coturn stop >/dev/null 2>&1 || true
+  fi
+}
+
 ensure_cluster() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -82,7 +96,7 @@ ensure_browser() {
 
 case "${1:-build}" in
   build) ensure_build_tools ;;
-  test) ensure_build_tools; ensure_redis ;;
+  test) ensure_build_tools; ensure_redis; ensure_coturn ;;
   browser) ensure_build_tools; ensure_redis; ensure_browser ;;
   cluster) ensure_build_tools; ensure_cluster ;;
   *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;

@@ -138,6 +138,61 @@ pub struct Config {
     /// the binary: for development, where `make frontend` rebuilds it.
     #[arg(long, env = "SWITCHBOARD_SITE_DIR")]
     pub site_dir: Option<PathBuf>,
+
+    /// Run a STUN and TURN relay too (UDP and TCP on --turn-port), for calls between
+    /// networks that cannot reach each other directly. Credentials are short-lived (the TURN
+    /// REST scheme, as coturn's use-auth-secret), made from --turn-secret.
+    #[arg(long, env = "SWITCHBOARD_TURN")]
+    pub turn: bool,
+
+    /// The relay's port, UDP and TCP (0 picks a free one).
+    #[arg(long, env = "SWITCHBOARD_TURN_PORT", default_value_t = 3478)]
+    pub turn_port: u16,
+
+    /// The address relayed candidates carry: this machine's public address when it is behind
+    /// a 1:1 NAT (cloud VMs). Default: --bind, or the first LAN address when --bind is 0.0.0.0.
+    #[arg(long, env = "SWITCHBOARD_TURN_PUBLIC_IP")]
+    pub turn_public_ip: Option<IpAddr>,
+
+    /// UDP ports the relay allocates from, MIN-MAX.
+    #[arg(long, env = "SWITCHBOARD_TURN_RELAY_PORTS", default_value = "49152-65535",
+          value_parser = parse_port_range)]
+    pub turn_relay_ports: (u16, u16),
+
+    /// The secret shared with whoever issues credentials (coturn's static-auth-secret).
+    /// Default: one generated on first start and kept in the data directory (0600).
+    #[arg(long, env = "SWITCHBOARD_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// Relay to peers on loopback addresses too (only for tests on one machine, like coturn's
+    /// --allow-loopback-peers).
+    #[arg(long, env = "SWITCHBOARD_TURN_ALLOW_LOOPBACK")]
+    pub turn_allow_loopback: bool,
+
+    /// Seconds the credentials this server issues stay valid (at most a day).
+    #[arg(long, env = "SWITCHBOARD_TURN_CREDENTIAL_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(60..=86_400))]
+    pub turn_credential_ttl: u64,
+
+    /// Allocations the relay holds in all; more are refused (508).
+    #[arg(long, env = "SWITCHBOARD_TURN_MAX_ALLOCATIONS", default_value_t = 1000)]
+    pub turn_max_allocations: usize,
+
+    /// Allocations one user (the user-id of the credentials) may hold; more are refused (486).
+    #[arg(long, env = "SWITCHBOARD_TURN_USER_ALLOCATIONS", default_value_t = 16)]
+    pub turn_user_allocations: usize,
+
+    /// Bandwidth of one allocation, both directions together, in kbit/s; packets beyond it
+    /// are dropped.
+    #[arg(long, env = "SWITCHBOARD_TURN_BANDWIDTH_KBPS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub turn_bandwidth_kbps: u64,
+
+    /// The longest lifetime an allocation gets, in seconds (a client refreshes it before it
+    /// ends); RFC 8656's default lifetime is 600.
+    #[arg(long, env = "SWITCHBOARD_TURN_MAX_LIFETIME", default_value_t = 600,
+          value_parser = clap::value_parser!(u32).range(60..=3600))]
+    pub turn_max_lifetime: u32,
 }
 
 /// Where the trades page gets its market data.
@@ -163,6 +218,17 @@ fn parse_seconds(raw: &str) -> Result<f64, String> {
         .ok()
         .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
         .ok_or_else(|| format!("{raw:?} is not a number of seconds"))
+}
+
+fn parse_port_range(raw: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("{raw:?} is not a port range MIN-MAX, e.g. 49152-65535");
+    let (min, max) = raw.split_once('-').ok_or_else(bad)?;
+    let min: u16 = min.trim().parse().map_err(|_| bad())?;
+    let max: u16 = max.trim().parse().map_err(|_| bad())?;
+    if min == 0 || min > max {
+        return Err(bad());
+    }
+    Ok((min, max))
 }
 
 fn parse_rate_limit(raw: &str) -> Result<(String, crate::contract::Rate), String> {
@@ -249,6 +315,21 @@ mod tests {
         ]);
         assert_eq!(several.ice_servers().len(), 2);
         assert!(Config::try_parse_from(["s", "--ice-server", "ftp:x"]).is_err());
+    }
+
+    #[test]
+    fn turn_is_off_unless_asked_and_takes_a_port_range() {
+        let config = Config::parse_from(["s"]);
+        assert!(!config.turn);
+        assert_eq!(config.turn_port, 3478);
+        assert_eq!(config.turn_relay_ports, (49152, 65535));
+        assert!(!config.turn_allow_loopback);
+        let set = Config::parse_from(["s", "--turn", "--turn-relay-ports", "40000-40100"]);
+        assert!(set.turn);
+        assert_eq!(set.turn_relay_ports, (40000, 40100));
+        for bad in ["40100-40000", "0-10", "40000", "a-b"] {
+            assert!(Config::try_parse_from(["s", "--turn-relay-ports", bad]).is_err());
+        }
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //!   HTTP and WebSocket (the ticker proxy and the demo market).
 //!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
 //!   the order each client sent them, and send only their own namespace's events.
+//! - [`turn`]: the embedded STUN and TURN relay (`--turn`), on its own port; it shares only
+//!   the configuration and the metrics.
 //! - [`cluster`]: cluster mode (`--redis-url`): socketioxide's Redis adapter, and what nodes
 //!   share besides socket.io packets.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] (one process) or
@@ -46,6 +48,7 @@ mod site;
 mod sync;
 pub mod tls;
 mod trades;
+pub mod turn;
 
 /// The typed handles of the contract layer, public only for the compile-fail tests
 /// (`server/tests/ui/`), which must name them from outside the crate to show that a handler
@@ -138,6 +141,8 @@ pub struct Switchboard {
     connection_limits: accept::ConnectionLimits,
     /// What every namespace shares; its counters are also counted by the accept loop.
     shared: Arc<contract::Shared>,
+    /// Where the TURN relay listens (UDP and TCP), with `--turn`; its task is in `background`.
+    turn: Option<SocketAddr>,
 }
 
 /// socket.io as every server configures it, before its adapter is chosen.
@@ -160,8 +165,25 @@ impl Switchboard {
         let chat = ChatState::open(&config.data_dir)?;
         let board = draw::Board::open(&config.data_dir);
         let (service, io) = engine().build_svc();
-        let (server, _ready) = assemble(config, local, service, io, None, (chat, board));
+        let (mut server, _ready) = assemble(config, local, service, io, None, (chat, board));
+        server.start_turn(config, local)?;
         Ok(server)
+    }
+
+    /// Where the TURN relay listens (UDP and TCP), when it runs (`--turn`).
+    pub fn turn_addr(&self) -> Option<SocketAddr> {
+        self.turn
+    }
+
+    /// Starts the TURN relay when `--turn` asks for it, as one of the background tasks.
+    fn start_turn(&mut self, config: &Config, local: SocketAddr) -> Result<(), StartError> {
+        if !config.turn {
+            return Ok(());
+        }
+        let relay = turn::Relay::bind(config, local, self.shared.metrics.relay.clone())?;
+        self.turn = Some(relay.addr);
+        self.background.push(relay.spawn()?);
+        Ok(())
     }
 
     /// One node of a cluster: names, history and everything between nodes go through
@@ -205,6 +227,7 @@ impl Switchboard {
             background,
             connection_limits,
             shared,
+            turn: _,
         } = self;
         let leaving = chat.clone();
         let graceful = async move {
@@ -256,7 +279,8 @@ async fn join_cluster<D: Driver>(
         Arc::new(cluster::DriverBus(driver)),
     ));
     let stores = (ChatState::shared(&cluster), draw::Board::shared(&cluster));
-    let (server, ready) = assemble(config, local, service, io, Some(cluster), stores);
+    let (mut server, ready) = assemble(config, local, service, io, Some(cluster), stores);
+    server.start_turn(config, local)?;
     for namespace in ready {
         namespace
             .await
@@ -365,6 +389,7 @@ where
             header_timeout: Duration::from_secs_f64(config.header_timeout),
         },
         shared,
+        turn: None,
     };
     (server, ready)
 }
@@ -383,7 +408,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
         }
         None => Switchboard::build(&config, local)?,
     };
-    print_urls(&config, local);
+    print_urls(&config, local, server.turn_addr());
     let acceptor = if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         Some(tls::from_files(cert, key)?)
     } else if config.tls == config::TlsMode::SelfSigned {
@@ -395,7 +420,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-fn print_urls(config: &Config, local: SocketAddr) {
+fn print_urls(config: &Config, local: SocketAddr, turn: Option<SocketAddr>) {
     let tls = config.serves_tls();
     println!("\nSwitchboard is running.");
     println!("  On this computer:  {}", net::local_url(local, tls));
@@ -408,6 +433,9 @@ fn print_urls(config: &Config, local: SocketAddr) {
         } else {
             println!("  On your network:   {url}");
         }
+    }
+    if let Some(turn) = turn {
+        println!("  TURN relay:        {turn} (UDP and TCP)");
     }
     if !tls && !lan.is_empty() {
         println!("  Phones need HTTPS for the camera and the gyroscope: add --tls self-signed.");

@@ -21,7 +21,11 @@ async fn main() -> ExitCode {
     // A `.env` file is optional; real environment variables win over it.
     let _ = dotenvy::dotenv();
     let config = Config::parse();
-    let filter = match EnvFilter::try_new(&config.log_level) {
+    // The STUN codec warns about every malformed message it parses: from a hostile client,
+    // that would be a line per packet. The relay counts them instead; a later directive of the
+    // user's (e.g. stun_types=debug) still wins.
+    let directives = format!("stun_types=error,turn_types=error,{}", config.log_level);
+    let filter = match EnvFilter::try_new(&directives) {
         Ok(filter) => filter,
         Err(error) => {
             eprintln!(

@@ -90,6 +90,80 @@ pub struct Metrics {
     input_warnings: LogBudget,
     /// Lines about connections and disconnections: a few dozen a second in full.
     connection_lines: LogBudget,
+    /// The TURN relay's counters (all zero without `--turn`); the relay holds a reference.
+    pub relay: std::sync::Arc<RelayCounters>,
+}
+
+/// What the TURN relay counts (`server/src/turn/`).
+#[derive(Default)]
+pub struct RelayCounters {
+    /// Allocations now.
+    pub allocations: AtomicI64,
+    /// Allocations made since the start.
+    pub allocations_total: AtomicU64,
+    /// Payload bytes relayed, both directions.
+    pub bytes: AtomicU64,
+    /// Packets relayed, both directions.
+    pub packets: AtomicU64,
+    /// Requests refused for their credentials: forged, expired, or another user's.
+    pub rejected_auth: AtomicU64,
+    /// Permissions, channels or sends refused for their peer (loopback, our own ports, ...).
+    pub rejected_peers: AtomicU64,
+    /// Allocations refused for a quota (per user, in all) or no free relay port.
+    pub refused_allocations: AtomicU64,
+    /// Packets dropped: malformed, over an allocation's bandwidth, without permission.
+    pub dropped: AtomicU64,
+}
+
+impl RelayCounters {
+    fn render(&self, family: &mut dyn FnMut(&str, &str, &str, String)) {
+        let read = |counter: &AtomicU64| counter.load(Relaxed).to_string();
+        family(
+            "switchboard_turn_allocations",
+            "gauge",
+            "TURN allocations now.",
+            self.allocations.load(Relaxed).to_string(),
+        );
+        for (name, help, counter) in [
+            (
+                "switchboard_turn_allocations_total",
+                "TURN allocations made.",
+                &self.allocations_total,
+            ),
+            (
+                "switchboard_turn_relayed_bytes_total",
+                "Payload bytes relayed by TURN, both directions.",
+                &self.bytes,
+            ),
+            (
+                "switchboard_turn_relayed_packets_total",
+                "Packets relayed by TURN, both directions.",
+                &self.packets,
+            ),
+            (
+                "switchboard_turn_rejected_auth_total",
+                "TURN requests refused for forged, expired or another user's credentials.",
+                &self.rejected_auth,
+            ),
+            (
+                "switchboard_turn_rejected_peers_total",
+                "TURN permissions, channels or sends refused for their peer address.",
+                &self.rejected_peers,
+            ),
+            (
+                "switchboard_turn_refused_allocations_total",
+                "TURN allocations refused: over a quota, or no free relay port.",
+                &self.refused_allocations,
+            ),
+            (
+                "switchboard_turn_dropped_packets_total",
+                "TURN packets dropped: malformed, over bandwidth, or without permission.",
+                &self.dropped,
+            ),
+        ] {
+            family(name, "counter", help, read(counter));
+        }
+    }
 }
 
 #[derive(Default)]
@@ -342,6 +416,14 @@ impl Metrics {
             "The longest /cursors tick so far.",
             &mut std::iter::once((String::new(), seconds(self.tick_micros_max.load(Relaxed)))),
         );
+        self.relay.render(&mut |name, kind, help, value| {
+            family(
+                name,
+                kind,
+                help,
+                &mut std::iter::once((String::new(), value)),
+            );
+        });
         family(
             "process_resident_memory_bytes",
             "gauge",
@@ -406,6 +488,8 @@ mod tests {
         assert!(text.contains("switchboard_cursor_tick_seconds_sum 0.001500\n"));
         assert!(text.contains("switchboard_cursor_tick_seconds_count 1\n"));
         assert!(text.contains("# TYPE process_resident_memory_bytes gauge"));
+        assert!(text.contains("switchboard_turn_allocations 0\n"));
+        assert!(text.contains("switchboard_turn_rejected_peers_total 0\n"));
         assert!(resident_bytes() > 0);
     }
 }

@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod rooms;
+pub mod turn;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -31,6 +32,8 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 /// A server running in this process on 127.0.0.1 and a free port.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The TURN relay's address (UDP and TCP), when started with `--turn`.
+    pub turn: Option<SocketAddr>,
     data_dir: TempDir,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -73,12 +76,14 @@ impl TestServer {
 
     fn run(server: Switchboard, listener: TcpListener, data_dir: TempDir) -> TestServer {
         let addr = listener.local_addr().expect("addr");
+        let turn = server.turn_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(listener, None, async move {
             let _ = stopped.await;
         }));
         TestServer {
             addr,
+            turn,
             data_dir,
             stop,
             task,

@@ -1,0 +1,194 @@
+//! What keeps the relay from being an open door: quotas, the bandwidth of one allocation, and
+//! which peers it relays to at all.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+/// The relay's quotas and lifetimes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Allocations in all.
+    pub max_allocations: usize,
+    /// Allocations per user-id.
+    pub per_user: usize,
+    /// Bytes per second per allocation, both directions together.
+    pub bytes_per_second: u64,
+    /// The longest lifetime an allocation gets.
+    pub max_lifetime: Duration,
+    /// Permissions one allocation may hold (peers' IP addresses).
+    pub permissions_per_allocation: usize,
+    /// Channels one allocation may bind.
+    pub channels_per_allocation: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_allocations: 1000,
+            per_user: 16,
+            bytes_per_second: 10_000_000 / 8,
+            max_lifetime: Duration::from_secs(600),
+            permissions_per_allocation: 64,
+            channels_per_allocation: 64,
+        }
+    }
+}
+
+/// Which peer addresses the relay sends to. Peers that are relayed addresses of this very
+/// relay are decided by the caller (they are delivered inside the process).
+#[derive(Debug, Clone)]
+pub struct PeerPolicy {
+    /// Relay to loopback peers (tests on one machine).
+    pub allow_loopback: bool,
+    /// This machine's own addresses (its interfaces, the public address, loopback).
+    pub own_ips: HashSet<IpAddr>,
+    /// The ports the server listens on (TURN, HTTP): never a peer on one of our addresses.
+    pub own_ports: Vec<u16>,
+}
+
+/// Why a peer is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerRefused {
+    /// One of the server's own listening ports.
+    OwnPort,
+    /// Loopback, without `--turn-allow-loopback`.
+    Loopback,
+    /// Unspecified, multicast, broadcast or link-local: never a peer.
+    NotUnicast,
+}
+
+impl PeerPolicy {
+    pub fn check(&self, peer: SocketAddr) -> Result<(), PeerRefused> {
+        let ip = canonical(peer.ip());
+        if peer.port() == 0 || !is_unicast(ip) {
+            return Err(PeerRefused::NotUnicast);
+        }
+        if self.own_ports.contains(&peer.port()) && (ip.is_loopback() || self.own_ips.contains(&ip))
+        {
+            return Err(PeerRefused::OwnPort);
+        }
+        if ip.is_loopback() && !self.allow_loopback {
+            return Err(PeerRefused::Loopback);
+        }
+        Ok(())
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+fn is_unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            !(v4.is_unspecified()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_link_local()
+                || v4.octets()[0] == 0
+                || v4.octets()[0] >= 240)
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_unspecified() || v6.is_multicast() || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// A token bucket of bytes: `rate` a second, up to one second's worth at once.
+#[derive(Debug, Clone)]
+pub struct Bucket {
+    rate: u64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    pub fn new(rate: u64, now: Instant) -> Self {
+        Bucket {
+            rate,
+            tokens: rate as f64,
+            last: now,
+        }
+    }
+
+    /// Takes `bytes` if there are that many; false means the packet is over the bandwidth.
+    pub fn take(&mut self, bytes: usize, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate as f64).min(self.rate as f64);
+        if self.tokens >= bytes as f64 {
+            self.tokens -= bytes as f64;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allow_loopback: bool) -> PeerPolicy {
+        PeerPolicy {
+            allow_loopback,
+            own_ips: ["203.0.113.7".parse().unwrap()].into_iter().collect(),
+            own_ports: vec![3478, 3000],
+        }
+    }
+
+    #[test]
+    fn refuses_loopback_unless_allowed_and_our_ports_always() {
+        let strict = policy(false);
+        let tests = policy(true);
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(
+            strict.check(addr("127.0.0.1:5000")),
+            Err(PeerRefused::Loopback)
+        );
+        assert_eq!(strict.check(addr("[::1]:5000")), Err(PeerRefused::Loopback));
+        assert_eq!(
+            strict.check(addr("[::ffff:127.0.0.1]:5000")),
+            Err(PeerRefused::Loopback)
+        );
+        assert_eq!(tests.check(addr("127.0.0.1:5000")), Ok(()));
+        for own in ["127.0.0.1:3478", "127.0.0.1:3000", "203.0.113.7:3000"] {
+            assert_eq!(tests.check(addr(own)), Err(PeerRefused::OwnPort), "{own}");
+        }
+        assert_eq!(strict.check(addr("198.51.100.1:3478")), Ok(()));
+        assert_eq!(strict.check(addr("203.0.113.7:40000")), Ok(()));
+        for never in [
+            "0.0.0.0:5000",
+            "224.0.0.1:5000",
+            "255.255.255.255:5000",
+            "169.254.1.1:5000",
+            "[fe80::1]:5000",
+            "[ff02::1]:5000",
+            "[::]:5000",
+            "198.51.100.1:0",
+        ] {
+            assert_eq!(
+                tests.check(addr(never)),
+                Err(PeerRefused::NotUnicast),
+                "{never}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_bucket_refills_at_its_rate() {
+        let start = Instant::now();
+        let mut bucket = Bucket::new(1000, start);
+        assert!(bucket.take(600, start));
+        assert!(!bucket.take(600, start));
+        assert!(bucket.take(400, start));
+        assert!(!bucket.take(1, start));
+        assert!(bucket.take(500, start + Duration::from_millis(500)));
+        assert!(!bucket.take(2000, start + Duration::from_secs(60)));
+    }
+}

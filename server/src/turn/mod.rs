@@ -1,0 +1,160 @@
+//! The embedded STUN and TURN relay (`--turn`): for calls between networks that cannot reach
+//! each other directly. It shares only the configuration and the metrics with the rest.
+//!
+//! Layout: `credentials` (short-lived REST credentials: the maker the pages' issuer uses, the
+//! check, the secret), `bounds` (quotas, bandwidth, which peers are served), `allocation` (the
+//! state), `protocol` (STUN and TURN as a sans-IO state machine), `listener` (the sockets and
+//! tasks on tokio). Built on the codec crates `stun-types` and `turn-types`.
+//!
+//! Architecture invariant: the relay never sends to a peer the client did not name with
+//! CreatePermission or ChannelBind, and never to loopback (unless `--turn-allow-loopback`),
+//! to non-unicast addresses or to the server's own listening ports.
+
+mod allocation;
+mod bounds;
+pub mod credentials;
+mod listener;
+mod protocol;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::metrics::RelayCounters;
+use crate::StartError;
+
+/// The REALM of the long-term credentials.
+pub(crate) const REALM: &str = "switchboard";
+
+/// A relay bound to its port, ready to run.
+pub(crate) struct Relay {
+    /// Where clients reach it (UDP and TCP).
+    pub addr: SocketAddr,
+    turn: protocol::Turn<listener::Sockets>,
+    udp: std::net::UdpSocket,
+    tcp: std::net::TcpListener,
+    counters: Arc<RelayCounters>,
+    /// A TCP client that sends nothing for this long is closed.
+    idle: Duration,
+    max_connections: usize,
+}
+
+impl Relay {
+    /// Binds the TURN port (UDP and TCP) as `config` says, for a server whose HTTP side
+    /// listens on `http`.
+    pub fn bind(
+        config: &Config,
+        http: SocketAddr,
+        counters: Arc<RelayCounters>,
+    ) -> Result<Relay, StartError> {
+        let (udp, tcp) =
+            bind_both(config.bind, config.turn_port).map_err(|source| StartError::Bind {
+                addr: SocketAddr::new(config.bind, config.turn_port),
+                source,
+            })?;
+        let addr = udp.local_addr()?;
+        let secret =
+            credentials::load_or_create_secret(config.turn_secret.as_deref(), &config.data_dir)?;
+        let relay_ip = config
+            .turn_public_ip
+            .or((!config.bind.is_unspecified()).then_some(config.bind))
+            .or_else(|| crate::net::lan_addresses().first().copied())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let relay_bind = match (config.bind.is_unspecified(), relay_ip) {
+            (false, _) => config.bind,
+            (true, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            (true, IpAddr::V6(_)) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        let limits = bounds::Limits {
+            max_allocations: config.turn_max_allocations,
+            per_user: config.turn_user_allocations,
+            bytes_per_second: config.turn_bandwidth_kbps * 1000 / 8,
+            max_lifetime: Duration::from_secs(config.turn_max_lifetime.into()),
+            ..bounds::Limits::default()
+        };
+        let idle = limits.max_lifetime + Duration::from_secs(60);
+        let max_connections = limits.max_allocations;
+        let policy = bounds::PeerPolicy {
+            allow_loopback: config.turn_allow_loopback,
+            own_ips: own_ips(config),
+            own_ports: vec![addr.port(), http.port()],
+        };
+        let settings = protocol::Settings {
+            realm: REALM.to_owned(),
+            secret,
+            relay_ip,
+            limits,
+            policy,
+        };
+        let sockets = listener::Sockets {
+            ip: relay_bind,
+            ports: config.turn_relay_ports,
+        };
+        tracing::info!(
+            %addr,
+            %relay_ip,
+            ports = ?config.turn_relay_ports,
+            "TURN relay listening (UDP and TCP)"
+        );
+        Ok(Relay {
+            addr,
+            turn: protocol::Turn::new(settings, sockets, counters.clone()),
+            udp,
+            tcp,
+            counters,
+            idle,
+            max_connections,
+        })
+    }
+
+    /// Starts its tasks; aborting the handle stops every one of them.
+    pub fn spawn(self) -> std::io::Result<tokio::task::JoinHandle<()>> {
+        self.udp.set_nonblocking(true)?;
+        self.tcp.set_nonblocking(true)?;
+        let udp = tokio::net::UdpSocket::from_std(self.udp)?;
+        let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
+        Ok(tokio::spawn(listener::run(
+            self.turn,
+            udp,
+            tcp,
+            self.counters,
+            self.idle,
+            self.max_connections,
+        )))
+    }
+}
+
+/// The UDP and the TCP socket on one port (with port 0, a port free for both).
+fn bind_both(
+    ip: IpAddr,
+    port: u16,
+) -> std::io::Result<(std::net::UdpSocket, std::net::TcpListener)> {
+    let attempts = if port == 0 { 20 } else { 1 };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = std::net::UdpSocket::bind((ip, port))?;
+        match std::net::TcpListener::bind((ip, udp.local_addr()?.port())) {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free port")))
+}
+
+/// This machine's addresses: a peer there on one of our ports would be ourselves.
+fn own_ips(config: &Config) -> HashSet<IpAddr> {
+    let mut ips: HashSet<IpAddr> = if_addrs::get_if_addrs()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|iface| iface.ip())
+        .collect();
+    ips.insert(config.bind);
+    ips.extend(config.turn_public_ip);
+    ips.insert(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    ips.insert(IpAddr::V6(Ipv6Addr::LOCALHOST));
+    ips
+}
