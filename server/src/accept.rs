@@ -97,7 +97,8 @@ pub async fn serve(
             header_timeout: limits.header_timeout,
         };
         let watcher = graceful.watcher();
-        tokio::spawn(connection.run(watcher));
+        // One of the server's tasks: one still busy after the drain below ends with the server.
+        shared.tasks.spawn(connection.run(watcher));
     }
     drop(tcp);
     if tokio::time::timeout(DRAIN_FOR, graceful.shutdown())

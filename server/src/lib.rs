@@ -44,6 +44,7 @@ mod signal;
 mod simple_chat;
 mod site;
 mod sync;
+mod tasks;
 pub mod tls;
 mod trades;
 
@@ -76,6 +77,7 @@ use crate::config::Config;
 use crate::contract::Served;
 use crate::metrics::Metrics;
 use crate::site::Site;
+use crate::tasks::TaskOwner;
 
 /// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
 /// or a cursor update all fit many times over). Larger ones close the connection.
@@ -132,8 +134,9 @@ pub struct Switchboard {
     chat: ChatState,
     /// Saved last on shutdown, like the chat.
     board: draw::Board,
-    /// Loops that run beside the requests (the `/cursors` ticker, ...), stopped on shutdown.
-    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Every task of this server (loops beside the requests, connections): ended on shutdown,
+    /// or when the server is dropped.
+    tasks: TaskOwner,
     /// How many connections are taken.
     connection_limits: accept::ConnectionLimits,
     /// What every namespace shares; its counters are also counted by the accept loop.
@@ -160,7 +163,8 @@ impl Switchboard {
         let chat = ChatState::open(&config.data_dir)?;
         let board = draw::Board::open(&config.data_dir);
         let (service, io) = engine().build_svc();
-        let (server, _ready) = assemble(config, local, service, io, None, (chat, board));
+        let tasks = TaskOwner::new();
+        let (server, _ready) = assemble(config, local, service, io, None, (chat, board), tasks);
         Ok(server)
     }
 
@@ -172,19 +176,21 @@ impl Switchboard {
         engine: Engine,
     ) -> Result<Switchboard, StartError> {
         create_data_dir(config)?;
+        let tasks = TaskOwner::new();
         match engine {
             Engine::Redis(url) => {
-                let clients = cluster::connect(&url).await?;
-                let driver = socketioxide_redis::drivers::fred::FredDriver::new(clients.subscriber)
-                    .await
-                    .map_err(|e| StartError::Cluster(e.to_string()))?;
+                let clients = cluster::connect(&url, tasks.tasks()).await?;
+                let driver =
+                    socketioxide_redis::drivers::fred::FredDriver::new(clients.subscriber.clone())
+                        .await
+                        .map_err(|e| StartError::Cluster(e.to_string()))?;
                 let kv = Arc::new(cluster::RedisKv {
-                    client: clients.commands,
+                    client: clients.commands.clone(),
                 });
-                join_cluster(config, local, driver, kv).await
+                join_cluster(config, local, driver, kv, tasks, Some(clients)).await
             }
             Engine::Memory { driver, kv } => {
-                join_cluster(config, local, driver, Arc::new(kv)).await
+                join_cluster(config, local, driver, Arc::new(kv), tasks, None).await
             }
         }
     }
@@ -202,7 +208,7 @@ impl Switchboard {
             close_clients,
             chat,
             board,
-            background,
+            tasks,
             connection_limits,
             shared,
         } = self;
@@ -216,9 +222,9 @@ impl Switchboard {
         };
         let served =
             accept::serve(listener, tls, router, connection_limits, shared, graceful).await;
-        for task in background {
-            task.abort();
-        }
+        // The loops, and connections still busy after the drain, end here; a board save in
+        // progress finishes first (it is one of the tasks).
+        tasks.stop().await;
         served?;
         chat.history.flush().await;
         let _ = tokio::task::spawn_blocking(move || board.save()).await;
@@ -234,12 +240,15 @@ fn create_data_dir(config: &Config) -> Result<(), StartError> {
     })
 }
 
-/// Builds a node on socketioxide's Redis adapter over `driver`.
+/// Builds a node on socketioxide's Redis adapter over `driver`; its `redis` clients, if it
+/// has its own, are closed when it stops.
 async fn join_cluster<D: Driver>(
     config: &Config,
     local: SocketAddr,
     driver: D,
     kv: Arc<dyn cluster::Kv>,
+    tasks: TaskOwner,
+    redis: Option<cluster::RedisClients>,
 ) -> Result<Switchboard, StartError> {
     let adapter = RedisAdapterCtr::new_with_driver(
         driver.clone(),
@@ -250,13 +259,33 @@ async fn join_cluster<D: Driver>(
     let (service, io) = engine()
         .with_adapter::<CustomRedisAdapter<Emitter, D>>(adapter)
         .build_svc();
+    // The adapter's subscriptions end with the node, served or not: its tasks (socketioxide's,
+    // not ours) end when their channels close.
+    tasks.tasks().on_stop({
+        let io = io.clone();
+        async move {
+            let leave = async {
+                io.close().await;
+                if let Some(redis) = redis {
+                    redis.quit().await;
+                }
+            };
+            if tokio::time::timeout(cluster::REQUEST_TIMEOUT * 2, leave)
+                .await
+                .is_err()
+            {
+                tracing::warn!("stopped waiting for Redis to see this node leave");
+            }
+        }
+    });
     let cluster = Arc::new(Cluster::new(
         io.config().server_id.to_string(),
         kv,
         Arc::new(cluster::DriverBus(driver)),
+        tasks.tasks().clone(),
     ));
     let stores = (ChatState::shared(&cluster), draw::Board::shared(&cluster));
-    let (server, ready) = assemble(config, local, service, io, Some(cluster), stores);
+    let (server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks);
     for namespace in ready {
         namespace
             .await
@@ -274,6 +303,7 @@ fn assemble<A: Served, S>(
     io: SocketIo<A>,
     cluster: Option<Arc<Cluster>>,
     (chat, board): (ChatState, draw::Board),
+    tasks: TaskOwner,
 ) -> (Switchboard, Vec<A::InitRes>)
 where
     S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -284,28 +314,25 @@ where
     S::Response: axum::response::IntoResponse + 'static,
     S::Future: Send + 'static,
 {
-    let trades = trades::Trades::new(config);
+    let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {
         metrics: Metrics::default(),
         limits: config.limits(),
         cluster,
+        tasks: tasks.tasks().clone(),
     });
-    let (cursors, cursor_ticker) = cursors::register(&io, &shared);
     let ready = vec![
         simple_chat::register(&io, &shared),
         chat::register(&io, &shared, chat.clone()),
-        cursors,
+        cursors::register(&io, &shared),
         draw::register(&io, &shared, board.clone()),
         remote::register(&io, &shared),
         signal::register(&io, &shared),
         meet::register(&io, &shared),
         call::register(&io, &shared),
     ];
-    let background = vec![
-        cursor_ticker,
-        draw::spawn_saver(board.clone()),
-        metrics::spawn_housekeeping(shared.clone()),
-    ];
+    draw::spawn_saver(board.clone(), tasks.tasks());
+    metrics::spawn_housekeeping(shared.clone());
 
     let site_config = SiteConfig {
         lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -358,7 +385,7 @@ where
         close_clients: Box::new(move || async move { io.close().await }.boxed()),
         chat,
         board,
-        background,
+        tasks,
         connection_limits: accept::ConnectionLimits {
             per_ip: config.max_connections_per_ip,
             total: config.max_connections,

@@ -65,12 +65,7 @@ impl ChatState {
 
     /// Cluster mode: names and history in Redis, the same for every node.
     pub fn shared(cluster: &Arc<crate::cluster::Cluster>) -> ChatState {
-        let members = crate::cluster::Members::start(
-            &cluster.node,
-            cluster.bus.clone(),
-            cluster.status.clone(),
-            "/chat#people",
-        );
+        let members = cluster.start_members("/chat#people");
         ChatState {
             names: Names::Shared(SharedNames::new(cluster.clone())),
             history: History::Shared(SharedHistory {
@@ -86,10 +81,12 @@ type ChatCx<A> = Cx<Chat, ChatState, A>;
 
 pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>, chat: ChatState) -> A::InitRes {
     let nsp = Nsp::<Chat, A>::new(io, shared);
-    tokio::spawn(lapse_typists(nsp.clone(), chat.typing.clone()));
+    shared
+        .tasks
+        .spawn(lapse_typists(nsp.clone(), chat.typing.clone()));
     if let Some(mut news) = chat.people.remote_news() {
         let (nsp, people) = (nsp.clone(), chat.people.clone());
-        tokio::spawn(async move {
+        shared.tasks.spawn(async move {
             while news.changed().await.is_ok() {
                 for change in people.remote_changes() {
                     tell_here(&nsp, change);

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use super::{Bus, Status, HEARTBEAT, NODE_TIMEOUT, PREFIX};
 use crate::sync::lock;
+use crate::tasks::Tasks;
 
 /// One node's news about its sockets.
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub struct Members {
     state: Mutex<State>,
     /// Bumped on every change on another node.
     remote_changes: watch::Sender<u64>,
+    /// The node's tasks: the listening and heartbeat loops, and each publish.
+    tasks: Tasks,
 }
 
 #[derive(Default)]
@@ -50,8 +53,14 @@ struct State {
 }
 
 impl Members {
-    /// Starts following namespace `ns` (must run inside a tokio runtime).
-    pub fn start(node: &str, bus: Arc<dyn Bus>, status: Arc<Status>, ns: &str) -> Arc<Members> {
+    /// Starts following namespace `ns`, in `tasks` (must run inside a tokio runtime).
+    pub fn start(
+        node: &str,
+        bus: Arc<dyn Bus>,
+        status: Arc<Status>,
+        ns: &str,
+        tasks: &Tasks,
+    ) -> Arc<Members> {
         let members = Arc::new(Members {
             channel: format!("{PREFIX}:members:{ns}"),
             node: node.to_owned(),
@@ -59,13 +68,14 @@ impl Members {
             status,
             state: Mutex::default(),
             remote_changes: watch::Sender::new(0),
+            tasks: tasks.clone(),
         });
-        tokio::spawn(listen(
+        tasks.spawn(listen(
             members.bus.clone(),
             members.channel.clone(),
             Arc::downgrade(&members),
         ));
-        tokio::spawn(heartbeat(Arc::downgrade(&members)));
+        tasks.spawn(heartbeat(Arc::downgrade(&members)));
         members
     }
 
@@ -142,7 +152,9 @@ impl Members {
             return;
         };
         let (bus, channel, status) = (self.bus.clone(), self.channel.clone(), self.status.clone());
-        tokio::spawn(async move {
+        // Not awaited by the caller (a handler must not wait for Redis), but the node's: a
+        // stopped node publishes nothing more.
+        self.tasks.spawn(async move {
             // A failed publish is logged through the status; the heartbeat repairs it.
             let sent = bus.publish(&channel, message).await;
             status.reachable(sent.is_ok());

@@ -34,6 +34,8 @@ pub struct Shared {
     pub limits: Limits,
     /// The other nodes, in cluster mode.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The server's tasks: every namespace's loops run here.
+    pub tasks: crate::tasks::Tasks,
 }
 
 /// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.
