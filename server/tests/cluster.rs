@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{RawClient, SioClient, TestServer, PATIENCE};
+use common::{eventually, RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
 use server::Engine;
@@ -48,15 +48,6 @@ async fn named(server: &TestServer, name: &str) -> SioClient {
     assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
     client.expect("history").await;
     client
-}
-
-/// Waits until `check` holds (the nodes hear each other within a tick or a heartbeat).
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
