@@ -202,21 +202,9 @@ async fn relays_reach_a_socket_on_the_other_node_and_only_it() {
     let mut desktop = RawClient::connect(&c.b, "/remote").await;
     let mut bystander = RawClient::connect(&c.b, "/remote").await;
     let mut controller = RawClient::connect(&c.a, "/remote").await;
-    eventually("node a knows the desktop", async || {
-        controller
-            .send_frame(format!(
-                r#"42/remote,1["update","{}",{{"x":0.1,"y":0.2}}]"#,
-                desktop.sid
-            ))
-            .await
-            .unwrap();
-        let ack = tokio::time::timeout(PATIENCE, controller.next_packet())
-            .await
-            .unwrap()
-            .unwrap();
-        ack.contains(r#""ok":true"#)
-    })
-    .await;
+    controller
+        .update_until_acknowledged(&desktop.sid, r#"{"x":0.1,"y":0.2}"#)
+        .await;
     assert_eq!(
         desktop.expect("update").await,
         vec![json!({"x": 0.1, "y": 0.2})]

@@ -38,6 +38,31 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// The value of the metric line that starts with `name` (e.g. `switchboard_connections{namespace="/chat"}`)
+/// in the server's `/metrics`.
+pub async fn metric(server: &impl Reachable, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("the metrics");
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// Connections to namespace `ns` the server counts: it has handled the disconnect of every
+/// client it no longer counts.
+pub async fn connections(server: &impl Reachable, ns: &str) -> f64 {
+    metric(
+        server,
+        &format!("switchboard_connections{{namespace=\"{ns}\"}}"),
+    )
+    .await
+}
+
 /// A server running in this process on 127.0.0.1 and a free port.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -186,13 +211,11 @@ impl ProcessServer {
             .expect("the server printed its URL");
         let server = ProcessServer { child, addr };
         let healthz = format!("{}/healthz", server.url());
-        for _ in 0..100 {
-            if reqwest::get(&healthz).await.is_ok() {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the server did not answer");
+        eventually("the server answers", async || {
+            reqwest::get(&healthz).await.is_ok()
+        })
+        .await;
+        server
     }
 
     /// Its resident memory, in bytes (from /proc).
@@ -229,6 +252,17 @@ impl Reachable for ProcessServer {
     fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// A `/chat` client with the additions (auth `plus`), named `name`, past what comes with its
+/// name: it hears who leaves, once their name is free again.
+pub async fn chat_watcher(server: &impl Reachable, name: &str) -> RawClient {
+    let mut watcher = RawClient::connect_with_auth(server, "/chat", Some(r#"{"plus":true}"#)).await;
+    watcher.emit("name", serde_json::json!([name])).await;
+    watcher.expect("name").await;
+    watcher.expect("history").await;
+    watcher.expect("people").await;
+    watcher
 }
 
 /// One received event: its name and arguments.
@@ -465,6 +499,43 @@ impl RawClient {
         if let Ok(Some(event)) = tokio::time::timeout(quiet, self.next_event()).await {
             panic!("expected silence, got {event:?}");
         }
+    }
+
+    /// Sends `/remote` `update` with `data` to the socket `target` until the server
+    /// acknowledges it (in a cluster, a node learns of another node's sockets within a
+    /// heartbeat).
+    pub async fn update_until_acknowledged(&mut self, target: &str, data: &str) {
+        eventually("the update is acknowledged", async || {
+            self.send_frame(format!(r#"42/remote,1["update","{target}",{data}]"#))
+                .await
+                .expect("send update");
+            let ack = tokio::time::timeout(PATIENCE, self.next_packet())
+                .await
+                .expect("an acknowledgement")
+                .expect("connection open");
+            ack.contains(r#""ok":true"#)
+        })
+        .await;
+    }
+
+    /// Skips other events until `event` with `args` arrives.
+    pub async fn expect_among_others(&mut self, event: &str, args: Value) {
+        let wanted = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match self.next_event().await {
+                    Some((name, got)) if name == event && Value::Array(got.clone()) == args => {
+                        return true
+                    }
+                    Some(_) => continue,
+                    None => return false,
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(wanted, Ok(true)),
+            "no {event:?} {args} (connection closed or timed out)"
+        );
     }
 
     /// Waits until the server closes the connection.
