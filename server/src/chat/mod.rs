@@ -264,9 +264,12 @@ fn tell_here<A: Adapter>(nsp: &Nsp<Chat, A>, change: Change) {
     }
 }
 
+/// How often lapsed typing states are looked for: one lapses at most this long after its time.
+const LAPSES_EVERY: Duration = Duration::from_millis(500);
+
 /// Tells everyone when a typist's state lapsed (its page went quiet for 5 s).
 async fn lapse_typists<A: Adapter>(nsp: Nsp<Chat, A>, typing: Typing) {
-    let mut every = tokio::time::interval(Duration::from_millis(500));
+    let mut every = tokio::time::interval(LAPSES_EVERY);
     loop {
         every.tick().await;
         for name in typing.lapsed() {
@@ -280,4 +283,27 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::TaskOwner;
+
+    // Paused clock: the lapse is checked at the very times it is due, without waiting 5 s.
+    #[tokio::test(start_paused = true)]
+    async fn the_server_lets_a_typing_state_lapse_by_itself() {
+        let owner = TaskOwner::new();
+        let shared = Shared::for_tests(owner.tasks());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let chat = ChatState::open(dir.path()).expect("history");
+        let (_service, io) = SocketIo::builder().build_svc();
+        let _ready = register(&io, &shared, chat.clone());
+        let (sid, ada) = (Sid::new(), Nickname::parse("Ada").expect("a name"));
+        assert!(chat.typing.says(sid, &ada, true));
+        tokio::time::sleep(typing::EXPIRES_AFTER - Duration::from_millis(1)).await;
+        assert!(chat.typing.is_typing(sid), "not before its time");
+        tokio::time::sleep(LAPSES_EVERY).await;
+        assert!(!chat.typing.is_typing(sid), "lapsed, by the server alone");
+    }
 }

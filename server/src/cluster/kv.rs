@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -367,11 +367,14 @@ impl Kv for RedisKv {
     }
 }
 
-/// The same commands in memory, for several servers in one process.
+/// The same commands in memory, for several servers in one process. Time to live is read on
+/// tokio's clock, so that a test can pause it.
 #[derive(Clone, Default)]
 pub struct MemoryKv {
     inner: Arc<Mutex<Memory>>,
 }
+
+use tokio::time::Instant;
 
 #[derive(Default)]
 struct Memory {
@@ -618,7 +621,7 @@ impl Kv for MemoryKv {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn keys_expire_and_are_deleted_or_renewed_only_by_their_holder() {
         let kv = MemoryKv::default();
         let ttl = Duration::from_millis(50);
@@ -630,7 +633,13 @@ mod tests {
         assert!(!kv.delete_if("name:ada", "b").await.unwrap(), "not b's");
         assert!(!kv.renew_if("name:ada", "b", ttl).await.unwrap());
         assert!(kv.renew_if("name:ada", "a", ttl).await.unwrap());
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        tokio::time::advance(ttl - Duration::from_millis(1)).await;
+        assert_eq!(
+            kv.get("name:ada").await.unwrap().as_deref(),
+            Some("a"),
+            "alive until its time to live is over"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(kv.get("name:ada").await.unwrap(), None, "expired");
         assert!(kv.set_if_absent("name:ada", "b", ttl).await.unwrap());
         assert!(
@@ -673,7 +682,7 @@ mod tests {
         seated.expect("seated").others
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn seats_are_capped_listed_oldest_first_and_freed_when_leases_run_out() {
         let kv = MemoryKv::default();
         let (long, short) = (Duration::from_secs(60), Duration::from_millis(30));
@@ -696,7 +705,7 @@ mod tests {
             "full"
         );
         assert!(kv.has_seat("room", "b").await.unwrap());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::advance(short).await;
         assert!(
             !kv.has_seat("room", "b").await.unwrap(),
             "b's lease ran out"

@@ -38,6 +38,19 @@ pub struct Shared {
     pub tasks: crate::tasks::Tasks,
 }
 
+#[cfg(test)]
+impl Shared {
+    /// One process, default limits, its loops in `tasks` (unit tests of a namespace's loops).
+    pub fn for_tests(tasks: &crate::tasks::Tasks) -> Arc<Shared> {
+        Arc::new(Shared {
+            metrics: Metrics::default(),
+            limits: Limits::defaults(),
+            cluster: None,
+            tasks: tasks.clone(),
+        })
+    }
+}
+
 /// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.
 pub trait Served: Adapter + DefinedAdapter {}
 impl<A: Adapter + DefinedAdapter> Served for A {}

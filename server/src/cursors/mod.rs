@@ -262,6 +262,28 @@ mod tests {
         assert!(samples.windows(2).any(|w| w[0] != w[1]));
     }
 
+    // Paused clock: exactly the ticks that time calls for, whatever the machine's load.
+    #[tokio::test(start_paused = true)]
+    async fn the_ticker_ticks_every_tick_ms() {
+        let owner = crate::tasks::TaskOwner::new();
+        let shared = Shared::for_tests(owner.tasks());
+        let (_service, io) = SocketIo::builder().build_svc();
+        let _ready = register(&io, &shared);
+        let ticks = |shared: &Shared| {
+            let text = shared.metrics.render();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("switchboard_cursor_tick_seconds_count"))
+                .map(str::to_owned);
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        };
+        // The first tick is at once, then one every TICK_MS: ten before 1 s, the eleventh at 1 s.
+        tokio::time::sleep(Duration::from_millis(TICK_MS * 10 - 1)).await;
+        assert_eq!(ticks(&shared), Some(10));
+        tokio::time::sleep(Duration::from_millis(TICK_MS / 2)).await;
+        assert_eq!(ticks(&shared), Some(11));
+    }
+
     #[test]
     fn a_client_that_leaves_is_no_longer_listed_as_moved() {
         let changes = Changes::default();
