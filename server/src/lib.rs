@@ -114,11 +114,11 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Where a clustered server's Redis is: a real one, or one in memory shared by several
-/// servers in one process (tests): a driver of a `MemoryHub`, and the shared `MemoryKv`.
-pub enum Engine {
-    Redis(String),
-    Memory {
+/// Where a clustered server's Redis is: a real one at a URL, or a stand-in in memory shared by
+/// several servers in one process (tests): a driver of a `MemoryHub`, and the shared `MemoryKv`.
+pub enum ClusterRedis {
+    At(String),
+    InMemory {
         driver: cluster::MemoryDriver,
         kv: cluster::MemoryKv,
     },
@@ -144,7 +144,7 @@ pub struct Switchboard {
 }
 
 /// socket.io as every server configures it, before its adapter is chosen.
-fn engine() -> SocketIoBuilder<LocalAdapter> {
+fn socket_io_builder() -> SocketIoBuilder<LocalAdapter> {
     SocketIo::builder()
         .max_payload(MAX_PAYLOAD)
         .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -162,23 +162,23 @@ impl Switchboard {
         create_data_dir(config)?;
         let chat = ChatState::open(&config.data_dir)?;
         let board = draw::Board::open(&config.data_dir);
-        let (service, io) = engine().build_svc();
+        let (service, io) = socket_io_builder().build_svc();
         let tasks = TaskOwner::new();
         let (server, _ready) = assemble(config, local, service, io, None, (chat, board), tasks);
         Ok(server)
     }
 
     /// One node of a cluster: names, history and everything between nodes go through
-    /// `engine` (Redis); each node keeps its own `--port` and `--data-dir`.
+    /// `redis`; each node keeps its own `--port` and `--data-dir`.
     pub async fn build_clustered(
         config: &Config,
         local: SocketAddr,
-        engine: Engine,
+        redis: ClusterRedis,
     ) -> Result<Switchboard, StartError> {
         create_data_dir(config)?;
         let tasks = TaskOwner::new();
-        match engine {
-            Engine::Redis(url) => {
+        match redis {
+            ClusterRedis::At(url) => {
                 let clients = cluster::connect(&url, tasks.tasks()).await?;
                 let driver =
                     socketioxide_redis::drivers::fred::FredDriver::new(clients.subscriber.clone())
@@ -189,7 +189,7 @@ impl Switchboard {
                 });
                 join_cluster(config, local, driver, kv, tasks, Some(clients)).await
             }
-            Engine::Memory { driver, kv } => {
+            ClusterRedis::InMemory { driver, kv } => {
                 join_cluster(config, local, driver, Arc::new(kv), tasks, None).await
             }
         }
@@ -256,7 +256,7 @@ async fn join_cluster<D: Driver>(
             .with_request_timeout(cluster::REQUEST_TIMEOUT)
             .with_prefix(format!("{}-socket.io", cluster::PREFIX)),
     );
-    let (service, io) = engine()
+    let (service, io) = socket_io_builder()
         .with_adapter::<CustomRedisAdapter<Emitter, D>>(adapter)
         .build_svc();
     // The adapter's subscriptions end with the node, served or not: its tasks (socketioxide's,
@@ -406,7 +406,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
     let local = tcp.local_addr()?;
     let server = match &config.redis_url {
         Some(url) => {
-            Switchboard::build_clustered(&config, local, Engine::Redis(url.clone())).await?
+            Switchboard::build_clustered(&config, local, ClusterRedis::At(url.clone())).await?
         }
         None => Switchboard::build(&config, local)?,
     };

@@ -11,7 +11,7 @@ use common::rooms::{joins_at_once, leaves_while_others_join, At};
 use common::{eventually, RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
-use server::Engine;
+use server::ClusterRedis;
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -28,7 +28,7 @@ async fn cluster() -> Cluster {
     let (hub, kv) = (MemoryHub::default(), MemoryKv::default());
     let node = |driver: MemoryDriver| {
         let kv = kv.clone();
-        async move { TestServer::start_clustered(Engine::Memory { driver, kv }, &[]).await }
+        async move { TestServer::start_clustered(ClusterRedis::InMemory { driver, kv }, &[]).await }
     };
     let b_driver = hub.driver();
     let a = node(hub.driver()).await;

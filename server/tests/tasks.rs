@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use server::cluster::{MemoryHub, MemoryKv};
 use server::config::Config;
-use server::{Engine, Switchboard};
+use server::{ClusterRedis, Switchboard};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -45,7 +45,7 @@ async fn servers_built_and_dropped_leave_no_task_behind() {
         // The demo market too: its simulations are loops of their own.
         let config = Config::for_tests(dir.path(), &["--market", "demo"]);
         let alone = Switchboard::build(&config, addr).expect("build");
-        let node = |driver| Engine::Memory {
+        let node = |driver| ClusterRedis::InMemory {
             driver,
             kv: kv.clone(),
         };
@@ -103,7 +103,7 @@ async fn a_stopped_server_leaves_no_task_behind_though_its_clients_stayed() {
         let server = if clustered {
             let driver = hub.driver();
             let kv = kv.clone();
-            TestServer::start_clustered(Engine::Memory { driver, kv }, &demo).await
+            TestServer::start_clustered(ClusterRedis::InMemory { driver, kv }, &demo).await
         } else {
             TestServer::start_with(&demo).await
         };

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Bus, Status, HEARTBEAT, NODE_TIMEOUT, PREFIX};
+use super::{Bus, ClusterHealth, HEARTBEAT, NODE_TIMEOUT, PREFIX};
 use crate::sync::lock;
 use crate::tasks::Tasks;
 
@@ -36,7 +36,7 @@ pub struct Members {
     /// This node's id.
     node: String,
     bus: Arc<dyn Bus>,
-    status: Arc<Status>,
+    health: Arc<ClusterHealth>,
     channel: String,
     state: Mutex<State>,
     /// Bumped on every change on another node.
@@ -57,7 +57,7 @@ impl Members {
     pub fn start(
         node: &str,
         bus: Arc<dyn Bus>,
-        status: Arc<Status>,
+        health: Arc<ClusterHealth>,
         ns: &str,
         tasks: &Tasks,
     ) -> Arc<Members> {
@@ -65,7 +65,7 @@ impl Members {
             channel: format!("{PREFIX}:members:{ns}"),
             node: node.to_owned(),
             bus,
-            status,
+            health,
             state: Mutex::default(),
             remote_changes: watch::Sender::new(0),
             tasks: tasks.clone(),
@@ -151,13 +151,13 @@ impl Members {
         let Ok(message) = serde_json::to_vec(&news) else {
             return;
         };
-        let (bus, channel, status) = (self.bus.clone(), self.channel.clone(), self.status.clone());
+        let (bus, channel, health) = (self.bus.clone(), self.channel.clone(), self.health.clone());
         // Not awaited by the caller (a handler must not wait for Redis), but the node's: a
         // stopped node publishes nothing more.
         self.tasks.spawn(async move {
-            // A failed publish is logged through the status; the heartbeat repairs it.
+            // A failed publish is logged (once, by the health); the heartbeat repairs it.
             let sent = bus.publish(&channel, message).await;
-            status.reachable(sent.is_ok());
+            health.reachable(sent.is_ok());
         });
     }
 
@@ -244,6 +244,6 @@ async fn heartbeat(members: std::sync::Weak<Members>) {
         if members.forget_silent_nodes() {
             members.bump();
         }
-        members.status.set_nodes_seen(members.nodes_seen());
+        members.health.set_nodes_seen(members.nodes_seen());
     }
 }

@@ -46,8 +46,8 @@ pub struct Cluster {
     pub kv: Arc<dyn Kv>,
     /// The other nodes, for what is not a socket.io packet.
     pub bus: Arc<dyn Bus>,
-    /// Whether Redis answers, and how fast.
-    pub status: Arc<Status>,
+    /// Whether Redis answers, how fast, and how many nodes are heard.
+    pub health: Arc<ClusterHealth>,
     /// Who is connected where, for the namespaces that relay to one socket.
     members: HashMap<&'static str, Arc<Members>>,
     /// The node's tasks: what follows the other nodes runs here.
@@ -58,12 +58,12 @@ impl Cluster {
     /// Joins the cluster as `node` (must run inside a tokio runtime: it starts following the
     /// other nodes, in `tasks`).
     pub fn new(node: String, kv: Arc<dyn Kv>, bus: Arc<dyn Bus>, tasks: Tasks) -> Cluster {
-        let status = Arc::new(Status::default());
+        let health = Arc::new(ClusterHealth::default());
         let mut cluster = Cluster {
             node,
             kv,
             bus,
-            status,
+            health,
             members: HashMap::new(),
             tasks,
         };
@@ -79,7 +79,7 @@ impl Cluster {
         Members::start(
             &self.node,
             self.bus.clone(),
-            self.status.clone(),
+            self.health.clone(),
             ns,
             &self.tasks,
         )
@@ -100,8 +100,8 @@ impl Cluster {
             Ok(outcome) => outcome,
             Err(_) => Err(Unreachable("no answer within a second".into())),
         };
-        self.status.took(started.elapsed());
-        self.status.reachable(outcome.is_ok());
+        self.health.took(started.elapsed());
+        self.health.reachable(outcome.is_ok());
         outcome
     }
 
@@ -112,9 +112,10 @@ impl Cluster {
     }
 }
 
-/// Whether Redis answers, logged once when it goes and once when it is back.
+/// The cluster as this node sees it: whether Redis answers (logged once when it goes and once
+/// when it is back), how fast, and how many other nodes it hears.
 #[derive(Default)]
-pub struct Status {
+pub struct ClusterHealth {
     down: AtomicBool,
     requests: AtomicU64,
     request_micros: AtomicU64,
@@ -123,7 +124,7 @@ pub struct Status {
     nodes_seen: AtomicU64,
 }
 
-impl Status {
+impl ClusterHealth {
     pub fn reachable(&self, reachable: bool) {
         let was_down = self.down.swap(!reachable, Relaxed);
         match (was_down, reachable) {

@@ -146,7 +146,7 @@ pub async fn publish(cluster: &Cluster, tick: Tick) {
         return;
     };
     let sent = cluster.bus.publish(&channel(), message).await;
-    cluster.status.reachable(sent.is_ok());
+    cluster.health.reachable(sent.is_ok());
 }
 
 #[cfg(test)]

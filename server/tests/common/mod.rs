@@ -86,13 +86,13 @@ impl TestServer {
         Self::launch(data_dir, &[]).await
     }
 
-    /// Starts one node of a cluster on `engine` (in memory, or a real Redis).
-    pub async fn start_clustered(engine: server::Engine, flags: &[&str]) -> TestServer {
+    /// Starts one node of a cluster on `redis` (in memory, or a real one).
+    pub async fn start_clustered(redis: server::ClusterRedis, flags: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let config = Config::for_tests(data_dir.path(), flags);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = Switchboard::build_clustered(&config, addr, engine)
+        let server = Switchboard::build_clustered(&config, addr, redis)
             .await
             .expect("build a cluster node");
         Self::run(server, listener, data_dir)
