@@ -105,6 +105,21 @@ impl Cluster {
         outcome
     }
 
+    /// The list at `key`, each item read as JSON (an unreadable one is skipped); empty when
+    /// Redis does not answer, which is logged as `what` not being readable.
+    pub async fn read_list<T: serde::de::DeserializeOwned>(&self, key: &str, what: &str) -> Vec<T> {
+        match self.request(self.kv.list(key)).await {
+            Ok(items) => items
+                .iter()
+                .filter_map(|item| serde_json::from_str(item).ok())
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "{what} could not be read");
+                Vec::new()
+            }
+        }
+    }
+
     /// The room every socket of this node is in: broadcasting "except it" reaches the other
     /// nodes only (this node delivers to its own sockets itself).
     pub fn node_room(&self) -> String {
