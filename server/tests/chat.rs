@@ -5,20 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{chat_watcher, RawClient, SioClient, TestServer};
+use common::{chat_watcher, named, RawClient, SioClient, TestServer};
 use serde_json::{json, Value};
 
 const NS: &str = "/chat";
 const QUIET: Duration = Duration::from_millis(300);
-
-/// Connects and claims `name`, consuming the `name` and `history` answers.
-async fn named(server: &TestServer, name: &str) -> SioClient {
-    let mut client = SioClient::connect(server, NS).await;
-    client.emit("name", vec![json!(name)]).await;
-    assert_eq!(client.expect("name").await, vec![json!(name)]);
-    client.expect("history").await;
-    client
-}
 
 #[tokio::test]
 async fn a_free_name_is_confirmed_to_the_sender_only_then_history_follows() {

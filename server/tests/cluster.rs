@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{eventually, RawClient, SioClient, TestServer, PATIENCE};
+use common::{eventually, named, RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
 use server::ClusterRedis;
@@ -40,14 +40,6 @@ async fn cluster() -> Cluster {
         b,
         b_driver,
     }
-}
-
-async fn named(server: &TestServer, name: &str) -> SioClient {
-    let mut client = SioClient::connect(server, "/chat").await;
-    client.emit("name", vec![json!(name)]).await;
-    assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
-    client.expect("history").await;
-    client
 }
 
 #[tokio::test]

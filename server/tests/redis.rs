@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{eventually, metric, ProcessServer, RawClient, Reachable, SioClient, PATIENCE};
+use common::{eventually, metric, named, ProcessServer, RawClient, SioClient, PATIENCE};
 use serde_json::json;
 
 /// A redis-server of this test's own.
@@ -64,14 +64,6 @@ impl Drop for Redis {
 
 async fn node(redis: &Redis, data: &tempfile::TempDir) -> ProcessServer {
     ProcessServer::start(data.path(), &["--redis-url", &redis.url()]).await
-}
-
-async fn named(server: &impl Reachable, name: &str) -> SioClient {
-    let mut client = SioClient::connect(server, "/chat").await;
-    client.emit("name", vec![json!(name)]).await;
-    assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
-    client.expect("history").await;
-    client
 }
 
 #[tokio::test]

@@ -254,6 +254,19 @@ impl Reachable for ProcessServer {
     }
 }
 
+/// A `/chat` client (the course's contract) named `name`, past the history that comes with it.
+pub async fn named(server: &impl Reachable, name: &str) -> SioClient {
+    let mut client = SioClient::connect(server, "/chat").await;
+    client.emit("name", vec![serde_json::json!(name)]).await;
+    assert_eq!(
+        client.expect("name").await,
+        vec![serde_json::json!(name)],
+        "{name}"
+    );
+    client.expect("history").await;
+    client
+}
+
 /// A `/chat` client with the additions (auth `plus`), named `name`, past what comes with its
 /// name: it hears who leaves, once their name is free again.
 pub async fn chat_watcher(server: &impl Reachable, name: &str) -> RawClient {
