@@ -298,7 +298,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let chat = ChatState::open(dir.path()).expect("history");
         let (_service, io) = SocketIo::builder().build_svc();
-        let _ready = register(&io, &shared, chat.clone());
+        register(&io, &shared, chat.clone());
         let (sid, ada) = (Sid::new(), Nickname::parse("Ada").expect("a name"));
         assert!(chat.typing.says(sid, &ada, true));
         tokio::time::sleep(typing::EXPIRES_AFTER - Duration::from_millis(1)).await;

@@ -268,7 +268,7 @@ mod tests {
         let owner = crate::tasks::TaskOwner::new();
         let shared = Shared::for_tests(owner.tasks());
         let (_service, io) = SocketIo::builder().build_svc();
-        let _ready = register(&io, &shared);
+        register(&io, &shared);
         let ticks = |shared: &Shared| {
             let text = shared.metrics.render();
             let line = text
