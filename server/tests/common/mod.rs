@@ -30,8 +30,13 @@ pub const PATIENCE: Duration = Duration::from_secs(5);
 
 /// Waits until `check` holds, asking again every few milliseconds (for a state that no event
 /// announces: nodes that heard each other, a name freed by a disconnect).
-pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    eventually_within(PATIENCE, what, check).await;
+}
+
+/// [`eventually`], for a state that must come sooner than [`PATIENCE`].
+pub async fn eventually_within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(10)).await;
