@@ -7,9 +7,8 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::client::{connect_many, Conn, Frame};
-use crate::metrics::MetricsWindow;
 use crate::stats::{percentile, Figure};
-use crate::target::{raise_open_files_limit, CpuWindow, Target};
+use crate::target::{measure_window, raise_open_files_limit, Target};
 
 pub struct Setup {
     pub clients: usize,
@@ -86,17 +85,8 @@ pub async fn run(targets: &[&Target], setup: &Setup) -> Vec<Figure> {
             ))
         })
         .collect();
-    sleep_until(start).await;
-    let counting = MetricsWindow::start(targets[0].addr).await;
-    let windows: Vec<CpuWindow> = targets.iter().map(|t| CpuWindow::start(t)).collect();
-    sleep_until(stop_listening).await;
-    let cpus: Vec<Option<(f64, f64)>> = windows
-        .iter()
-        .zip(targets)
-        .map(|(window, target)| window.finish(target))
-        .collect();
+    let (counted, cpus) = measure_window(targets, start, stop_listening).await;
     let cpu = cpus[0];
-    let counted = counting.finish().await;
     let mut seen = Vec::new();
     for task in tasks {
         seen.push(task.await.unwrap_or_default());

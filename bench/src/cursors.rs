@@ -6,9 +6,9 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
 
 use crate::client::{connect_many, Conn, Frame};
-use crate::metrics::{Counted, MetricsWindow};
+use crate::metrics::Counted;
 use crate::stats::{ms, percentile, Figure};
-use crate::target::{raise_open_files_limit, CpuWindow, Target};
+use crate::target::{measure_window, raise_open_files_limit, Target};
 
 pub struct Setup {
     pub clients: usize,
@@ -87,17 +87,8 @@ pub async fn run(targets: &[&Target], setup: &Setup) -> Report {
             ))
         })
         .collect();
-    sleep_until(from).await;
-    let counting = MetricsWindow::start(targets[0].addr).await;
-    let windows: Vec<CpuWindow> = targets.iter().map(|t| CpuWindow::start(t)).collect();
-    sleep_until(until).await;
-    let cpus: Vec<Option<(f64, f64)>> = windows
-        .iter()
-        .zip(targets)
-        .map(|(window, target)| window.finish(target))
-        .collect();
+    let (counted, cpus) = measure_window(targets, from, until).await;
     let cpu = cpus[0];
-    let counted = counting.finish().await;
     let mut seen = Vec::with_capacity(tasks.len());
     for task in tasks {
         seen.push(task.await.unwrap_or_default());

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+use crate::metrics::{Counted, MetricsWindow};
+
 /// Which server a scenario runs against.
 #[derive(Debug, Clone)]
 pub enum Server {
@@ -212,6 +214,25 @@ impl CpuWindow {
         let used = target.cpu_seconds()? - self.cpu?;
         Some((used, used / self.wall.elapsed().as_secs_f64()))
     }
+}
+
+/// Waits until `from`, then measures `targets` until `until`: what the first one counted, and
+/// each one's CPU (seconds used, share of one core). The scenario's clients run meanwhile.
+pub async fn measure_window(
+    targets: &[&Target],
+    from: tokio::time::Instant,
+    until: tokio::time::Instant,
+) -> (Counted, Vec<Option<(f64, f64)>>) {
+    tokio::time::sleep_until(from).await;
+    let counting = MetricsWindow::start(targets[0].addr).await;
+    let windows: Vec<CpuWindow> = targets.iter().map(|t| CpuWindow::start(t)).collect();
+    tokio::time::sleep_until(until).await;
+    let cpus = windows
+        .iter()
+        .zip(targets)
+        .map(|(window, target)| window.finish(target))
+        .collect();
+    (counting.finish().await, cpus)
 }
 
 pub fn free_port() -> u16 {

@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_util::either::Either;
 use tower::ServiceExt;
 
 use crate::contract::Shared;
@@ -97,7 +98,8 @@ pub async fn serve(
             header_timeout: limits.header_timeout,
         };
         let watcher = graceful.watcher();
-        tokio::spawn(connection.run(watcher));
+        // One of the server's tasks: one still busy after the drain below ends with the server.
+        shared.tasks.spawn(connection.run(watcher));
     }
     drop(tcp);
     if tokio::time::timeout(DRAIN_FOR, graceful.shutdown())
@@ -151,32 +153,22 @@ impl Connection {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout);
-        let served = match tls {
-            None => {
-                let connection = builder
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(guarded),
-                        TowerToHyperService::new(service),
-                    )
-                    .into_owned();
-                watcher.watch(connection).await
-            }
+        // Plain or TLS, one type for hyper (no boxing, no second copy of what follows).
+        let io = match tls {
+            None => Either::Left(guarded),
             Some(acceptor) => {
                 let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(guarded));
-                let tls = match handshake.await {
-                    Ok(Ok(tls)) => tls,
+                match handshake.await {
+                    Ok(Ok(tls)) => Either::Right(tls),
                     Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
                     Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
-                };
-                let connection = builder
-                    .serve_connection_with_upgrades(
-                        TokioIo::new(tls),
-                        TowerToHyperService::new(service),
-                    )
-                    .into_owned();
-                watcher.watch(connection).await
+                }
             }
         };
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service))
+            .into_owned();
+        let served = watcher.watch(connection).await;
         if let Err(error) = served {
             let timed_out = error
                 .downcast_ref::<hyper::Error>()

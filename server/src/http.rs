@@ -161,7 +161,7 @@ async fn site_file(
 fn render_metrics(shared: &contract::Shared) -> String {
     let mut text = shared.metrics.render();
     if let Some(cluster) = &shared.cluster {
-        cluster.status.render(&mut text);
+        cluster.health.render(&mut text);
     }
     text
 }

@@ -46,6 +46,7 @@ mod signal;
 mod simple_chat;
 mod site;
 mod sync;
+mod tasks;
 pub mod tls;
 mod trades;
 pub mod turn;
@@ -79,6 +80,7 @@ use crate::config::Config;
 use crate::contract::Served;
 use crate::metrics::Metrics;
 use crate::site::Site;
+use crate::tasks::TaskOwner;
 
 /// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
 /// or a cursor update all fit many times over). Larger ones close the connection.
@@ -115,11 +117,11 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Where a clustered server's Redis is: a real one, or one in memory shared by several
-/// servers in one process (tests): a driver of a `MemoryHub`, and the shared `MemoryKv`.
-pub enum Engine {
-    Redis(String),
-    Memory {
+/// Where a clustered server's Redis is: a real one at a URL, or a stand-in in memory shared by
+/// several servers in one process (tests): a driver of a `MemoryHub`, and the shared `MemoryKv`.
+pub enum ClusterRedis {
+    At(String),
+    InMemory {
         driver: cluster::MemoryDriver,
         kv: cluster::MemoryKv,
     },
@@ -135,18 +137,19 @@ pub struct Switchboard {
     chat: ChatState,
     /// Saved last on shutdown, like the chat.
     board: draw::Board,
-    /// Loops that run beside the requests (the `/cursors` ticker, ...), stopped on shutdown.
-    background: Vec<tokio::task::JoinHandle<()>>,
+    /// Every task of this server (loops beside the requests, connections): ended on shutdown,
+    /// or when the server is dropped.
+    tasks: TaskOwner,
     /// How many connections are taken.
     connection_limits: accept::ConnectionLimits,
     /// What every namespace shares; its counters are also counted by the accept loop.
     shared: Arc<contract::Shared>,
-    /// Where the TURN relay listens (UDP and TCP), with `--turn`; its task is in `background`.
+    /// Where the TURN relay listens (UDP and TCP), with `--turn`; its task is one of `tasks`.
     turn: Option<SocketAddr>,
 }
 
 /// socket.io as every server configures it, before its adapter is chosen.
-fn engine() -> SocketIoBuilder<LocalAdapter> {
+fn socket_io_builder() -> SocketIoBuilder<LocalAdapter> {
     SocketIo::builder()
         .max_payload(MAX_PAYLOAD)
         .ws_max_message_size(MAX_PAYLOAD as usize)
@@ -164,8 +167,9 @@ impl Switchboard {
         create_data_dir(config)?;
         let chat = ChatState::open(&config.data_dir)?;
         let board = draw::Board::open(&config.data_dir);
-        let (service, io) = engine().build_svc();
-        let (mut server, _ready) = assemble(config, local, service, io, None, (chat, board));
+        let (service, io) = socket_io_builder().build_svc();
+        let tasks = TaskOwner::new();
+        let (mut server, _ready) = assemble(config, local, service, io, None, (chat, board), tasks);
         server.start_turn(config, local)?;
         Ok(server)
     }
@@ -175,38 +179,40 @@ impl Switchboard {
         self.turn
     }
 
-    /// Starts the TURN relay when `--turn` asks for it, as one of the background tasks.
+    /// Starts the TURN relay when `--turn` asks for it, as one of the server's tasks.
     fn start_turn(&mut self, config: &Config, local: SocketAddr) -> Result<(), StartError> {
         if !config.turn {
             return Ok(());
         }
         let relay = turn::Relay::bind(config, local, self.shared.metrics.relay.clone())?;
         self.turn = Some(relay.addr);
-        self.background.push(relay.spawn()?);
+        relay.spawn(self.tasks.tasks())?;
         Ok(())
     }
 
     /// One node of a cluster: names, history and everything between nodes go through
-    /// `engine` (Redis); each node keeps its own `--port` and `--data-dir`.
+    /// `redis`; each node keeps its own `--port` and `--data-dir`.
     pub async fn build_clustered(
         config: &Config,
         local: SocketAddr,
-        engine: Engine,
+        redis: ClusterRedis,
     ) -> Result<Switchboard, StartError> {
         create_data_dir(config)?;
-        match engine {
-            Engine::Redis(url) => {
-                let clients = cluster::connect(&url).await?;
-                let driver = socketioxide_redis::drivers::fred::FredDriver::new(clients.subscriber)
-                    .await
-                    .map_err(|e| StartError::Cluster(e.to_string()))?;
+        let tasks = TaskOwner::new();
+        match redis {
+            ClusterRedis::At(url) => {
+                let clients = cluster::connect(&url, tasks.tasks()).await?;
+                let driver =
+                    socketioxide_redis::drivers::fred::FredDriver::new(clients.subscriber.clone())
+                        .await
+                        .map_err(|e| StartError::Cluster(e.to_string()))?;
                 let kv = Arc::new(cluster::RedisKv {
-                    client: clients.commands,
+                    client: clients.commands.clone(),
                 });
-                join_cluster(config, local, driver, kv).await
+                join_cluster(config, local, driver, kv, tasks, Some(clients)).await
             }
-            Engine::Memory { driver, kv } => {
-                join_cluster(config, local, driver, Arc::new(kv)).await
+            ClusterRedis::InMemory { driver, kv } => {
+                join_cluster(config, local, driver, Arc::new(kv), tasks, None).await
             }
         }
     }
@@ -224,7 +230,7 @@ impl Switchboard {
             close_clients,
             chat,
             board,
-            background,
+            tasks,
             connection_limits,
             shared,
             turn: _,
@@ -239,9 +245,9 @@ impl Switchboard {
         };
         let served =
             accept::serve(listener, tls, router, connection_limits, shared, graceful).await;
-        for task in background {
-            task.abort();
-        }
+        // The loops, and connections still busy after the drain, end here; a board save in
+        // progress finishes first (it is one of the tasks).
+        tasks.stop().await;
         served?;
         chat.history.flush().await;
         let _ = tokio::task::spawn_blocking(move || board.save()).await;
@@ -257,12 +263,15 @@ fn create_data_dir(config: &Config) -> Result<(), StartError> {
     })
 }
 
-/// Builds a node on socketioxide's Redis adapter over `driver`.
+/// Builds a node on socketioxide's Redis adapter over `driver`; its `redis` clients, if it
+/// has its own, are closed when it stops.
 async fn join_cluster<D: Driver>(
     config: &Config,
     local: SocketAddr,
     driver: D,
     kv: Arc<dyn cluster::Kv>,
+    tasks: TaskOwner,
+    redis: Option<cluster::RedisClients>,
 ) -> Result<Switchboard, StartError> {
     let adapter = RedisAdapterCtr::new_with_driver(
         driver.clone(),
@@ -270,16 +279,36 @@ async fn join_cluster<D: Driver>(
             .with_request_timeout(cluster::REQUEST_TIMEOUT)
             .with_prefix(format!("{}-socket.io", cluster::PREFIX)),
     );
-    let (service, io) = engine()
+    let (service, io) = socket_io_builder()
         .with_adapter::<CustomRedisAdapter<Emitter, D>>(adapter)
         .build_svc();
+    // The adapter's subscriptions end with the node, served or not: its tasks (socketioxide's,
+    // not ours) end when their channels close.
+    tasks.tasks().on_stop({
+        let io = io.clone();
+        async move {
+            let leave = async {
+                io.close().await;
+                if let Some(redis) = redis {
+                    redis.quit().await;
+                }
+            };
+            if tokio::time::timeout(cluster::REQUEST_TIMEOUT * 2, leave)
+                .await
+                .is_err()
+            {
+                tracing::warn!("stopped waiting for Redis to see this node leave");
+            }
+        }
+    });
     let cluster = Arc::new(Cluster::new(
         io.config().server_id.to_string(),
         kv,
         Arc::new(cluster::DriverBus(driver)),
+        tasks.tasks().clone(),
     ));
     let stores = (ChatState::shared(&cluster), draw::Board::shared(&cluster));
-    let (mut server, ready) = assemble(config, local, service, io, Some(cluster), stores);
+    let (mut server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks);
     server.start_turn(config, local)?;
     for namespace in ready {
         namespace
@@ -298,6 +327,7 @@ fn assemble<A: Served, S>(
     io: SocketIo<A>,
     cluster: Option<Arc<Cluster>>,
     (chat, board): (ChatState, draw::Board),
+    tasks: TaskOwner,
 ) -> (Switchboard, Vec<A::InitRes>)
 where
     S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -308,28 +338,25 @@ where
     S::Response: axum::response::IntoResponse + 'static,
     S::Future: Send + 'static,
 {
-    let trades = trades::Trades::new(config);
+    let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {
         metrics: Metrics::default(),
         limits: config.limits(),
         cluster,
+        tasks: tasks.tasks().clone(),
     });
-    let (cursors, cursor_ticker) = cursors::register(&io, &shared);
     let ready = vec![
         simple_chat::register(&io, &shared),
         chat::register(&io, &shared, chat.clone()),
-        cursors,
+        cursors::register(&io, &shared),
         draw::register(&io, &shared, board.clone()),
         remote::register(&io, &shared),
         signal::register(&io, &shared),
         meet::register(&io, &shared),
         call::register(&io, &shared),
     ];
-    let background = vec![
-        cursor_ticker,
-        draw::spawn_saver(board.clone()),
-        metrics::spawn_housekeeping(shared.clone()),
-    ];
+    draw::spawn_saver(board.clone(), tasks.tasks());
+    metrics::spawn_housekeeping(shared.clone());
 
     let site_config = SiteConfig {
         lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
@@ -382,7 +409,7 @@ where
         close_clients: Box::new(move || async move { io.close().await }.boxed()),
         chat,
         board,
-        background,
+        tasks,
         connection_limits: accept::ConnectionLimits {
             per_ip: config.max_connections_per_ip,
             total: config.max_connections,
@@ -404,7 +431,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
     let local = tcp.local_addr()?;
     let server = match &config.redis_url {
         Some(url) => {
-            Switchboard::build_clustered(&config, local, Engine::Redis(url.clone())).await?
+            Switchboard::build_clustered(&config, local, ClusterRedis::At(url.clone())).await?
         }
         None => Switchboard::build(&config, local)?,
     };

@@ -334,19 +334,19 @@ impl Metrics {
             "switchboard_dropped_deliveries_total",
             "counter",
             "Events not delivered because the client's buffer was full.",
-            &mut std::iter::once((String::new(), self.dropped.load(Relaxed).to_string())),
+            &mut unlabelled(self.dropped.load(Relaxed)),
         );
         family(
             "switchboard_refused_input_total",
             "counter",
             "Client events refused as malformed, invalid or unknown.",
-            &mut std::iter::once((String::new(), self.refused.load(Relaxed).to_string())),
+            &mut unlabelled(self.refused.load(Relaxed)),
         );
         family(
             "switchboard_rate_limited_total",
             "counter",
             "Client events refused because their sender went over its rate.",
-            &mut std::iter::once((String::new(), self.rate_limited.load(Relaxed).to_string())),
+            &mut unlabelled(self.rate_limited.load(Relaxed)),
         );
         family(
             "switchboard_misaddressed_signals_total",
@@ -358,40 +358,31 @@ impl Metrics {
             "switchboard_slow_consumers_disconnected_total",
             "counter",
             "Clients disconnected because they read too slowly (their buffer was full).",
-            &mut std::iter::once((String::new(), self.slow_consumers.load(Relaxed).to_string())),
+            &mut unlabelled(self.slow_consumers.load(Relaxed)),
         );
         family(
             "switchboard_flooders_disconnected_total",
             "counter",
             "Clients disconnected for sending far over their rate or with too many events waiting.",
-            &mut std::iter::once((String::new(), self.abusers.load(Relaxed).to_string())),
+            &mut unlabelled(self.abusers.load(Relaxed)),
         );
         family(
             "switchboard_connections_refused_total",
             "counter",
             "Connections closed at once: over a connection limit, or out of file descriptors.",
-            &mut std::iter::once((
-                String::new(),
-                self.connections_refused.load(Relaxed).to_string(),
-            )),
+            &mut unlabelled(self.connections_refused.load(Relaxed)),
         );
         family(
             "switchboard_header_timeouts_total",
             "counter",
             "Connections closed because their request headers did not arrive in time (slowloris).",
-            &mut std::iter::once((
-                String::new(),
-                self.header_timeouts.load(Relaxed).to_string(),
-            )),
+            &mut unlabelled(self.header_timeouts.load(Relaxed)),
         );
         family(
             "switchboard_origins_refused_total",
             "counter",
             "socket.io requests refused because they came from a page of another origin.",
-            &mut std::iter::once((
-                String::new(),
-                self.origins_refused.load(Relaxed).to_string(),
-            )),
+            &mut unlabelled(self.origins_refused.load(Relaxed)),
         );
         let seconds = |micros: u64| format!("{:.6}", micros as f64 / 1e6);
         family(
@@ -414,7 +405,7 @@ impl Metrics {
             "switchboard_cursor_tick_seconds_max",
             "gauge",
             "The longest /cursors tick so far.",
-            &mut std::iter::once((String::new(), seconds(self.tick_micros_max.load(Relaxed)))),
+            &mut unlabelled(seconds(self.tick_micros_max.load(Relaxed))),
         );
         self.relay.render(&mut |name, kind, help, value| {
             family(
@@ -428,23 +419,28 @@ impl Metrics {
             "process_resident_memory_bytes",
             "gauge",
             "Resident memory of this process.",
-            &mut std::iter::once((String::new(), resident_bytes().to_string())),
+            &mut unlabelled(resident_bytes()),
         );
         out
     }
 }
 
-/// Logs held-back input warnings once a second, even when no more bad input arrives.
-pub fn spawn_housekeeping(
-    shared: std::sync::Arc<crate::contract::Shared>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Logs held-back input warnings once a second, even when no more bad input arrives (one of
+/// the server's tasks).
+pub fn spawn_housekeeping(shared: std::sync::Arc<crate::contract::Shared>) {
+    let tasks = shared.tasks.clone();
+    tasks.spawn(async move {
         let mut every_second = tokio::time::interval(Duration::from_secs(1));
         loop {
             every_second.tick().await;
             shared.metrics.flush_warnings();
         }
-    })
+    });
+}
+
+/// The one value of a family without labels.
+fn unlabelled(value: impl std::fmt::Display) -> std::iter::Once<(String, String)> {
+    std::iter::once((String::new(), value.to_string()))
 }
 
 fn epoch_seconds() -> u64 {

@@ -97,8 +97,8 @@ where
                 cluster,
             }),
         };
-        if rooms.inner.cluster.is_some() {
-            tokio::spawn(renew(Arc::downgrade(&rooms.inner)));
+        if let Some(cluster) = &rooms.inner.cluster {
+            cluster.tasks.spawn(renew(Arc::downgrade(&rooms.inner)));
         }
         rooms
     }

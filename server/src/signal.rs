@@ -48,7 +48,7 @@ pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes
     if let Some(members) = nsp.cluster_members() {
         // Somebody came or went on another node (or a node died): tell ours.
         let (mut changes, roster) = (members.remote_changes(), roster.clone());
-        tokio::spawn(async move {
+        shared.tasks.spawn(async move {
             while changes.changed().await.is_ok() {
                 roster.announce(&nsp).await;
             }

@@ -5,20 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RawClient, SioClient, TestServer};
+use common::{chat_watcher, named, RawClient, SioClient, TestServer};
 use serde_json::{json, Value};
 
 const NS: &str = "/chat";
 const QUIET: Duration = Duration::from_millis(300);
-
-/// Connects and claims `name`, consuming the `name` and `history` answers.
-async fn named(server: &TestServer, name: &str) -> SioClient {
-    let mut client = SioClient::connect(server, NS).await;
-    client.emit("name", vec![json!(name)]).await;
-    assert_eq!(client.expect("name").await, vec![json!(name)]);
-    client.expect("history").await;
-    client
-}
 
 #[tokio::test]
 async fn a_free_name_is_confirmed_to_the_sender_only_then_history_follows() {
@@ -234,19 +225,14 @@ async fn history_survives_a_clean_restart() {
 #[tokio::test]
 async fn a_name_is_free_again_once_its_holder_leaves() {
     let server = TestServer::start().await;
+    let mut watcher = chat_watcher(&server, "Watcher").await;
     let ada = named(&server, "Ada").await;
     ada.disconnect().await;
+    // The disconnect is handled asynchronously: the others hear of it once the name is free.
+    watcher.expect_among_others("left", json!(["Ada"])).await;
     let mut again = SioClient::connect(&server, NS).await;
-    // The disconnect is processed asynchronously; retry briefly instead of sleeping blindly.
-    for attempt in 0.. {
-        again.emit("name", vec![json!("Ada")]).await;
-        let (event, _) = again.next().await;
-        if event == "name" {
-            break;
-        }
-        assert!(attempt < 50, "the name stayed taken after its holder left");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    again.emit("name", vec![json!("Ada")]).await;
+    assert_eq!(again.expect("name").await, vec![json!("Ada")]);
 }
 
 // A multi-threaded runtime, like the server's: handlers of one client really run in parallel.

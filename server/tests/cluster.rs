@@ -8,10 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{RawClient, SioClient, TestServer, PATIENCE};
+use common::{eventually, named, RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
-use server::Engine;
+use server::ClusterRedis;
 
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -28,7 +28,7 @@ async fn cluster() -> Cluster {
     let (hub, kv) = (MemoryHub::default(), MemoryKv::default());
     let node = |driver: MemoryDriver| {
         let kv = kv.clone();
-        async move { TestServer::start_clustered(Engine::Memory { driver, kv }, &[]).await }
+        async move { TestServer::start_clustered(ClusterRedis::InMemory { driver, kv }, &[]).await }
     };
     let b_driver = hub.driver();
     let a = node(hub.driver()).await;
@@ -39,23 +39,6 @@ async fn cluster() -> Cluster {
         a,
         b,
         b_driver,
-    }
-}
-
-async fn named(server: &TestServer, name: &str) -> SioClient {
-    let mut client = SioClient::connect(server, "/chat").await;
-    client.emit("name", vec![json!(name)]).await;
-    assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
-    client.expect("history").await;
-    client
-}
-
-/// Waits until `check` holds (the nodes hear each other within a tick or a heartbeat).
-async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -211,21 +194,9 @@ async fn relays_reach_a_socket_on_the_other_node_and_only_it() {
     let mut desktop = RawClient::connect(&c.b, "/remote").await;
     let mut bystander = RawClient::connect(&c.b, "/remote").await;
     let mut controller = RawClient::connect(&c.a, "/remote").await;
-    eventually("node a knows the desktop", async || {
-        controller
-            .send_frame(format!(
-                r#"42/remote,1["update","{}",{{"x":0.1,"y":0.2}}]"#,
-                desktop.sid
-            ))
-            .await
-            .unwrap();
-        let ack = tokio::time::timeout(PATIENCE, controller.next_packet())
-            .await
-            .unwrap()
-            .unwrap();
-        ack.contains(r#""ok":true"#)
-    })
-    .await;
+    controller
+        .update_until_acknowledged(&desktop.sid, r#"{"x":0.1,"y":0.2}"#)
+        .await;
     assert_eq!(
         desktop.expect("update").await,
         vec![json!({"x": 0.1, "y": 0.2})]

@@ -6,25 +6,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{RawClient, SioClient, TestServer, PATIENCE};
+use common::{chat_watcher, metric, RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const QUIET: Duration = Duration::from_millis(300);
-
-async fn metric(server: &TestServer, name: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", server.url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing"))
-}
 
 async fn others_still_chat(server: &TestServer) {
     let a = SioClient::connect(server, "/simple-chat").await;
@@ -179,6 +166,7 @@ async fn a_client_over_its_rate_is_told_once_and_a_flood_is_cut_off() {
 #[tokio::test]
 async fn a_name_is_free_as_soon_as_its_holder_is_gone_whatever_it_still_had_queued() {
     let server = TestServer::start_with(&["--no-rate-limits"]).await;
+    let mut watcher = chat_watcher(&server, "Watcher").await;
     let mut holder = RawClient::connect(&server, "/chat").await;
     holder.emit("name", json!(["Quick"])).await;
     holder.expect("name").await;
@@ -187,19 +175,16 @@ async fn a_name_is_free_as_soon_as_its_holder_is_gone_whatever_it_still_had_queu
     }
     drop(holder);
     let left_at = Instant::now();
+    // The others hear that it left once its name is free.
+    watcher.expect_among_others("left", json!(["Quick"])).await;
+    assert!(
+        left_at.elapsed() < Duration::from_millis(500),
+        "free only after {:?}",
+        left_at.elapsed()
+    );
     let mut next = SioClient::connect(&server, "/chat").await;
-    loop {
-        next.emit("name", vec![json!("Quick")]).await;
-        let (event, _) = next.next().await;
-        if event == "name" {
-            break;
-        }
-        assert!(
-            left_at.elapsed() < Duration::from_millis(500),
-            "still taken"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    next.emit("name", vec![json!("Quick")]).await;
+    assert_eq!(next.expect("name").await, vec![json!("Quick")]);
 }
 
 #[tokio::test]
@@ -288,8 +273,10 @@ async fn one_address_may_hold_only_so_many_connections() {
         closed_within(&mut fourth, PATIENCE).await,
         "the fourth is closed at once"
     );
-    drop(held.pop());
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // One leaves, and waits until the server has let go of it too (its count goes with it).
+    let mut leaving = held.pop().unwrap();
+    leaving.shutdown().await.unwrap();
+    assert_eq!(leaving.read(&mut [0u8; 1]).await.unwrap(), 0, "closed");
     let mut again = TcpStream::connect(server.addr).await.unwrap();
     again
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -335,7 +322,9 @@ async fn headers_that_trickle_in_are_cut_off() {
 
 #[tokio::test]
 async fn names_that_look_alike_are_one_name() {
-    let server = TestServer::start().await;
+    // Rate limits leave room for a person, not for 21 claims in a row; they are not what this
+    // is about.
+    let server = TestServer::start_with(&["--no-rate-limits"]).await;
     let mut alice = SioClient::connect(&server, "/chat").await;
     alice.emit("name", vec![json!("alice")]).await;
     alice.expect("name").await;
@@ -375,8 +364,6 @@ async fn names_that_look_alike_are_one_name() {
             reason.contains("taken") || reason.contains("invisible"),
             "{lookalike:?}: {reason}"
         );
-        // Rate limits leave room for a person, not for 21 claims in a row.
-        tokio::time::sleep(Duration::from_millis(30)).await;
     }
     // A different name is still welcome, shown as typed (normalised).
     probe.emit("name", vec![json!("Ａlicia")]).await;

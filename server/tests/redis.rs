@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{ProcessServer, RawClient, Reachable, SioClient, PATIENCE};
+use common::{eventually, metric, named, ProcessServer, RawClient, SioClient, PATIENCE};
 use serde_json::json;
 
 /// A redis-server of this test's own.
@@ -66,26 +66,6 @@ async fn node(redis: &Redis, data: &tempfile::TempDir) -> ProcessServer {
     ProcessServer::start(data.path(), &["--redis-url", &redis.url()]).await
 }
 
-async fn named(server: &impl Reachable, name: &str) -> SioClient {
-    let mut client = SioClient::connect(server, "/chat").await;
-    client.emit("name", vec![json!(name)]).await;
-    assert_eq!(client.expect("name").await, vec![json!(name)], "{name}");
-    client.expect("history").await;
-    client
-}
-
-async fn metric(server: &impl Reachable, name: &str) -> Option<f64> {
-    let text = reqwest::get(format!("{}/metrics", server.url()))
-        .await
-        .ok()?
-        .text()
-        .await
-        .ok()?;
-    text.lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-}
-
 #[tokio::test]
 async fn two_processes_are_one_server() {
     let redis = Redis::start();
@@ -124,28 +104,9 @@ async fn two_processes_are_one_server() {
     // /remote: a controller on a steers a desktop on b, acknowledged.
     let mut desktop = RawClient::connect(&b, "/remote").await;
     let mut controller = RawClient::connect(&a, "/remote").await;
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        controller
-            .send_frame(format!(
-                r#"42/remote,1["update","{}",{{"x":0.5,"y":0.5}}]"#,
-                desktop.sid
-            ))
-            .await
-            .unwrap();
-        let ack = tokio::time::timeout(PATIENCE, controller.next_packet())
-            .await
-            .unwrap()
-            .unwrap();
-        if ack.contains(r#""ok":true"#) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node a never learned of the desktop: {ack}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    controller
+        .update_until_acknowledged(&desktop.sid, r#"{"x":0.5,"y":0.5}"#)
+        .await;
     assert_eq!(
         desktop.expect("update").await,
         vec![json!({"x": 0.5, "y": 0.5})]
@@ -207,13 +168,12 @@ async fn two_processes_are_one_server() {
         }
         assert!(Instant::now() < deadline, "a never saw b's cursor");
     }
-    assert_eq!(metric(&a, "switchboard_redis_connected").await, Some(1.0));
+    assert_eq!(metric(&a, "switchboard_redis_connected").await, 1.0);
     // Counted at each heartbeat (every second).
-    let deadline = Instant::now() + PATIENCE;
-    while metric(&a, "switchboard_cluster_nodes_seen").await != Some(1.0) {
-        assert!(Instant::now() < deadline, "node a never counted node b");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually("node a counts node b", async || {
+        metric(&a, "switchboard_cluster_nodes_seen").await == 1.0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -292,7 +252,7 @@ async fn redis_down_for_three_seconds_then_back() {
         local_a.expect("message").await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(metric(&a, "switchboard_redis_connected").await, Some(0.0));
+    assert_eq!(metric(&a, "switchboard_redis_connected").await, 0.0);
     let mut late = SioClient::connect(&b, "/chat").await;
     late.emit("name", vec![json!("Late")]).await;
     assert!(late.expect("nameError").await[0]

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RawClient, SioClient, TestServer};
+use common::{connections, eventually, RawClient, SioClient, TestServer};
 use serde_json::json;
 
 const NS: &str = "/remote";
@@ -100,7 +100,10 @@ async fn controllers_that_ask_learn_whether_their_desktop_is_there() {
     );
     let gone = desktop.sid.clone();
     drop(desktop);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the server saw the desktop leave", async || {
+        connections(&server, NS).await == 1.0
+    })
+    .await;
     controller
         .send_frame(format!(
             r#"42/remote,2["update","{gone}",{{"x":0.5,"y":0.5}}]"#

@@ -65,12 +65,7 @@ impl ChatState {
 
     /// Cluster mode: names and history in Redis, the same for every node.
     pub fn shared(cluster: &Arc<crate::cluster::Cluster>) -> ChatState {
-        let members = crate::cluster::Members::start(
-            &cluster.node,
-            cluster.bus.clone(),
-            cluster.status.clone(),
-            "/chat#people",
-        );
+        let members = cluster.start_members("/chat#people");
         ChatState {
             names: Names::Shared(SharedNames::new(cluster.clone())),
             history: History::Shared(SharedHistory {
@@ -86,10 +81,12 @@ type ChatCx<A> = Cx<Chat, ChatState, A>;
 
 pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>, chat: ChatState) -> A::InitRes {
     let nsp = Nsp::<Chat, A>::new(io, shared);
-    tokio::spawn(lapse_typists(nsp.clone(), chat.typing.clone()));
+    shared
+        .tasks
+        .spawn(lapse_typists(nsp.clone(), chat.typing.clone()));
     if let Some(mut news) = chat.people.remote_news() {
         let (nsp, people) = (nsp.clone(), chat.people.clone());
-        tokio::spawn(async move {
+        shared.tasks.spawn(async move {
             while news.changed().await.is_ok() {
                 for change in people.remote_changes() {
                     tell_here(&nsp, change);
@@ -267,9 +264,12 @@ fn tell_here<A: Adapter>(nsp: &Nsp<Chat, A>, change: Change) {
     }
 }
 
+/// How often lapsed typing states are looked for: one lapses at most this long after its time.
+const LAPSES_EVERY: Duration = Duration::from_millis(500);
+
 /// Tells everyone when a typist's state lapsed (its page went quiet for 5 s).
 async fn lapse_typists<A: Adapter>(nsp: Nsp<Chat, A>, typing: Typing) {
-    let mut every = tokio::time::interval(Duration::from_millis(500));
+    let mut every = tokio::time::interval(LAPSES_EVERY);
     loop {
         every.tick().await;
         for name in typing.lapsed() {
@@ -283,4 +283,27 @@ fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::TaskOwner;
+
+    // Paused clock: the lapse is checked at the very times it is due, without waiting 5 s.
+    #[tokio::test(start_paused = true)]
+    async fn the_server_lets_a_typing_state_lapse_by_itself() {
+        let owner = TaskOwner::new();
+        let shared = Shared::for_tests(owner.tasks());
+        let dir = tempfile::tempdir().expect("temp dir");
+        let chat = ChatState::open(dir.path()).expect("history");
+        let (_service, io) = SocketIo::builder().build_svc();
+        register(&io, &shared, chat.clone());
+        let (sid, ada) = (Sid::new(), Nickname::parse("Ada").expect("a name"));
+        assert!(chat.typing.says(sid, &ada, true));
+        tokio::time::sleep(typing::EXPIRES_AFTER - Duration::from_millis(1)).await;
+        assert!(chat.typing.is_typing(sid), "not before its time");
+        tokio::time::sleep(LAPSES_EVERY).await;
+        assert!(!chat.typing.is_typing(sid), "lapsed, by the server alone");
+    }
 }

@@ -80,16 +80,6 @@ impl SharedHistory {
     }
 
     async fn list(&self, what: &str) -> Vec<HistoryEntry> {
-        let cluster = &self.cluster;
-        match cluster.request(cluster.kv.list(&key(what))).await {
-            Ok(items) => items
-                .iter()
-                .filter_map(|item| serde_json::from_str(item).ok())
-                .collect(),
-            Err(error) => {
-                tracing::warn!(%error, "the chat history could not be read");
-                Vec::new()
-            }
-        }
+        self.cluster.read_list(&key(what), "the chat history").await
     }
 }

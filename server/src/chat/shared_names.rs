@@ -53,15 +53,17 @@ fn unreachable() -> Rejection {
 }
 
 impl SharedNames {
-    /// Starts renewing this node's names (must run inside a tokio runtime).
+    /// Starts renewing this node's names, in the node's tasks (must run inside a tokio
+    /// runtime).
     pub fn new(cluster: Arc<Cluster>) -> SharedNames {
+        let tasks = cluster.tasks.clone();
         let names = SharedNames {
             inner: Arc::new(Inner {
                 cluster,
                 held: Mutex::default(),
             }),
         };
-        tokio::spawn(renew(Arc::downgrade(&names.inner)));
+        tasks.spawn(renew(Arc::downgrade(&names.inner)));
         names
     }
 

@@ -4,10 +4,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use app::protocol::chat::Nickname;
 use socketioxide::socket::Sid;
+// tokio's clock, which a test can pause (it is the system's otherwise).
+use tokio::time::Instant;
 
 use crate::sync::lock;
 
@@ -61,6 +63,12 @@ impl Typing {
         lock(&self.inner).remove(&sid).map(|t| t.name)
     }
 
+    /// Whether `sid` is typing, as far as this node knows.
+    #[cfg(test)]
+    pub fn is_typing(&self, sid: Sid) -> bool {
+        lock(&self.inner).contains_key(&sid)
+    }
+
     /// The typists whose state lapsed, removed.
     pub fn lapsed(&self) -> Vec<Nickname> {
         let mut typists = lock(&self.inner);
@@ -88,5 +96,27 @@ mod tests {
         assert!(typing.says(sid, &ada, false));
         assert!(!typing.says(sid, &ada, false), "already stopped");
         assert!(typing.lapsed().is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_state_lapses_five_seconds_after_its_last_counted_refresh() {
+        let typing = Typing::default();
+        let (sid, ada) = (Sid::new(), Nickname::parse("Ada").unwrap());
+        assert!(typing.says(sid, &ada, true));
+        tokio::time::advance(MIN_REFRESH / 2).await;
+        typing.says(sid, &ada, true);
+        tokio::time::advance(EXPIRES_AFTER - MIN_REFRESH / 2).await;
+        assert_eq!(
+            typing.lapsed(),
+            std::slice::from_ref(&ada),
+            "a refresh too soon does not count"
+        );
+        assert!(typing.says(sid, &ada, true));
+        tokio::time::advance(MIN_REFRESH).await;
+        typing.says(sid, &ada, true);
+        tokio::time::advance(EXPIRES_AFTER - Duration::from_millis(1)).await;
+        assert!(typing.lapsed().is_empty(), "refreshed: not yet");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert_eq!(typing.lapsed(), [ada]);
     }
 }

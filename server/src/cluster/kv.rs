@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
@@ -174,6 +174,30 @@ fn failed(error: fred::error::Error) -> Unreachable {
     Unreachable(error.to_string())
 }
 
+/// A script's reply of 1: it did what it was asked.
+fn did(reply: KvResult<i64>) -> KvResult<bool> {
+    reply.map(|n| n == 1)
+}
+
+/// A script's reply that only says it ran.
+fn done(reply: KvResult<i64>) -> KvResult<()> {
+    reply.map(|_| ())
+}
+
+impl RedisKv {
+    /// Runs one of the scripts above on `keys` with `args`; its integer reply.
+    fn script(
+        &self,
+        script: &'static str,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> BoxFuture<'static, KvResult<i64>> {
+        use fred::interfaces::LuaInterface;
+        let client = self.client.clone();
+        async move { client.eval(script, keys, args).await.map_err(failed) }.boxed()
+    }
+}
+
 impl Kv for RedisKv {
     fn set_if_absent(
         &self,
@@ -207,16 +231,8 @@ impl Kv for RedisKv {
     }
 
     fn delete_if(&self, key: &str, value: &str) -> BoxFuture<'static, KvResult<bool>> {
-        use fred::interfaces::LuaInterface;
-        let (client, key, value) = (self.client.clone(), key.to_owned(), value.to_owned());
-        async move {
-            let deleted: i64 = client
-                .eval(DELETE_IF, vec![key], vec![value])
-                .await
-                .map_err(failed)?;
-            Ok(deleted == 1)
-        }
-        .boxed()
+        let run = self.script(DELETE_IF, vec![key.to_owned()], vec![value.to_owned()]);
+        run.map(did).boxed()
     }
 
     fn replace_if(
@@ -226,17 +242,9 @@ impl Kv for RedisKv {
         new: &str,
         ttl: Duration,
     ) -> BoxFuture<'static, KvResult<bool>> {
-        use fred::interfaces::LuaInterface;
-        let (client, key) = (self.client.clone(), key.to_owned());
         let args = vec![old.to_owned(), new.to_owned(), ttl.as_millis().to_string()];
-        async move {
-            let replaced: i64 = client
-                .eval(REPLACE_IF, vec![key], args)
-                .await
-                .map_err(failed)?;
-            Ok(replaced == 1)
-        }
-        .boxed()
+        let run = self.script(REPLACE_IF, vec![key.to_owned()], args);
+        run.map(did).boxed()
     }
 
     fn renew_if(
@@ -245,33 +253,15 @@ impl Kv for RedisKv {
         value: &str,
         ttl: Duration,
     ) -> BoxFuture<'static, KvResult<bool>> {
-        use fred::interfaces::LuaInterface;
-        let (client, key, value) = (self.client.clone(), key.to_owned(), value.to_owned());
-        async move {
-            let renewed: i64 = client
-                .eval(
-                    RENEW_IF,
-                    vec![key],
-                    vec![value, ttl.as_millis().to_string()],
-                )
-                .await
-                .map_err(failed)?;
-            Ok(renewed == 1)
-        }
-        .boxed()
+        let args = vec![value.to_owned(), ttl.as_millis().to_string()];
+        let run = self.script(RENEW_IF, vec![key.to_owned()], args);
+        run.map(did).boxed()
     }
 
     fn push_capped(&self, key: &str, item: &str, cap: usize) -> BoxFuture<'static, KvResult<()>> {
-        use fred::interfaces::LuaInterface;
-        let (client, key, item) = (self.client.clone(), key.to_owned(), item.to_owned());
-        async move {
-            let _: i64 = client
-                .eval(PUSH_CAPPED, vec![key], vec![item, cap.to_string()])
-                .await
-                .map_err(failed)?;
-            Ok(())
-        }
-        .boxed()
+        let args = vec![item.to_owned(), cap.to_string()];
+        let run = self.script(PUSH_CAPPED, vec![key.to_owned()], args);
+        run.map(done).boxed()
     }
 
     fn list(&self, key: &str) -> BoxFuture<'static, KvResult<Vec<String>>> {
@@ -326,16 +316,8 @@ impl Kv for RedisKv {
     }
 
     fn free_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<()>> {
-        use fred::interfaces::LuaInterface;
-        let (client, keys, id) = (self.client.clone(), seat_keys(key), id.to_owned());
-        async move {
-            let _: i64 = client
-                .eval(FREE_SEAT, keys, vec![id])
-                .await
-                .map_err(failed)?;
-            Ok(())
-        }
-        .boxed()
+        let run = self.script(FREE_SEAT, seat_keys(key), vec![id.to_owned()]);
+        run.map(done).boxed()
     }
 
     fn renew_seats(
@@ -344,34 +326,27 @@ impl Kv for RedisKv {
         ids: &[String],
         ttl: Duration,
     ) -> BoxFuture<'static, KvResult<()>> {
-        use fred::interfaces::LuaInterface;
-        let (client, keys) = (self.client.clone(), seat_keys(key));
         let mut args = vec![epoch_millis().to_string(), ttl.as_millis().to_string()];
         args.extend(ids.iter().cloned());
-        async move {
-            let _: i64 = client.eval(RENEW_SEATS, keys, args).await.map_err(failed)?;
-            Ok(())
-        }
-        .boxed()
+        self.script(RENEW_SEATS, seat_keys(key), args)
+            .map(done)
+            .boxed()
     }
 
     fn has_seat(&self, key: &str, id: &str) -> BoxFuture<'static, KvResult<bool>> {
-        use fred::interfaces::LuaInterface;
-        let (client, keys) = (self.client.clone(), seat_keys(key));
         let args = vec![id.to_owned(), epoch_millis().to_string()];
-        async move {
-            let held: i64 = client.eval(HAS_SEAT, keys, args).await.map_err(failed)?;
-            Ok(held == 1)
-        }
-        .boxed()
+        self.script(HAS_SEAT, seat_keys(key), args).map(did).boxed()
     }
 }
 
-/// The same commands in memory, for several servers in one process.
+/// The same commands in memory, for several servers in one process. Time to live is read on
+/// tokio's clock, so that a test can pause it.
 #[derive(Clone, Default)]
 pub struct MemoryKv {
     inner: Arc<Mutex<Memory>>,
 }
+
+use tokio::time::Instant;
 
 #[derive(Default)]
 struct Memory {
@@ -618,7 +593,7 @@ impl Kv for MemoryKv {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn keys_expire_and_are_deleted_or_renewed_only_by_their_holder() {
         let kv = MemoryKv::default();
         let ttl = Duration::from_millis(50);
@@ -630,7 +605,13 @@ mod tests {
         assert!(!kv.delete_if("name:ada", "b").await.unwrap(), "not b's");
         assert!(!kv.renew_if("name:ada", "b", ttl).await.unwrap());
         assert!(kv.renew_if("name:ada", "a", ttl).await.unwrap());
-        tokio::time::sleep(Duration::from_millis(80)).await;
+        tokio::time::advance(ttl - Duration::from_millis(1)).await;
+        assert_eq!(
+            kv.get("name:ada").await.unwrap().as_deref(),
+            Some("a"),
+            "alive until its time to live is over"
+        );
+        tokio::time::advance(Duration::from_millis(1)).await;
         assert_eq!(kv.get("name:ada").await.unwrap(), None, "expired");
         assert!(kv.set_if_absent("name:ada", "b", ttl).await.unwrap());
         assert!(
@@ -673,7 +654,7 @@ mod tests {
         seated.expect("seated").others
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn seats_are_capped_listed_oldest_first_and_freed_when_leases_run_out() {
         let kv = MemoryKv::default();
         let (long, short) = (Duration::from_secs(60), Duration::from_millis(30));
@@ -696,7 +677,7 @@ mod tests {
             "full"
         );
         assert!(kv.has_seat("room", "b").await.unwrap());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::advance(short).await;
         assert!(
             !kv.has_seat("room", "b").await.unwrap(),
             "b's lease ran out"

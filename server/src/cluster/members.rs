@@ -13,8 +13,9 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use super::{Bus, Status, HEARTBEAT, NODE_TIMEOUT, PREFIX};
+use super::{Bus, ClusterHealth, HEARTBEAT, NODE_TIMEOUT, PREFIX};
 use crate::sync::lock;
+use crate::tasks::Tasks;
 
 /// One node's news about its sockets.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,11 +36,13 @@ pub struct Members {
     /// This node's id.
     node: String,
     bus: Arc<dyn Bus>,
-    status: Arc<Status>,
+    health: Arc<ClusterHealth>,
     channel: String,
     state: Mutex<State>,
     /// Bumped on every change on another node.
     remote_changes: watch::Sender<u64>,
+    /// The node's tasks: the listening and heartbeat loops, and each publish.
+    tasks: Tasks,
 }
 
 #[derive(Default)]
@@ -50,22 +53,29 @@ struct State {
 }
 
 impl Members {
-    /// Starts following namespace `ns` (must run inside a tokio runtime).
-    pub fn start(node: &str, bus: Arc<dyn Bus>, status: Arc<Status>, ns: &str) -> Arc<Members> {
+    /// Starts following namespace `ns`, in `tasks` (must run inside a tokio runtime).
+    pub fn start(
+        node: &str,
+        bus: Arc<dyn Bus>,
+        health: Arc<ClusterHealth>,
+        ns: &str,
+        tasks: &Tasks,
+    ) -> Arc<Members> {
         let members = Arc::new(Members {
             channel: format!("{PREFIX}:members:{ns}"),
             node: node.to_owned(),
             bus,
-            status,
+            health,
             state: Mutex::default(),
             remote_changes: watch::Sender::new(0),
+            tasks: tasks.clone(),
         });
-        tokio::spawn(listen(
+        tasks.spawn(listen(
             members.bus.clone(),
             members.channel.clone(),
             Arc::downgrade(&members),
         ));
-        tokio::spawn(heartbeat(Arc::downgrade(&members)));
+        tasks.spawn(heartbeat(Arc::downgrade(&members)));
         members
     }
 
@@ -141,11 +151,13 @@ impl Members {
         let Ok(message) = serde_json::to_vec(&news) else {
             return;
         };
-        let (bus, channel, status) = (self.bus.clone(), self.channel.clone(), self.status.clone());
-        tokio::spawn(async move {
-            // A failed publish is logged through the status; the heartbeat repairs it.
+        let (bus, channel, health) = (self.bus.clone(), self.channel.clone(), self.health.clone());
+        // Not awaited by the caller (a handler must not wait for Redis), but the node's: a
+        // stopped node publishes nothing more.
+        self.tasks.spawn(async move {
+            // A failed publish is logged (once, by the health); the heartbeat repairs it.
             let sent = bus.publish(&channel, message).await;
-            status.reachable(sent.is_ok());
+            health.reachable(sent.is_ok());
         });
     }
 
@@ -232,6 +244,6 @@ async fn heartbeat(members: std::sync::Weak<Members>) {
         if members.forget_silent_nodes() {
             members.bump();
         }
-        members.status.set_nodes_seen(members.nodes_seen());
+        members.health.set_nodes_seen(members.nodes_seen());
     }
 }

@@ -23,6 +23,8 @@ use std::time::{Duration, Instant};
 
 use app::protocol::{remote, signal, Namespace};
 
+use crate::tasks::Tasks;
+
 pub use bus::{Bus, DriverBus, MemoryDriver, MemoryHub};
 pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Seat, Seated, Unreachable};
 pub use members::Members;
@@ -44,33 +46,43 @@ pub struct Cluster {
     pub kv: Arc<dyn Kv>,
     /// The other nodes, for what is not a socket.io packet.
     pub bus: Arc<dyn Bus>,
-    /// Whether Redis answers, and how fast.
-    pub status: Arc<Status>,
+    /// Whether Redis answers, how fast, and how many nodes are heard.
+    pub health: Arc<ClusterHealth>,
     /// Who is connected where, for the namespaces that relay to one socket.
     members: HashMap<&'static str, Arc<Members>>,
+    /// The node's tasks: what follows the other nodes runs here.
+    pub tasks: Tasks,
 }
 
 impl Cluster {
     /// Joins the cluster as `node` (must run inside a tokio runtime: it starts following the
-    /// other nodes).
-    pub fn new(node: String, kv: Arc<dyn Kv>, bus: Arc<dyn Bus>) -> Cluster {
-        let status = Arc::new(Status::default());
-        let members = [remote::Remote::PATH, signal::Signalling::PATH]
-            .into_iter()
-            .map(|path| {
-                (
-                    path,
-                    Members::start(&node, bus.clone(), status.clone(), path),
-                )
-            })
-            .collect();
-        Cluster {
+    /// other nodes, in `tasks`).
+    pub fn new(node: String, kv: Arc<dyn Kv>, bus: Arc<dyn Bus>, tasks: Tasks) -> Cluster {
+        let health = Arc::new(ClusterHealth::default());
+        let mut cluster = Cluster {
             node,
             kv,
             bus,
-            status,
-            members,
+            health,
+            members: HashMap::new(),
+            tasks,
+        };
+        for path in [remote::Remote::PATH, signal::Signalling::PATH] {
+            let members = cluster.start_members(path);
+            cluster.members.insert(path, members);
         }
+        cluster
+    }
+
+    /// Starts following who is connected to `ns` (a namespace, or a part of one) on every node.
+    pub fn start_members(&self, ns: &str) -> Arc<Members> {
+        Members::start(
+            &self.node,
+            self.bus.clone(),
+            self.health.clone(),
+            ns,
+            &self.tasks,
+        )
     }
 
     /// Who is connected to namespace `path` across the cluster, if it is followed.
@@ -88,9 +100,24 @@ impl Cluster {
             Ok(outcome) => outcome,
             Err(_) => Err(Unreachable("no answer within a second".into())),
         };
-        self.status.took(started.elapsed());
-        self.status.reachable(outcome.is_ok());
+        self.health.took(started.elapsed());
+        self.health.reachable(outcome.is_ok());
         outcome
+    }
+
+    /// The list at `key`, each item read as JSON (an unreadable one is skipped); empty when
+    /// Redis does not answer, which is logged as `what` not being readable.
+    pub async fn read_list<T: serde::de::DeserializeOwned>(&self, key: &str, what: &str) -> Vec<T> {
+        match self.request(self.kv.list(key)).await {
+            Ok(items) => items
+                .iter()
+                .filter_map(|item| serde_json::from_str(item).ok())
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "{what} could not be read");
+                Vec::new()
+            }
+        }
     }
 
     /// The room every socket of this node is in: broadcasting "except it" reaches the other
@@ -100,9 +127,10 @@ impl Cluster {
     }
 }
 
-/// Whether Redis answers, logged once when it goes and once when it is back.
+/// The cluster as this node sees it: whether Redis answers (logged once when it goes and once
+/// when it is back), how fast, and how many other nodes it hears.
 #[derive(Default)]
-pub struct Status {
+pub struct ClusterHealth {
     down: AtomicBool,
     requests: AtomicU64,
     request_micros: AtomicU64,
@@ -111,7 +139,7 @@ pub struct Status {
     nodes_seen: AtomicU64,
 }
 
-impl Status {
+impl ClusterHealth {
     pub fn reachable(&self, reachable: bool) {
         let was_down = self.down.swap(!reachable, Relaxed);
         match (was_down, reachable) {
@@ -174,6 +202,18 @@ pub struct RedisClients {
     pub subscriber: fred::clients::SubscriberClient,
 }
 
+impl RedisClients {
+    /// Closes both connections: fred's own tasks end with them.
+    pub async fn quit(self) {
+        use fred::interfaces::ClientLike;
+        let (commands, subscriber) =
+            futures_util::join!(self.commands.quit(), self.subscriber.quit());
+        for error in [commands.err(), subscriber.err()].into_iter().flatten() {
+            tracing::debug!(%error, "a Redis connection did not close cleanly");
+        }
+    }
+}
+
 /// Subscribes again to every channel after each reconnect. (fred's own `manage_subscriptions`
 /// sends `SUBSCRIBE` and `PSUBSCRIBE` even with nothing to subscribe to; Redis refuses those,
 /// and it stops before the shard channels, which are the only ones socketioxide's adapter
@@ -228,8 +268,9 @@ pub enum ConnectError {
 }
 
 /// Connects to Redis at `url`: clients that reconnect by themselves (every half second,
-/// forever), answer within [`REQUEST_TIMEOUT`] or fail, and resubscribe after a reconnect.
-pub async fn connect(url: &str) -> Result<RedisClients, ConnectError> {
+/// forever), answer within [`REQUEST_TIMEOUT`] or fail, and resubscribe after a reconnect
+/// (a loop in `tasks`).
+pub async fn connect(url: &str, tasks: &Tasks) -> Result<RedisClients, ConnectError> {
     use fred::prelude::{Builder, ClientLike, Config, ReconnectPolicy};
     use fred::types::RespVersion;
     let mut config = Config::from_url(url).map_err(|e| ConnectError::Url {
@@ -259,7 +300,7 @@ pub async fn connect(url: &str) -> Result<RedisClients, ConnectError> {
     let subscriber = builder().build_subscriber_client().map_err(unreachable)?;
     commands.init().await.map_err(unreachable)?;
     // After Redis comes back, subscribe again to every channel (the adapter's and ours).
-    tokio::spawn(resubscribe(subscriber.clone()));
+    tasks.spawn(resubscribe(subscriber.clone()));
     Ok(RedisClients {
         commands,
         subscriber,

@@ -370,7 +370,9 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // On a paused clock a sleep ends only once every other task waits: here, once the second
+    // handler is as far as it can get.
+    #[tokio::test(start_paused = true)]
     async fn later_turns_wait_for_earlier_ones_whatever_order_tasks_run_in() {
         let turns = Arc::new(Turns::default());
         let (first, second) = (take(&turns), take(&turns));
@@ -403,7 +405,8 @@ mod tests {
             .expect("third was served");
     }
 
-    #[tokio::test]
+    // Paused clock: the sleep ends once the abandoned handler waits for its turn.
+    #[tokio::test(start_paused = true)]
     async fn a_handler_dropped_while_waiting_does_not_block_the_queue() {
         let turns = Arc::new(Turns::default());
         let (first, abandoned, third) = (take(&turns), take(&turns), take(&turns));

@@ -34,6 +34,21 @@ pub struct Shared {
     pub limits: Limits,
     /// The other nodes, in cluster mode.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// The server's tasks: every namespace's loops run here.
+    pub tasks: crate::tasks::Tasks,
+}
+
+#[cfg(test)]
+impl Shared {
+    /// One process, default limits, its loops in `tasks` (unit tests of a namespace's loops).
+    pub fn for_tests(tasks: &crate::tasks::Tasks) -> Arc<Shared> {
+        Arc::new(Shared {
+            metrics: Metrics::default(),
+            limits: Limits::defaults(),
+            cluster: None,
+            tasks: tasks.clone(),
+        })
+    }
 }
 
 /// An adapter namespaces can be served on: socketioxide's local one, or a cluster's.

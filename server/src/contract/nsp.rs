@@ -141,7 +141,7 @@ impl<N: Namespace, A: Adapter> Nsp<N, A> {
         let except: Vec<String> = outside.into_iter().chain([cluster.node_room()]).collect();
         let sent = operators.except(except).emit(E::NAME, args).await;
         cluster
-            .status
+            .health
             .reachable(!matches!(sent, Err(BroadcastError::Adapter(_))));
     }
 

@@ -26,7 +26,6 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use socketioxide::socket::{DisconnectReason, Sid};
 use socketioxide::SocketIo;
-use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 
 use crate::contract::{self, Cx, Listener, Nsp, Served, Shared};
@@ -91,21 +90,22 @@ pub struct CursorState {
 
 type CursorsCx<A> = Cx<Cursors, CursorState, A>;
 
-/// Serves `/cursors` and starts its broadcast loop (stopped with the returned handle).
-pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> (A::InitRes, JoinHandle<()>) {
+/// Serves `/cursors` and starts its broadcast loop (one of the server's tasks).
+pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
     let state = CursorState {
         changes: Changes::default(),
         others: shared.cluster.as_ref().map(|cluster| {
             let others = Arc::new(Mutex::new(Others::default()));
-            others::follow(cluster.clone(), Arc::downgrade(&others));
+            cluster
+                .tasks
+                .spawn(others::follow(cluster.clone(), Arc::downgrade(&others)));
             others
         }),
     };
-    let ticker = spawn_ticker(Nsp::new(io, shared), state.clone());
-    (
-        contract::serve(io, shared, state, listen::<A>, joined::<A>),
-        ticker,
-    )
+    shared
+        .tasks
+        .spawn(ticker(Nsp::new(io, shared), state.clone()));
+    contract::serve(io, shared, state, listen::<A>, joined::<A>)
 }
 
 /// Places the newcomer at a random spot (as the seed does) and files it under its mode, all
@@ -153,18 +153,16 @@ async fn moved<A: Adapter>(cx: CursorsCx<A>, (position,): (Position,)) -> Result
 
 /// Broadcasts every [`TICK_MS`]: the full map to the seed's clients, what changed to compact
 /// ones. Each is encoded once per tick, whatever the number of clients.
-fn spawn_ticker<A: Adapter>(nsp: Nsp<Cursors, A>, state: CursorState) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_millis(TICK_MS));
-        // After a stall, carry on at the normal pace rather than bursting to catch up.
-        ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        for count in 0u64.. {
-            ticks.tick().await;
-            let started = Instant::now();
-            tick(&nsp, &state, count % others::FULL_EVERY == 0).await;
-            nsp.metrics().tick_took(started.elapsed());
-        }
-    })
+async fn ticker<A: Adapter>(nsp: Nsp<Cursors, A>, state: CursorState) {
+    let mut ticks = tokio::time::interval(Duration::from_millis(TICK_MS));
+    // After a stall, carry on at the normal pace rather than bursting to catch up.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    for count in 0u64.. {
+        ticks.tick().await;
+        let started = Instant::now();
+        tick(&nsp, &state, count % others::FULL_EVERY == 0).await;
+        nsp.metrics().tick_took(started.elapsed());
+    }
 }
 
 async fn tick<A: Adapter>(nsp: &Nsp<Cursors, A>, state: &CursorState, whole_map: bool) {
@@ -262,6 +260,28 @@ mod tests {
         let samples: Vec<f64> = (0..20).map(|_| random_unit()).collect();
         assert!(samples.iter().all(|v| (0.0..1.0).contains(v)));
         assert!(samples.windows(2).any(|w| w[0] != w[1]));
+    }
+
+    // Paused clock: exactly the ticks that time calls for, whatever the machine's load.
+    #[tokio::test(start_paused = true)]
+    async fn the_ticker_ticks_every_tick_ms() {
+        let owner = crate::tasks::TaskOwner::new();
+        let shared = Shared::for_tests(owner.tasks());
+        let (_service, io) = SocketIo::builder().build_svc();
+        register(&io, &shared);
+        let ticks = |shared: &Shared| {
+            let text = shared.metrics.render();
+            let line = text
+                .lines()
+                .find(|l| l.starts_with("switchboard_cursor_tick_seconds_count"))
+                .map(str::to_owned);
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        };
+        // The first tick is at once, then one every TICK_MS: ten before 1 s, the eleventh at 1 s.
+        tokio::time::sleep(Duration::from_millis(TICK_MS * 10 - 1)).await;
+        assert_eq!(ticks(&shared), Some(10));
+        tokio::time::sleep(Duration::from_millis(TICK_MS / 2)).await;
+        assert_eq!(ticks(&shared), Some(11));
     }
 
     #[test]

@@ -116,29 +116,28 @@ fn channel() -> String {
     format!("{PREFIX}:cursors")
 }
 
-/// Follows the other nodes' ticks into `others` for as long as it exists.
-pub fn follow(cluster: Arc<Cluster>, others: Weak<Mutex<Others>>) {
-    tokio::spawn(async move {
-        let mut heard = loop {
-            match cluster.bus.subscribe(&channel()).await {
-                Ok(stream) => break stream,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot follow the other nodes' cursors yet; retrying");
-                    tokio::time::sleep(crate::cluster::HEARTBEAT).await;
-                }
-            }
-        };
-        while let Some(message) = heard.next().await {
-            let Some(others) = others.upgrade() else {
-                return;
-            };
-            match serde_json::from_slice::<Tick>(&message) {
-                Ok(tick) if tick.node != cluster.node => lock(&others).apply(tick),
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "an unreadable cursor tick from another node"),
+/// Follows the other nodes' ticks into `others` for as long as it exists (a loop for the
+/// node's tasks).
+pub async fn follow(cluster: Arc<Cluster>, others: Weak<Mutex<Others>>) {
+    let mut heard = loop {
+        match cluster.bus.subscribe(&channel()).await {
+            Ok(stream) => break stream,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the other nodes' cursors yet; retrying");
+                tokio::time::sleep(crate::cluster::HEARTBEAT).await;
             }
         }
-    });
+    };
+    while let Some(message) = heard.next().await {
+        let Some(others) = others.upgrade() else {
+            return;
+        };
+        match serde_json::from_slice::<Tick>(&message) {
+            Ok(tick) if tick.node != cluster.node => lock(&others).apply(tick),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "an unreadable cursor tick from another node"),
+        }
+    }
 }
 
 /// Tells the other nodes about this node's tick.
@@ -147,7 +146,7 @@ pub async fn publish(cluster: &Cluster, tick: Tick) {
         return;
     };
     let sent = cluster.bus.publish(&channel(), message).await;
-    cluster.status.reachable(sent.is_ok());
+    cluster.health.reachable(sent.is_ok());
 }
 
 #[cfg(test)]

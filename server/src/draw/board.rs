@@ -104,16 +104,7 @@ impl Board {
     pub async fn segments(&self) -> Vec<Segment> {
         match self {
             Board::Local(board) => lock(&board.state).segments.iter().cloned().collect(),
-            Board::Shared(cluster) => match cluster.request(cluster.kv.list(&shared_key())).await {
-                Ok(items) => items
-                    .iter()
-                    .filter_map(|item| serde_json::from_str(item).ok())
-                    .collect(),
-                Err(error) => {
-                    tracing::warn!(%error, "the shared board could not be read");
-                    Vec::new()
-                }
-            },
+            Board::Shared(cluster) => cluster.read_list(&shared_key(), "the shared board").await,
         }
     }
 

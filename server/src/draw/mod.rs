@@ -14,6 +14,7 @@ use socketioxide::SocketIo;
 pub use board::Board;
 
 use crate::contract::{self, Cx, Listener, Served, Shared};
+use crate::tasks::Tasks;
 
 /// A board goes out in pieces of this many segments (about 50 KB each), so no single packet
 /// is large whatever the transport.
@@ -26,16 +27,18 @@ pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>, board: Board)
     contract::serve(io, shared, board, listen::<A>, joined::<A>)
 }
 
-/// Saves the board every [`SAVE_EVERY`] while it changes.
-pub fn spawn_saver(board: Board) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+/// Saves the board every [`SAVE_EVERY`] while it changes, in `tasks`.
+pub fn spawn_saver(board: Board, tasks: &Tasks) {
+    let saves = tasks.clone();
+    tasks.spawn(async move {
         let mut every = tokio::time::interval(SAVE_EVERY);
         loop {
             every.tick().await;
             let board = board.clone();
-            let _ = tokio::task::spawn_blocking(move || board.save()).await;
+            // Tracked apart: a save under way when the server stops ends before the last one.
+            let _ = saves.spawn_blocking(move || board.save()).await;
         }
-    })
+    });
 }
 
 fn listen<A: Adapter>(on: &Listener<Draw, Board, A>) {

@@ -18,18 +18,22 @@ use axum::Json;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{broadcast, mpsc};
-use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::Trades;
+use crate::tasks::Tasks;
 
 /// Largest frame a client may send the demo market.
 const MAX_CLIENT_FRAME: usize = 4096;
 
-/// Every pair's simulation. Cheap to clone; the simulations stop when the last clone is gone.
+/// Every pair's simulation. Cheap to clone; the simulations stop when the last clone is gone,
+/// or with the server.
 #[derive(Clone)]
 pub struct DemoMarket {
     pairs: Arc<HashMap<Pair, Arc<Simulation>>>,
+    /// The server's tasks: the simulations, and each feed client.
+    tasks: Tasks,
 }
 
 struct Simulation {
@@ -49,8 +53,8 @@ struct Book {
 }
 
 impl DemoMarket {
-    /// Starts one simulation task per pair.
-    pub fn start() -> DemoMarket {
+    /// Starts one simulation task per pair, in `tasks`.
+    pub fn start(tasks: &Tasks) -> DemoMarket {
         let mut pairs = HashMap::new();
         for pair in Pair::all() {
             let (price, decimals) = opening(pair);
@@ -65,11 +69,12 @@ impl DemoMarket {
                     next_id: 1,
                 }),
             });
-            tokio::spawn(simulate(pair, Arc::downgrade(&simulation)));
+            tasks.spawn(simulate(pair, Arc::downgrade(&simulation)));
             pairs.insert(pair, simulation);
         }
         DemoMarket {
             pairs: Arc::new(pairs),
+            tasks: tasks.clone(),
         }
     }
 
@@ -104,7 +109,8 @@ impl DemoMarket {
     async fn serve(self, socket: WebSocket) {
         let (mut sink, mut stream) = socket.split();
         let (feed, mut trades) = mpsc::channel::<(Pair, Trade)>(256);
-        let mut subscriptions: HashMap<Pair, JoinHandle<()>> = HashMap::new();
+        // Each subscription's forwarder ends when it is removed, or with this client.
+        let mut subscriptions: HashMap<Pair, AbortOnDropHandle<()>> = HashMap::new();
         let mut rng = Rng::new();
         // Like the real feed, ask for a reconnect now and then (after 1 to 3 minutes).
         let reconnect_at = Instant::now() + Duration::from_secs(60 + rng.below(120));
@@ -130,16 +136,13 @@ impl DemoMarket {
                 }
             }
         }
-        for forwarder in subscriptions.values() {
-            forwarder.abort();
-        }
     }
 
     /// The answer to one client frame; subscriptions start or stop here.
     fn answer(
         &self,
         frame: &str,
-        subscriptions: &mut HashMap<Pair, JoinHandle<()>>,
+        subscriptions: &mut HashMap<Pair, AbortOnDropHandle<()>>,
         feed: &mpsc::Sender<(Pair, Trade)>,
     ) -> String {
         match FeedRequest::parse(frame) {
@@ -151,7 +154,7 @@ impl DemoMarket {
                     let feed = feed.clone();
                     subscriptions.insert(
                         pair,
-                        tokio::spawn(async move {
+                        AbortOnDropHandle::new(tokio::spawn(async move {
                             loop {
                                 match receiver.recv().await {
                                     Ok(trade) => {
@@ -163,15 +166,14 @@ impl DemoMarket {
                                     Err(broadcast::error::RecvError::Closed) => break,
                                 }
                             }
-                        }),
+                        })),
                     );
                 }
                 json!({"event": "bts:subscription_succeeded", "channel": pair.channel(), "data": {}}).to_string()
             }
             Ok(FeedRequest::Unsubscribe(pair)) => {
-                if let Some(forwarder) = subscriptions.remove(&pair) {
-                    forwarder.abort();
-                }
+                // Dropping the forwarder's handle ends it.
+                subscriptions.remove(&pair);
                 json!({"event": "bts:unsubscription_succeeded", "channel": pair.channel(), "data": {}}).to_string()
             }
             Ok(FeedRequest::Heartbeat) => heartbeat_reply(),
@@ -189,7 +191,11 @@ pub async fn socket(State(trades): State<Trades>, upgrade: WebSocketUpgrade) -> 
     match trades.demo {
         Some(demo) => upgrade
             .max_message_size(MAX_CLIENT_FRAME)
-            .on_upgrade(move |socket| demo.serve(socket)),
+            // Served among the server's tasks (axum's upgrade task would outlive a stop).
+            .on_upgrade(move |socket| async move {
+                let tasks = demo.tasks.clone();
+                tasks.spawn(demo.serve(socket));
+            }),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -328,9 +334,12 @@ mod tests {
         }
     }
 
-    #[tokio::test]
+    // Paused clock: the market trades as fast as the test reads, and nothing trades between
+    // the trade and the ticker.
+    #[tokio::test(start_paused = true)]
     async fn the_ticker_follows_the_trades() {
-        let market = DemoMarket::start();
+        let owner = crate::tasks::TaskOwner::new();
+        let market = DemoMarket::start(owner.tasks());
         let pair = Pair::parse("btcusd").unwrap();
         let mut trades = market.pairs[&pair].trades.subscribe();
         let trade = tokio::time::timeout(Duration::from_secs(10), trades.recv())
@@ -338,10 +347,7 @@ mod tests {
             .unwrap()
             .unwrap();
         let ticker = market.ticker(pair);
-        // Another trade may have happened in between; the ticker is never behind the book.
-        assert!(
-            ticker.last == trade.price_str || market.pairs[&pair].lock().next_id > trade.id + 1
-        );
+        assert_eq!(ticker.last, trade.price_str);
         assert!(ticker.bid.parse::<f64>().unwrap() < ticker.ask.parse::<f64>().unwrap());
     }
 }

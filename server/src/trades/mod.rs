@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use crate::config::{Config, MarketMode};
+use crate::tasks::Tasks;
 pub use demo::DemoMarket;
 use ticker::TickerSource;
 
@@ -27,11 +28,11 @@ pub struct Trades {
 }
 
 impl Trades {
-    /// Must run inside a tokio runtime (the demo market starts its simulation).
-    pub fn new(config: &Config) -> Trades {
+    /// Must run inside a tokio runtime (the demo market starts its simulation, in `tasks`).
+    pub fn new(config: &Config, tasks: &Tasks) -> Trades {
         match config.market {
             MarketMode::Demo => {
-                let demo = DemoMarket::start();
+                let demo = DemoMarket::start(tasks);
                 Trades {
                     tickers: TickerSource::Demo(demo.clone()),
                     demo: Some(demo),

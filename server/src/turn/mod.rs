@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::metrics::RelayCounters;
+use crate::tasks::Tasks;
 use crate::StartError;
 
 /// The REALM of the long-term credentials.
@@ -111,20 +112,22 @@ impl Relay {
         })
     }
 
-    /// Starts its tasks; aborting the handle stops every one of them.
-    pub fn spawn(self) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    /// Starts its listener among the server's tasks; the server's stop ends it and every
+    /// allocation's task with it.
+    pub fn spawn(self, tasks: &Tasks) -> std::io::Result<()> {
         self.udp.set_nonblocking(true)?;
         self.tcp.set_nonblocking(true)?;
         let udp = tokio::net::UdpSocket::from_std(self.udp)?;
         let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
-        Ok(tokio::spawn(listener::run(
+        tasks.spawn(listener::run(
             self.turn,
             udp,
             tcp,
             self.counters,
             self.idle,
             self.max_connections,
-        )))
+        ));
+        Ok(())
     }
 }
 

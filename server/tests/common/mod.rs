@@ -29,6 +29,46 @@ use tokio_tungstenite::tungstenite::Message as WsMessage;
 /// How long a test waits for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
+/// Waits until `check` holds, asking again every few milliseconds (for a state that no event
+/// announces: nodes that heard each other, a name freed by a disconnect).
+pub async fn eventually(what: &str, check: impl AsyncFnMut() -> bool) {
+    eventually_within(PATIENCE, what, check).await;
+}
+
+/// [`eventually`], for a state that must come sooner than [`PATIENCE`].
+pub async fn eventually_within(limit: Duration, what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The value of the metric line that starts with `name` (e.g. `switchboard_connections{namespace="/chat"}`)
+/// in the server's `/metrics`.
+pub async fn metric(server: &impl Reachable, name: &str) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", server.url()))
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("the metrics");
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing"))
+}
+
+/// Connections to namespace `ns` the server counts: it has handled the disconnect of every
+/// client it no longer counts.
+pub async fn connections(server: &impl Reachable, ns: &str) -> f64 {
+    metric(
+        server,
+        &format!("switchboard_connections{{namespace=\"{ns}\"}}"),
+    )
+    .await
+}
+
 /// A server running in this process on 127.0.0.1 and a free port.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -54,13 +94,13 @@ impl TestServer {
         Self::launch(data_dir, &[]).await
     }
 
-    /// Starts one node of a cluster on `engine` (in memory, or a real Redis).
-    pub async fn start_clustered(engine: server::Engine, flags: &[&str]) -> TestServer {
+    /// Starts one node of a cluster on `redis` (in memory, or a real one).
+    pub async fn start_clustered(redis: server::ClusterRedis, flags: &[&str]) -> TestServer {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let config = Config::for_tests(data_dir.path(), flags);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = Switchboard::build_clustered(&config, addr, engine)
+        let server = Switchboard::build_clustered(&config, addr, redis)
             .await
             .expect("build a cluster node");
         Self::run(server, listener, data_dir)
@@ -181,13 +221,11 @@ impl ProcessServer {
             .expect("the server printed its URL");
         let server = ProcessServer { child, addr };
         let healthz = format!("{}/healthz", server.url());
-        for _ in 0..100 {
-            if reqwest::get(&healthz).await.is_ok() {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the server did not answer");
+        eventually("the server answers", async || {
+            reqwest::get(&healthz).await.is_ok()
+        })
+        .await;
+        server
     }
 
     /// Its resident memory, in bytes (from /proc).
@@ -224,6 +262,30 @@ impl Reachable for ProcessServer {
     fn addr(&self) -> SocketAddr {
         self.addr
     }
+}
+
+/// A `/chat` client (the course's contract) named `name`, past the history that comes with it.
+pub async fn named(server: &impl Reachable, name: &str) -> SioClient {
+    let mut client = SioClient::connect(server, "/chat").await;
+    client.emit("name", vec![serde_json::json!(name)]).await;
+    assert_eq!(
+        client.expect("name").await,
+        vec![serde_json::json!(name)],
+        "{name}"
+    );
+    client.expect("history").await;
+    client
+}
+
+/// A `/chat` client with the additions (auth `plus`), named `name`, past what comes with its
+/// name: it hears who leaves, once their name is free again.
+pub async fn chat_watcher(server: &impl Reachable, name: &str) -> RawClient {
+    let mut watcher = RawClient::connect_with_auth(server, "/chat", Some(r#"{"plus":true}"#)).await;
+    watcher.emit("name", serde_json::json!([name])).await;
+    watcher.expect("name").await;
+    watcher.expect("history").await;
+    watcher.expect("people").await;
+    watcher
 }
 
 /// One received event: its name and arguments.
@@ -460,6 +522,43 @@ impl RawClient {
         if let Ok(Some(event)) = tokio::time::timeout(quiet, self.next_event()).await {
             panic!("expected silence, got {event:?}");
         }
+    }
+
+    /// Sends `/remote` `update` with `data` to the socket `target` until the server
+    /// acknowledges it (in a cluster, a node learns of another node's sockets within a
+    /// heartbeat).
+    pub async fn update_until_acknowledged(&mut self, target: &str, data: &str) {
+        eventually("the update is acknowledged", async || {
+            self.send_frame(format!(r#"42/remote,1["update","{target}",{data}]"#))
+                .await
+                .expect("send update");
+            let ack = tokio::time::timeout(PATIENCE, self.next_packet())
+                .await
+                .expect("an acknowledgement")
+                .expect("connection open");
+            ack.contains(r#""ok":true"#)
+        })
+        .await;
+    }
+
+    /// Skips other events until `event` with `args` arrives.
+    pub async fn expect_among_others(&mut self, event: &str, args: Value) {
+        let wanted = tokio::time::timeout(PATIENCE, async {
+            loop {
+                match self.next_event().await {
+                    Some((name, got)) if name == event && Value::Array(got.clone()) == args => {
+                        return true
+                    }
+                    Some(_) => continue,
+                    None => return false,
+                }
+            }
+        })
+        .await;
+        assert!(
+            matches!(wanted, Ok(true)),
+            "no {event:?} {args} (connection closed or timed out)"
+        );
     }
 
     /// Waits until the server closes the connection.
