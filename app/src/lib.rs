@@ -5,7 +5,8 @@
 //! - [`socketio`]: the browser's socket.io client (codec, sans-IO session, WebSocket driver);
 //!   [`connection`]: the connection state and backoff every live connection shares.
 //! - [`webrtc`]: the camera, and `Peer` (a simple-peer equivalent with perfect negotiation).
-//! - [`routes`]: the router and the list of apps; [`pages`]: one module per page;
+//! - [`routes`]: the table of pages (path, page, what the home page says of it); `router`: the
+//!   app around them; [`pages`]: one module per page;
 //!   [`components`]: pieces pages share; [`config`]: what the server tells the pages.
 //!
 //! Architecture invariant: this crate never depends on tokio, axum or socketioxide; the
@@ -16,8 +17,9 @@ pub mod config;
 pub mod connection;
 pub mod pages;
 pub mod protocol;
+pub mod router;
 pub mod routes;
 pub mod socketio;
 pub mod webrtc;
 
-pub use routes::App;
+pub use router::App;

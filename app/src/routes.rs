@@ -1,16 +1,17 @@
-//! Every page of Switchboard, in one place: the router and the list the home page shows.
+//! Every page besides the home page, in one table: its path, its page, and what the home page
+//! says of it. The router's routes, the home page's list and the server's answer to "is this a
+//! page?" are all made from it.
 
 use leptos::prelude::*;
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::Route;
 use leptos_router::path;
+use leptos_router::MatchNestedRoutes;
 
 use crate::pages::call::CallPage;
 use crate::pages::chat::ChatPage;
 use crate::pages::cursors::CursorsPage;
 use crate::pages::draw::DrawPage;
-use crate::pages::home::HomePage;
 use crate::pages::meet::MeetPage;
-use crate::pages::not_found::NotFound;
 use crate::pages::remote::{ControllerPage, RemotePage};
 use crate::pages::simple_chat::SimpleChatPage;
 use crate::pages::trades::TradesPage;
@@ -19,122 +20,84 @@ use crate::pages::webrtc::raw::{ReceiverRawPage, SenderRawPage};
 use crate::pages::webrtc::simple::{PeerReceiverPage, PeerSenderPage};
 
 /// One app on the home page.
-pub struct AppLink {
+pub(crate) struct AppLink {
     pub path: &'static str,
     pub title: &'static str,
     /// One line on what it shows.
     pub blurb: &'static str,
 }
 
-/// The apps, in the order of the chapter.
-pub const APPS: &[AppLink] = &[
-    AppLink {
-        path: "/trades",
-        title: "Live trades",
-        blurb: "Crypto trades over a WebSocket, next to a poller that misses most of them.",
-    },
-    AppLink {
-        path: "/chat/simple",
-        title: "Simple chat",
-        blurb: "Everyone sees every message: socket.io's broadcast in its plainest form.",
-    },
-    AppLink {
-        path: "/chat",
-        title: "Chat with nicknames",
-        blurb: "Claim a unique name, then chat; the last 50 messages survive a restart.",
-    },
-    AppLink {
-        path: "/cursors",
-        title: "Shared cursors",
-        blurb: "Everyone's pointer on everyone's screen, ten updates a second.",
-    },
-    AppLink {
-        path: "/draw",
-        title: "Whiteboard",
-        blurb: "Draw together with mouse, pen or finger; latecomers see the board so far.",
-    },
-    AppLink {
-        path: "/remote",
-        title: "Phone as controller",
-        blurb: "Scan a QR code and steer a ball, or play Squash, with touch or tilt.",
-    },
-    AppLink {
-        path: "/webcam",
-        title: "Webcam",
-        blurb: "Your camera in the page: resolution, front or back, device, microphone, mirror.",
-    },
-    AppLink {
-        path: "/webrtc/sender",
-        title: "WebRTC sender (raw)",
-        blurb: "The seed's first call, written out with RTCPeerConnection: offer, answer, ICE.",
-    },
-    AppLink {
-        path: "/webrtc/receiver",
-        title: "WebRTC receiver (raw)",
-        blurb: "Answers the raw sender and shows its camera.",
-    },
-    AppLink {
-        path: "/webrtc/peer-sender",
-        title: "WebRTC sender (Peer)",
-        blurb: "The same one-way call through Peer, Switchboard's Rust simple-peer.",
-    },
-    AppLink {
-        path: "/webrtc/peer-receiver",
-        title: "WebRTC receiver (Peer)",
-        blurb: "Answers the Peer sender and shows its camera.",
-    },
-    AppLink {
-        path: "/call",
-        title: "Video call",
-        blurb: "A private two-way call by its own link: mute, camera off, a chat over the data channel.",
-    },
-    AppLink {
-        path: "/meet",
-        title: "Video meeting",
-        blurb: "Up to four people in a private or named room: everyone sees everyone, with a room chat.",
-    },
-];
+/// Declares the table (see below): `"path" => Page, "title": "blurb";` for an app the home
+/// page lists, `"path" => Page;` for a page reached only from another one.
+macro_rules! routes {
+    ($($path:tt => $page:ident $(, $title:literal: $blurb:literal)?;)*) => {
+        /// The apps the home page lists, in the table's order.
+        pub(crate) const APPS: &[AppLink] = &[
+            $($(AppLink { path: $path, title: $title, blurb: $blurb },)?)*
+        ];
 
-/// Paths the router serves besides the apps themselves.
-const OTHER_PATHS: &[&str] = &["/", "/remote/controller"];
+        /// Every path of the table.
+        const PATHS: &[&str] = &[$($path),*];
 
-/// Whether the router has a page for `path` (the server answers 404 for the rest).
+        /// The table's routes, for the router.
+        #[component(transparent)]
+        pub(crate) fn TableRoutes() -> impl MatchNestedRoutes + Clone {
+            routes!(@nested $($path => $page,)*)
+        }
+    };
+
+    // Each route paired with the rest (a flat tuple of routes stops at 16), tried in order.
+    (@nested $path:tt => $page:ident,) => {
+        view! { <Route path=path!($path) view=$page/> }.into_inner()
+    };
+    (@nested $path:tt => $page:ident, $($rest:tt)+) => {
+        (
+            view! { <Route path=path!($path) view=$page/> }.into_inner(),
+            routes!(@nested $($rest)*),
+        )
+    };
+}
+
+// In the order of the chapter; a path must come before any path it is a prefix of.
+routes! {
+    "/trades" => TradesPage, "Live trades":
+        "Crypto trades over a WebSocket, next to a poller that misses most of them.";
+    "/chat/simple" => SimpleChatPage, "Simple chat":
+        "Everyone sees every message: socket.io's broadcast in its plainest form.";
+    "/chat" => ChatPage, "Chat with nicknames":
+        "Claim a unique name, then chat; the last 50 messages survive a restart.";
+    "/cursors" => CursorsPage, "Shared cursors":
+        "Everyone's pointer on everyone's screen, ten updates a second.";
+    "/draw" => DrawPage, "Whiteboard":
+        "Draw together with mouse, pen or finger; latecomers see the board so far.";
+    "/remote" => RemotePage, "Phone as controller":
+        "Scan a QR code and steer a ball, or play Squash, with touch or tilt.";
+    // Opened from `/remote`'s QR code.
+    "/remote/controller" => ControllerPage;
+    "/webcam" => WebcamPage, "Webcam":
+        "Your camera in the page: resolution, front or back, device, microphone, mirror.";
+    "/webrtc/sender" => SenderRawPage, "WebRTC sender (raw)":
+        "The seed's first call, written out with RTCPeerConnection: offer, answer, ICE.";
+    "/webrtc/receiver" => ReceiverRawPage, "WebRTC receiver (raw)":
+        "Answers the raw sender and shows its camera.";
+    "/webrtc/peer-sender" => PeerSenderPage, "WebRTC sender (Peer)":
+        "The same one-way call through Peer, Switchboard's Rust simple-peer.";
+    "/webrtc/peer-receiver" => PeerReceiverPage, "WebRTC receiver (Peer)":
+        "Answers the Peer sender and shows its camera.";
+    "/call" => CallPage, "Video call":
+        "A private two-way call by its own link: mute, camera off, a chat over the data channel.";
+    "/meet" => MeetPage, "Video meeting":
+        "Up to four people in a private or named room: everyone sees everyone, with a room chat.";
+}
+
+/// Whether the router has a page for `path`: the home page or one of the table's (the server
+/// answers 404 for the rest).
 pub fn is_page(path: &str) -> bool {
     let path = match path.strip_suffix('/') {
         Some(trimmed) if !trimmed.is_empty() => trimmed,
         _ => path,
     };
-    OTHER_PATHS.contains(&path) || APPS.iter().any(|app| app.path == path)
-}
-
-#[component]
-pub fn App() -> impl IntoView {
-    view! {
-        <Router>
-            <header class="site">
-                <A href="/" attr:class="brand">"Switchboard"</A>
-            </header>
-            <main>
-                <Routes fallback=NotFound>
-                    <Route path=path!("/") view=HomePage/>
-                    <Route path=path!("/trades") view=TradesPage/>
-                    <Route path=path!("/chat/simple") view=SimpleChatPage/>
-                    <Route path=path!("/chat") view=ChatPage/>
-                    <Route path=path!("/cursors") view=CursorsPage/>
-                    <Route path=path!("/draw") view=DrawPage/>
-                    <Route path=path!("/remote") view=RemotePage/>
-                    <Route path=path!("/remote/controller") view=ControllerPage/>
-                    <Route path=path!("/webcam") view=WebcamPage/>
-                    <Route path=path!("/webrtc/sender") view=SenderRawPage/>
-                    <Route path=path!("/webrtc/receiver") view=ReceiverRawPage/>
-                    <Route path=path!("/webrtc/peer-sender") view=PeerSenderPage/>
-                    <Route path=path!("/webrtc/peer-receiver") view=PeerReceiverPage/>
-                    <Route path=path!("/call") view=CallPage/>
-                    <Route path=path!("/meet") view=MeetPage/>
-                </Routes>
-            </main>
-        </Router>
-    }
+    path == "/" || PATHS.contains(&path)
 }
 
 #[cfg(test)]
@@ -147,7 +110,15 @@ mod tests {
         assert!(is_page("/chat"));
         assert!(is_page("/chat/"));
         assert!(is_page("/chat/simple"));
+        assert!(is_page("/remote/controller"));
         assert!(!is_page("/nope"));
         assert!(!is_page("/chat/simple/extra"));
+    }
+
+    #[test]
+    fn the_home_page_lists_the_apps_but_not_the_controller() {
+        assert_eq!(APPS.len(), PATHS.len() - 1);
+        assert_eq!(APPS[0].path, "/trades");
+        assert!(APPS.iter().all(|app| app.path != "/remote/controller"));
     }
 }
