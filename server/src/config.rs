@@ -236,7 +236,7 @@ fn parse_rate_limit(raw: &str) -> Result<(String, crate::contract::Rate), String
         .split_once('=')
         .ok_or_else(|| format!("{raw:?} is not NAME=RATE/BURST, e.g. chat=10/20"))?;
     let rate = rate.parse()?;
-    crate::contract::Limits::defaults().set(name.trim(), rate)?;
+    crate::namespaces::default_limits().set(name.trim(), rate)?;
     Ok((name.trim().to_owned(), rate))
 }
 
@@ -259,7 +259,7 @@ impl Config {
         if self.no_rate_limits {
             return crate::contract::Limits::none();
         }
-        let mut limits = crate::contract::Limits::defaults();
+        let mut limits = crate::namespaces::default_limits();
         for (name, rate) in &self.rate_limits {
             // Checked when the flag was read.
             let _ = limits.set(name, *rate);

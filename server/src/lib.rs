@@ -7,8 +7,9 @@
 //!   metrics, server functions; `site`: static files (compressed once) and the page fallback;
 //!   `origin` and `headers`: who may connect, and the security headers.
 //! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
-//!   `cursors`, `draw`, `remote`, `signal`, `meet` (`relay` is what the last three share). `trades` is plain
-//!   HTTP and WebSocket (the ticker proxy and the demo market).
+//!   `cursors`, `draw`, `remote`, `signal`, `meet`, `call` (`relay` is what `remote` and
+//!   `signal` share); `namespaces`: the table of them all (module, path, rate). `trades` is plain HTTP
+//!   and WebSocket (the ticker proxy and the demo market).
 //!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
 //!   the order each client sent them, and send only their own namespace's events.
 //! - [`turn`]: the embedded STUN and TURN relay (`--turn`), on its own port; it shares only
@@ -35,6 +36,7 @@ mod headers;
 mod http;
 mod meet;
 mod metrics;
+mod namespaces;
 mod net;
 mod origin;
 mod private;
@@ -50,6 +52,8 @@ mod tasks;
 pub mod tls;
 mod trades;
 pub mod turn;
+
+pub use namespaces::paths as namespace_paths;
 
 /// The typed handles of the contract layer, public only for the compile-fail tests
 /// (`server/tests/ui/`), which must name them from outside the crate to show that a handler
@@ -79,6 +83,7 @@ use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::contract::Served;
 use crate::metrics::Metrics;
+use crate::namespaces::Stores;
 use crate::site::Site;
 use crate::tasks::TaskOwner;
 
@@ -169,7 +174,8 @@ impl Switchboard {
         let board = draw::Board::open(&config.data_dir);
         let (service, io) = socket_io_builder().build_svc();
         let tasks = TaskOwner::new();
-        let (mut server, _ready) = assemble(config, local, service, io, None, (chat, board), tasks);
+        let stores = Stores { chat, board };
+        let (mut server, _ready) = assemble(config, local, service, io, None, stores, tasks);
         server.start_turn(config, local)?;
         Ok(server)
     }
@@ -307,7 +313,10 @@ async fn join_cluster<D: Driver>(
         Arc::new(cluster::DriverBus(driver)),
         tasks.tasks().clone(),
     ));
-    let stores = (ChatState::shared(&cluster), draw::Board::shared(&cluster));
+    let stores = Stores {
+        chat: ChatState::shared(&cluster),
+        board: draw::Board::shared(&cluster),
+    };
     let (mut server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks);
     server.start_turn(config, local)?;
     for namespace in ready {
@@ -326,7 +335,7 @@ fn assemble<A: Served, S>(
     service: S,
     io: SocketIo<A>,
     cluster: Option<Arc<Cluster>>,
-    (chat, board): (ChatState, draw::Board),
+    stores: Stores,
     tasks: TaskOwner,
 ) -> (Switchboard, Vec<A::InitRes>)
 where
@@ -340,21 +349,13 @@ where
 {
     let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {
-        metrics: Metrics::default(),
+        metrics: Metrics::new(namespaces::paths()),
         limits: config.limits(),
         cluster,
         tasks: tasks.tasks().clone(),
     });
-    let ready = vec![
-        simple_chat::register(&io, &shared),
-        chat::register(&io, &shared, chat.clone()),
-        cursors::register(&io, &shared),
-        draw::register(&io, &shared, board.clone()),
-        remote::register(&io, &shared),
-        signal::register(&io, &shared),
-        meet::register(&io, &shared),
-        call::register(&io, &shared),
-    ];
+    let ready = namespaces::register_all(&io, &shared, &stores);
+    let Stores { chat, board } = stores;
     draw::spawn_saver(board.clone(), tasks.tasks());
     metrics::spawn_housekeeping(shared.clone());
 

@@ -10,8 +10,6 @@ use std::fmt::{Display, Write};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::protocol::NAMESPACES;
-
 /// Warnings about bad input logged in full per second; the rest are counted in one line.
 const WARNINGS_PER_SECOND: u64 = 5;
 /// Lines about connections and disconnections logged in full per second.
@@ -61,7 +59,8 @@ impl LogBudget {
 
 #[derive(Default)]
 pub struct Metrics {
-    namespaces: [Namespace; NAMESPACES.len()],
+    /// The counts of each namespace, by path.
+    namespaces: Vec<(&'static str, Namespace)>,
     /// Deliveries socketioxide refused because the client's 128-packet buffer was full.
     dropped: AtomicU64,
     /// When drops were last logged (seconds since the epoch), to log them once a second.
@@ -174,11 +173,22 @@ struct Namespace {
 }
 
 impl Metrics {
+    /// Counters for these namespaces (by path), reported in this order.
+    pub fn new(namespaces: impl IntoIterator<Item = &'static str>) -> Metrics {
+        Metrics {
+            namespaces: namespaces
+                .into_iter()
+                .map(|path| (path, Namespace::default()))
+                .collect(),
+            ..Metrics::default()
+        }
+    }
+
     fn namespace(&self, ns: &str) -> Option<&Namespace> {
-        NAMESPACES
+        self.namespaces
             .iter()
-            .position(|n| *n == ns)
-            .map(|i| &self.namespaces[i])
+            .find(|(path, _)| *path == ns)
+            .map(|(_, n)| n)
     }
 
     pub fn connected(&self, ns: &str) {
@@ -307,9 +317,8 @@ impl Metrics {
                 }
             };
         let per_namespace = |read: fn(&Namespace) -> String| {
-            NAMESPACES
+            self.namespaces
                 .iter()
-                .zip(&self.namespaces)
                 .map(move |(ns, n)| (format!("{{namespace=\"{ns}\"}}"), read(n)))
         };
         family(
@@ -466,7 +475,7 @@ mod tests {
 
     #[test]
     fn renders_every_family_in_prometheus_text() {
-        let metrics = Metrics::default();
+        let metrics = Metrics::new(["/chat"]);
         metrics.connected("/chat");
         metrics.event_in("/chat");
         metrics.events_out("/chat", 500);

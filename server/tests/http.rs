@@ -39,7 +39,7 @@ async fn the_official_socket_io_client_is_served() {
 #[tokio::test]
 async fn every_apps_namespace_accepts_connections() {
     let server = TestServer::start().await;
-    for ns in app::protocol::NAMESPACES {
+    for ns in server::namespace_paths() {
         SioClient::try_connect(&server, ns)
             .await
             .unwrap_or_else(|e| panic!("{ns}: {e}"));

@@ -415,18 +415,6 @@ impl Rejection {
     }
 }
 
-/// The namespaces the server serves; any other is refused with `connect_error`.
-pub const NAMESPACES: &[&str] = &[
-    simple_chat::SimpleChat::PATH,
-    draw::Draw::PATH,
-    meet::Meet::PATH,
-    call::Call::PATH,
-    chat::Chat::PATH,
-    cursors::Cursors::PATH,
-    remote::Remote::PATH,
-    signal::Signalling::PATH,
-];
-
 /// Encodes a client event's arguments as a server would receive them (for tests of parsers).
 #[cfg(test)]
 pub(crate) fn as_received<E: ClientEvent>(args: &E::Args) -> RawArgs {

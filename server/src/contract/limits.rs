@@ -6,8 +6,6 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use app::protocol::{call, chat, cursors, draw, meet, remote, signal, simple_chat, Namespace};
-
 /// A client that has been refused this many bursts' worth of events (net of what the rate
 /// lets through meanwhile) is abusing the server, not typing fast.
 const ABUSE_BURSTS: f64 = 5.0;
@@ -51,22 +49,10 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Room for a person pasting quickly and for test suites that send bursts of about 20
-    /// events; a page's pointer, pen or a phone's gyroscope (one event per animation frame, up
-    /// to 120 Hz screens); and the ICE candidates of a call starting.
-    pub fn defaults() -> Limits {
-        let rate = |per_second, burst| Rate { per_second, burst };
+    /// These namespaces (by path) at these rates (the server's are in `namespaces.rs`).
+    pub fn new(rates: impl IntoIterator<Item = (&'static str, Rate)>) -> Limits {
         Limits {
-            by_path: HashMap::from([
-                (simple_chat::SimpleChat::PATH, rate(10.0, 20.0)),
-                (chat::Chat::PATH, rate(10.0, 20.0)),
-                (cursors::Cursors::PATH, rate(120.0, 120.0)),
-                (draw::Draw::PATH, rate(120.0, 120.0)),
-                (remote::Remote::PATH, rate(120.0, 120.0)),
-                (signal::Signalling::PATH, rate(100.0, 100.0)),
-                (meet::Meet::PATH, rate(100.0, 100.0)),
-                (call::Call::PATH, rate(100.0, 100.0)),
-            ]),
+            by_path: rates.into_iter().collect(),
         }
     }
 
@@ -77,13 +63,16 @@ impl Limits {
         }
     }
 
-    /// Sets the limit of the namespace called `name` (its path without the slash).
+    /// Sets the limit of the namespace called `name` (its path without the slash), one of
+    /// those it has a limit for.
     pub fn set(&mut self, name: &str, rate: Rate) -> Result<(), String> {
-        let path = app::protocol::NAMESPACES
-            .iter()
-            .find(|path| path.trim_start_matches('/') == name)
+        let limit = self
+            .by_path
+            .iter_mut()
+            .find(|(path, _)| path.trim_start_matches('/') == name)
+            .map(|(_, limit)| limit)
             .ok_or_else(|| format!("there is no namespace {name:?}"))?;
-        self.by_path.insert(path, rate);
+        *limit = rate;
         Ok(())
     }
 
@@ -227,7 +216,7 @@ mod tests {
         );
         assert!("5".parse::<Rate>().is_err());
         assert!("-1/3".parse::<Rate>().is_err());
-        let mut limits = Limits::defaults();
+        let mut limits = Limits::new([("/chat", CHAT)]);
         limits.set("chat", "1/2".parse().unwrap()).unwrap();
         assert_eq!(limits.of("/chat").unwrap().burst, 2.0);
         assert!(limits.set("nope", CHAT).is_err());

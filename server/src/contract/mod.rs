@@ -40,11 +40,12 @@ pub struct Shared {
 
 #[cfg(test)]
 impl Shared {
-    /// One process, default limits, its loops in `tasks` (unit tests of a namespace's loops).
+    /// One process, no limits or per-namespace counts, its loops in `tasks` (unit tests of a
+    /// namespace's loops).
     pub fn for_tests(tasks: &crate::tasks::Tasks) -> Arc<Shared> {
         Arc::new(Shared {
             metrics: Metrics::default(),
-            limits: Limits::defaults(),
+            limits: Limits::none(),
             cluster: None,
             tasks: tasks.clone(),
         })
