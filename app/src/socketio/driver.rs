@@ -2,19 +2,42 @@
 //! [`Session`](super::session::Session) asks (open and close the WebSocket, send frames,
 //! deliver events) and feeds it what happens (frames, closes, time, the network).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_channel::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use futures_channel::oneshot;
 use futures_util::{pin_mut, select, FutureExt, SinkExt, StreamExt};
 use gloo_net::websocket::futures::WebSocket;
 use gloo_net::websocket::{Message, WebSocketError};
 use gloo_timers::future::TimeoutFuture;
-use leptos::prelude::Set;
+use leptos::prelude::{ArcRwSignal, Set};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
-use super::session::Output;
-use super::socket::Shared;
+use super::session::{Output, Session};
+use super::EmitError;
+use crate::connection::ConnectionState;
+
+/// A listener of one event: it decodes the arguments' JSON itself.
+pub(super) type Handler = Rc<dyn Fn(&str)>;
+
+/// One socket's state: the driver runs it, the page's `Socket` handles hold it.
+pub(super) struct Shared {
+    /// The protocol state (borrowed briefly, never across an `.await` or a callback).
+    pub session: RefCell<Session>,
+    /// Handlers by event name, each decoding the arguments' JSON itself; they survive reconnects.
+    pub handlers: RefCell<HashMap<&'static str, Vec<Handler>>>,
+    /// Called after every successful namespace connect, reconnects included.
+    pub on_connect: RefCell<Vec<Rc<dyn Fn()>>>,
+    /// Emits waiting for their acknowledgement, by ack id.
+    pub replies: RefCell<HashMap<u64, oneshot::Sender<Result<String, EmitError>>>>,
+    /// Reactive connection state, read by the pages.
+    pub state: ArcRwSignal<ConnectionState>,
+    /// Our socket id in the namespace while connected.
+    pub id: ArcRwSignal<Option<String>>,
+}
 
 /// What a page's socket tells its driver.
 pub(super) enum Command {

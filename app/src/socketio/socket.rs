@@ -2,7 +2,6 @@
 //! only `N`'s client events. Its state is a Leptos signal, so every page can show it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -12,29 +11,11 @@ use leptos::logging::warn;
 use leptos::prelude::ArcRwSignal;
 use serde::de::DeserializeOwned;
 
-use super::driver::{self, Command};
+use super::driver::{self, Command, Handler, Shared};
 use super::session::Session;
 use super::EmitError;
 use crate::connection::ConnectionState;
 use crate::protocol::{ClientEvent, Namespace, ServerEvent};
-
-type Handler = Rc<dyn Fn(&str)>;
-
-/// What the page's socket and its driver share.
-pub(super) struct Shared {
-    /// The protocol state (borrowed briefly, never across an `.await` or a callback).
-    pub session: RefCell<Session>,
-    /// Handlers by event name, each decoding the arguments' JSON itself; they survive reconnects.
-    pub handlers: RefCell<HashMap<&'static str, Vec<Handler>>>,
-    /// Called after every successful namespace connect, reconnects included.
-    pub on_connect: RefCell<Vec<Rc<dyn Fn()>>>,
-    /// Emits waiting for their acknowledgement, by ack id.
-    pub replies: RefCell<HashMap<u64, oneshot::Sender<Result<String, EmitError>>>>,
-    /// Reactive connection state, read by the pages.
-    pub state: ArcRwSignal<ConnectionState>,
-    /// Our socket id in the namespace while connected.
-    pub id: ArcRwSignal<Option<String>>,
-}
 
 /// A connection to namespace `N` of the server this page came from. Cheap to clone; every
 /// clone is the same connection, and it ends when the last clone is dropped or
