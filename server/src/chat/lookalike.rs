@@ -1,8 +1,10 @@
 //! When two names are one: the forms a name is compared in, so that "alice", "ALICE", "аlice"
 //! (a Cyrillic а) and "aIice" (a capital I) all collide. Unicode TR39's confusable skeleton
 //! does the matching; names reach here already NFKC-normalised, invisible characters refused.
+//! Both name stores refuse a collision with the same sentence ([`taken`]).
 
 use app::protocol::chat::Nickname;
+use app::protocol::Rejection;
 
 /// The keys a name is held under; two names collide when they share one. Case is folded
 /// before the skeleton ("ALICE" is "alice") and after it ("aIice", whose capital I looks like
@@ -19,6 +21,13 @@ pub fn keys(name: &Nickname) -> Vec<String> {
     ];
     keys.dedup();
     keys
+}
+
+/// Why a name cannot be had: it, or one that looks just like it, is held.
+pub fn taken(name: &Nickname) -> Rejection {
+    Rejection::new(format!(
+        "The name “{name}” is already taken (or one that looks just like it). Please choose another."
+    ))
 }
 
 #[cfg(test)]

@@ -80,13 +80,6 @@ struct Registry {
     sessions: HashMap<Sid, SessionKey>,
 }
 
-/// Why a name cannot be had.
-pub fn taken(name: &Nickname) -> Rejection {
-    Rejection::new(format!(
-        "The name “{name}” is already taken (or one that looks just like it). Please choose another."
-    ))
-}
-
 impl LocalNames {
     /// Gives `name` to `sid`, releasing its previous one; refused when another socket has it,
     /// unless that one came with the same `session` (see the module's comment).
@@ -113,7 +106,7 @@ impl LocalNames {
                 registry.forget(holder);
                 Some(holder)
             }
-            Some(_) => return Err(taken(&name)),
+            Some(_) => return Err(lookalike::taken(&name)),
         };
         registry.forget(sid);
         for key in keys {

@@ -112,7 +112,7 @@ impl SharedNames {
             }
             let holder = cluster.request(cluster.kv.get(key)).await.ok().flatten();
             let Some(holder) = holder else {
-                refusal = Some(super::names::taken(&name));
+                refusal = Some(lookalike::taken(&name));
                 break;
             };
             match ghost_of(&holder, &value, session) {
@@ -129,14 +129,14 @@ impl SharedNames {
                     let replaced =
                         cluster.request(cluster.kv.replace_if(key, &holder, &value, TTL));
                     if !matches!(replaced.await, Ok(true)) {
-                        refusal = Some(super::names::taken(&name));
+                        refusal = Some(lookalike::taken(&name));
                         break;
                     }
                     taken_now.push(key.clone());
                     ghost = Some(other);
                 }
                 _ => {
-                    refusal = Some(super::names::taken(&name));
+                    refusal = Some(lookalike::taken(&name));
                     break;
                 }
             }
