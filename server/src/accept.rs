@@ -7,14 +7,12 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use futures_util::task::AtomicWaker;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -26,6 +24,7 @@ use tokio_util::either::Either;
 use tower::ServiceExt;
 
 use crate::contract::Shared;
+use crate::hangup::Hangup;
 use crate::sync::lock;
 
 /// A connection that takes nothing we write for this long is closed (its client is stuck).
@@ -259,37 +258,6 @@ impl Drop for Pass {
     }
 }
 
-/// Ends one connection from elsewhere: the server hangs up on a client that must go (a
-/// flood, a reader that fell behind), whatever its transport is doing. Every request of the
-/// connection carries it as an extension; a socket.io socket finds it in its `req_parts`.
-#[derive(Clone, Default)]
-pub struct Hangup(Arc<HangupState>);
-
-#[derive(Default)]
-struct HangupState {
-    done: AtomicBool,
-    reader: AtomicWaker,
-    writer: AtomicWaker,
-}
-
-impl Hangup {
-    /// Closes the connection: its next read or write fails, and a pending one is woken.
-    pub fn now(&self) {
-        self.0.done.store(true, Ordering::SeqCst);
-        self.0.reader.wake();
-        self.0.writer.wake();
-    }
-
-    /// `Some(error)` once hung up; otherwise registers `cx` to be woken when it is.
-    fn check(&self, waker: &AtomicWaker, cx: &Context<'_>) -> Option<io::Error> {
-        waker.register(cx.waker());
-        self.0
-            .done
-            .load(Ordering::SeqCst)
-            .then(|| io::Error::new(io::ErrorKind::ConnectionAborted, "the server hung up"))
-    }
-}
-
 /// A connection that holds its pass for as long as it is open, WebSocket upgrades included.
 struct Guarded {
     inner: Pin<Box<TimeoutStream<TcpStream>>>,
@@ -303,7 +271,7 @@ impl AsyncRead for Guarded {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Some(error) = self.hangup.check(&self.hangup.0.reader, cx) {
+        if let Some(error) = self.hangup.check_read(cx) {
             return Poll::Ready(Err(error));
         }
         self.inner.as_mut().poll_read(cx, buf)
@@ -316,7 +284,7 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if let Some(error) = self.hangup.check(&self.hangup.0.writer, cx) {
+        if let Some(error) = self.hangup.check_write(cx) {
             return Poll::Ready(Err(error));
         }
         self.inner.as_mut().poll_write(cx, buf)
@@ -327,7 +295,7 @@ impl AsyncWrite for Guarded {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        if let Some(error) = self.hangup.check(&self.hangup.0.writer, cx) {
+        if let Some(error) = self.hangup.check_write(cx) {
             return Poll::Ready(Err(error));
         }
         self.inner.as_mut().poll_write_vectored(cx, bufs)

@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 
+use crate::contract;
+use crate::hangup::Hangup;
 use crate::site::Site;
-use crate::{accept, contract};
 
 /// The routes besides socket.io's and the trades': health, metrics, server functions, and
 /// the site's files for everything else.
@@ -91,7 +92,7 @@ pub fn detach_request<B>(request: Request<B>) -> Request<B> {
     // An extension, too, keeps the read buffer alive; the upgrade handle is the one needed,
     // and the means to hang up on the client (see `contract::hang_up`).
     let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
-    let hangup = parts.extensions.remove::<accept::Hangup>();
+    let hangup = parts.extensions.remove::<Hangup>();
     parts.extensions = Default::default();
     if let Some(upgrade) = upgrade {
         parts.extensions.insert(upgrade);

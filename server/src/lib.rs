@@ -32,6 +32,7 @@ pub mod config;
 mod contract;
 mod cursors;
 mod draw;
+mod hangup;
 mod headers;
 mod http;
 mod meet;
@@ -357,7 +358,7 @@ where
     let ready = namespaces::register_all(&io, &shared, &stores);
     let Stores { chat, board } = stores;
     draw::spawn_saver(board.clone(), tasks.tasks());
-    metrics::spawn_housekeeping(shared.clone());
+    shared.spawn_housekeeping();
 
     let site_config = SiteConfig {
         lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),

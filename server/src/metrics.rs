@@ -434,19 +434,6 @@ impl Metrics {
     }
 }
 
-/// Logs held-back input warnings once a second, even when no more bad input arrives (one of
-/// the server's tasks).
-pub fn spawn_housekeeping(shared: std::sync::Arc<crate::contract::Shared>) {
-    let tasks = shared.tasks.clone();
-    tasks.spawn(async move {
-        let mut every_second = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            every_second.tick().await;
-            shared.metrics.flush_warnings();
-        }
-    });
-}
-
 /// The one value of a family without labels.
 fn unlabelled(value: impl std::fmt::Display) -> std::iter::Once<(String, String)> {
     std::iter::once((String::new(), value.to_string()))

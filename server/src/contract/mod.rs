@@ -38,6 +38,21 @@ pub struct Shared {
     pub tasks: crate::tasks::Tasks,
 }
 
+impl Shared {
+    /// Logs held-back input warnings once a second, even when no more bad input arrives (one
+    /// of the server's tasks).
+    pub fn spawn_housekeeping(self: &Arc<Self>) {
+        let shared = self.clone();
+        self.tasks.spawn(async move {
+            let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                every_second.tick().await;
+                shared.metrics.flush_warnings();
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 impl Shared {
     /// One process, no limits or per-namespace counts, its loops in `tasks` (unit tests of a
@@ -60,7 +75,7 @@ impl<A: Adapter + DefinedAdapter> Served for A {}
 /// full cannot even be sent socket.io's disconnect packet, and a flooder's further frames are
 /// not worth reading.
 pub fn hang_up<A: Adapter>(socket: &socketioxide::extract::SocketRef<A>) {
-    if let Some(hangup) = socket.req_parts().extensions.get::<crate::accept::Hangup>() {
+    if let Some(hangup) = socket.req_parts().extensions.get::<crate::hangup::Hangup>() {
         hangup.now();
     }
     let _ = socket.clone().disconnect();
