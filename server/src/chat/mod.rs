@@ -6,6 +6,7 @@ mod history;
 mod lookalike;
 mod names;
 mod people;
+mod resume;
 mod shared_history;
 mod shared_names;
 mod sqlite;

@@ -9,7 +9,7 @@ use app::protocol::chat::{HistoryEntry, HISTORY_LEN};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 
-use super::history::{missed, window_start_ms, NotSaved, RESUME_CAP, SENT_FOR};
+use super::resume::{missed, window_start_ms, NotSaved, RESUME_CAP, SENT_FOR};
 use crate::cluster::{Cluster, PREFIX};
 
 #[derive(Clone)]

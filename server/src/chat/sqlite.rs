@@ -13,7 +13,7 @@ use app::protocol::chat::{ChatText, HistoryEntry, Nickname, Sender, HISTORY_LEN}
 use rusqlite::{params, Connection};
 use tokio::sync::oneshot;
 
-use super::history::{missed, window_start_ms, NotSaved, RESUME_CAP, SENT_FOR};
+use super::resume::{missed, window_start_ms, NotSaved, RESUME_CAP, SENT_FOR};
 use crate::sync::lock;
 
 #[derive(Debug, thiserror::Error)]
