@@ -73,7 +73,7 @@ pub struct Config {
     /// before an @: turn:user:password@host:3478.
     #[arg(long = "ice-server", env = "SWITCHBOARD_ICE_SERVERS", value_delimiter = ',',
           value_parser = parse_ice_server, default_value = "stun:stun.l.google.com:19302")]
-    pub ice_servers: Vec<app::config::IceServer>,
+    pub ice_servers: Vec<app::IceServer>,
 
     /// Use no ICE servers at all (calls then work only where peers reach each other
     /// directly, e.g. on one machine or one LAN).
@@ -240,13 +240,13 @@ fn parse_rate_limit(raw: &str) -> Result<(String, crate::contract::Rate), String
     Ok((name.trim().to_owned(), rate))
 }
 
-fn parse_ice_server(raw: &str) -> Result<app::config::IceServer, String> {
-    app::config::IceServer::parse(raw)
+fn parse_ice_server(raw: &str) -> Result<app::IceServer, String> {
+    app::IceServer::parse(raw)
 }
 
 impl Config {
     /// The ICE servers pages should use.
-    pub fn ice_servers(&self) -> Vec<app::config::IceServer> {
+    pub fn ice_servers(&self) -> Vec<app::IceServer> {
         if self.no_ice_servers {
             Vec::new()
         } else {

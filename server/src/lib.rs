@@ -70,7 +70,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::config::SiteConfig;
+use app::SiteConfig;
 use axum::Router;
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;

@@ -176,7 +176,7 @@ impl Site {
             return asset.respond(method, headers);
         }
         // Unknown paths still get the app (it shows its not-found page) but with a 404 status.
-        let status = if app::routes::is_page(path) {
+        let status = if app::is_page(path) {
             StatusCode::OK
         } else {
             StatusCode::NOT_FOUND

@@ -1,14 +1,14 @@
 //! One module per page; each app's page is named after the app.
 
-pub mod call;
-pub mod chat;
-pub mod cursors;
-pub mod draw;
-pub mod home;
-pub mod meet;
-pub mod not_found;
-pub mod remote;
-pub mod simple_chat;
-pub mod trades;
-pub mod webcam;
-pub mod webrtc;
+pub(crate) mod call;
+pub(crate) mod chat;
+pub(crate) mod cursors;
+pub(crate) mod draw;
+pub(crate) mod home;
+pub(crate) mod meet;
+pub(crate) mod not_found;
+pub(crate) mod remote;
+pub(crate) mod simple_chat;
+pub(crate) mod trades;
+pub(crate) mod webcam;
+pub(crate) mod webrtc;

@@ -13,7 +13,7 @@ use super::{PeerId, RawArgs, Rejection, RelayRules, Silent};
 /// How many people a call holds.
 pub const CALL_CAPACITY: usize = 2;
 /// Characters of a call id a page draws: 26 of 32 symbols, 130 bits.
-pub const NEW_ID_CHARS: usize = 26;
+pub(crate) const NEW_ID_CHARS: usize = 26;
 const MIN_ID_CHARS: usize = 16;
 const MAX_ID_CHARS: usize = 64;
 
@@ -63,7 +63,7 @@ fn read_join(args: &RawArgs) -> Result<(CallId, Option<SessionKey>), Rejection> 
 }
 
 /// Largest relayed signal, in bytes of JSON (as on `/signal`).
-pub const MAX_SIGNAL_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_SIGNAL_BYTES: usize = 32 * 1024;
 
 /// How a signal to the other member is checked.
 const SIGNAL_RULES: RelayRules = RelayRules {

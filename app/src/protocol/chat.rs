@@ -6,9 +6,9 @@ pub use super::Receipt;
 use super::{PeerId, RawArgs, Rejection, Silent};
 
 /// Longest nickname, in characters after trimming.
-pub const MAX_NAME_CHARS: usize = 32;
+pub(crate) const MAX_NAME_CHARS: usize = 32;
 /// Longest message, in characters.
-pub const MAX_TEXT_CHARS: usize = 2000;
+pub(crate) const MAX_TEXT_CHARS: usize = 2000;
 /// How many of the latest messages are kept and replayed to a newly named client.
 pub const HISTORY_LEN: usize = 50;
 
@@ -88,7 +88,7 @@ impl ChatText {
     }
 
     /// Reads the arguments of a `message` event (both chats send it the same way).
-    pub fn from_args(args: &RawArgs) -> Result<(ChatText,), Rejection> {
+    pub(crate) fn from_args(args: &RawArgs) -> Result<(ChatText,), Rejection> {
         let raw = args
             .str(0)
             .ok_or_else(|| Rejection::new("A message must be text."))?;

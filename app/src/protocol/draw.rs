@@ -58,7 +58,7 @@ fn thinnest() -> u8 {
 impl Segment {
     /// Reads a segment; anything but four finite numbers in [0, 1], a colour and a known
     /// width is refused.
-    pub fn from_args(args: &RawArgs) -> Result<(Segment,), Rejection> {
+    pub(crate) fn from_args(args: &RawArgs) -> Result<(Segment,), Rejection> {
         let segment: Segment = args
             .get(0)
             .ok_or_else(|| Rejection::new("A segment is {x0, y0, x1, y1, color}."))?;

@@ -85,7 +85,7 @@ fn read_join(args: &RawArgs) -> Result<(RoomName, MemberName), Rejection> {
 }
 
 /// Largest relayed signal, in bytes of JSON (as on `/signal`).
-pub const MAX_SIGNAL_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_SIGNAL_BYTES: usize = 32 * 1024;
 
 /// How a signal between members is checked.
 const SIGNAL_RULES: RelayRules = RelayRules {
@@ -122,7 +122,7 @@ events! {
 /// What members tell each other over their data channels (the server never sees it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub enum PeerMessage {
+pub(crate) enum PeerMessage {
     /// Whether my microphone and camera are on (sent on connect and on every change).
     State { muted: bool, camera_off: bool },
     /// A line of the room's text chat.

@@ -10,7 +10,7 @@
 //!
 //! A page listens to its namespace's server events and emits its client events:
 //! ```
-//! # fn page(socket: app::socketio::Socket<app::protocol::chat::Chat>) {
+//! # fn page(socket: app::typed::Socket<app::protocol::chat::Chat>) {
 //! use app::protocol::chat::{ChatText, Message, SendMessage};
 //! socket.on::<Message>(|(_sender, _text)| {});
 //! let _ = socket.emit::<SendMessage>((ChatText::parse("hi").unwrap(), None));
@@ -304,8 +304,9 @@ impl<N: Namespace, E: ServerEvent<Namespace = N, Args = (String,)>> Refusal<N> f
 pub struct RawArgs(pub Vec<Box<RawValue>>);
 
 impl RawArgs {
-    /// Arguments from JSON values (for tests and for building frames by hand).
-    pub fn from_values(values: &[serde_json::Value]) -> RawArgs {
+    /// Arguments from JSON values (the parsers' tests).
+    #[cfg(test)]
+    pub(crate) fn from_values(values: &[serde_json::Value]) -> RawArgs {
         RawArgs(
             values
                 .iter()
@@ -330,7 +331,7 @@ impl RawArgs {
     }
 
     /// Whether the argument at `index` is a JSON array.
-    pub fn is_array(&self, index: usize) -> bool {
+    pub(crate) fn is_array(&self, index: usize) -> bool {
         self.raw(index)
             .is_some_and(|raw| raw.get().starts_with('['))
     }

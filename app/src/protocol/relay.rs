@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use super::{ClientEvent, RawArgs, Rejection, ServerEvent};
 
 /// Longest plausible socket id (socketioxide's are 16 characters).
-pub const MAX_ID_CHARS: usize = 64;
+pub(crate) const MAX_ID_CHARS: usize = 64;
 
 /// The id of another client, as a relay names it: 1–64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Payload, RelayRules, Silent};
 
 /// Largest relayed data, in bytes of JSON: a control message is a few dozen.
-pub const MAX_DATA_BYTES: usize = 4096;
+pub(crate) const MAX_DATA_BYTES: usize = 4096;
 
 /// How a controller's updates are checked.
 const UPDATE_RULES: RelayRules = RelayRules {
@@ -74,8 +74,6 @@ impl From<Player> for u8 {
 }
 
 impl Player {
-    pub const BOTH: [Player; 2] = [Player::One, Player::Two];
-
     /// 0 or 1, for arrays of two.
     pub fn index(self) -> usize {
         usize::from(u8::from(self)) - 1
@@ -93,7 +91,7 @@ pub enum SteerSource {
 impl Steer {
     /// Reads relayed data leniently: any object with finite numbers `x` and `y` (the seed's
     /// controller sends exactly `{x, y}`), clamped into [0, 1]. Anything else is `None`.
-    pub fn from_payload(data: &Payload<Steer>) -> Option<Steer> {
+    pub(crate) fn from_payload(data: &Payload<Steer>) -> Option<Steer> {
         Steer::from_value(&serde_json::from_str(data.json()).ok()?)
     }
 
@@ -122,7 +120,7 @@ impl Steer {
 
 /// The path of the controller page with which `player` steers the desktop whose socket id is
 /// `id` (player 1's carries no player, as before there were two).
-pub fn controller_path(id: &str, player: Player) -> String {
+pub(crate) fn controller_path(id: &str, player: Player) -> String {
     let encoded: String = id
         .bytes()
         .map(|b| match b {

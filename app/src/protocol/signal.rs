@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::{RelayRules, Silent};
 
 /// Largest relayed payload, in bytes of JSON: an SDP with its candidates fits several times.
-pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
+pub(crate) const MAX_PAYLOAD_BYTES: usize = 32 * 1024;
 
 /// How every signalling relay is checked.
 const RULES: RelayRules = RelayRules {

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use super::Rejection;
 
 /// The pairs the page offers (and the server proxies tickers for).
-pub const PAIRS: &[&str] = &[
+pub(crate) const PAIRS: &[&str] = &[
     "btcusd", "btceur", "ethusd", "etheur", "ethbtc", "xrpusd", "ltcusd",
 ];
 
@@ -58,7 +58,7 @@ impl Pair {
     }
 
     /// The pair a `live_trades_<pair>` channel is about.
-    pub fn from_channel(channel: &str) -> Option<Pair> {
+    pub(crate) fn from_channel(channel: &str) -> Option<Pair> {
         Pair::parse(channel.strip_prefix("live_trades_")?).ok()
     }
 }
@@ -93,7 +93,7 @@ pub struct Trade {
 
 impl Trade {
     /// Reads the `data` of a `trade` event; every field must be there and make sense.
-    pub fn from_data(data: &Value) -> Result<Trade, String> {
+    pub(crate) fn from_data(data: &Value) -> Result<Trade, String> {
         let field = |key: &str| data.get(key).ok_or_else(|| format!("trade without {key}"));
         let number = |key: &str| {
             field(key)?
@@ -155,7 +155,7 @@ impl Trade {
 
 /// A frame from the feed, understood.
 #[derive(Debug, Clone, PartialEq)]
-pub enum FeedEvent {
+pub(crate) enum FeedEvent {
     Subscribed {
         channel: String,
     },
@@ -227,7 +227,7 @@ pub enum FeedRequest {
 }
 
 impl FeedRequest {
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(self) -> String {
         match self {
             FeedRequest::Subscribe(pair) => {
                 json!({"event": "bts:subscribe", "data": {"channel": pair.channel()}})

@@ -10,8 +10,8 @@
 //! One socket is one namespace over one WebSocket of its own.
 
 mod driver;
-pub mod packet;
-pub mod session;
+mod packet;
+mod session;
 mod socket;
 
 pub use socket::{use_socket, use_socket_with_auth, Socket};

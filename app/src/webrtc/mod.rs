@@ -3,11 +3,11 @@
 //! ([`negotiation`] holds its decisions, which are plain Rust and tested natively), and what
 //! pages need around peers ([`signalling`]: `/signal`, ICE servers, the camera slot).
 
-pub mod js;
-pub mod media;
-pub mod mesh;
-pub mod negotiation;
+pub(crate) mod js;
+pub(crate) mod media;
+pub(crate) mod mesh;
+mod negotiation;
 mod peer;
-pub mod signalling;
+pub(crate) mod signalling;
 
 pub use peer::{Peer, PeerEvent, PeerOptions};

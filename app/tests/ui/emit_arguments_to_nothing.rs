@@ -1,6 +1,6 @@
 //! `leave` takes no arguments: a page sends `Nothing`, not `()` (which would be one `null`).
 use app::protocol::meet::{Leave, Meet};
-use app::socketio::Socket;
+use app::typed::Socket;
 
 fn page(socket: Socket<Meet>) {
     let _ = socket.emit::<Leave>(());

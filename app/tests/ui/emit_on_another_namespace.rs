@@ -2,7 +2,7 @@
 use app::protocol::meet::SendSignal;
 use app::protocol::signal::{SignalData, Signalling};
 use app::protocol::{Payload, PeerId};
-use app::socketio::Socket;
+use app::typed::Socket;
 
 fn page(socket: Socket<Signalling>) {
     let to = PeerId::parse("abc").unwrap();

@@ -1,6 +1,6 @@
 //! `/chat`'s `message` brings the sender and the text: a handler for the text alone is wrong.
 use app::protocol::chat::{Chat, ChatText, Message};
-use app::socketio::Socket;
+use app::typed::Socket;
 
 fn page(socket: Socket<Chat>) {
     socket.on::<Message>(|(_text,): (ChatText,)| {});

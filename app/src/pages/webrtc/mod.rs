@@ -1,8 +1,8 @@
 //! The one-way WebRTC pages of the chapter: the seed's raw sender/receiver (`raw`) and the
 //! same through `Peer` (`simple`), with the layouts both pairs share.
 
-pub mod raw;
-pub mod simple;
+pub(crate) mod raw;
+pub(crate) mod simple;
 
 use leptos::prelude::*;
 
