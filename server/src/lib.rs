@@ -2,24 +2,28 @@
 //! namespace, on one port.
 //!
 //! Layout:
-//! - [`config`]: flags and environment; `net`: the URLs that reach us; [`tls`]: HTTPS.
+//! - `config`: flags and environment; `net`: the URLs that reach us; `tls`: HTTPS.
 //! - `accept`: the accept loop and what every connection must keep to; `http`: health,
 //!   metrics, server functions; `site`: static files (compressed once) and the page fallback;
 //!   `origin` and `headers`: who may connect, and the security headers.
 //! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
 //!   `cursors`, `draw`, `remote`, `signal`, `meet`, `call` (`relay` is what `remote` and
-//!   `signal` share); `namespaces`: the table of them all (module, path, rate). `trades` is plain HTTP
-//!   and WebSocket (the ticker proxy and the demo market).
-//!   `contract` is the typed layer they all stand on: handlers get parsed domain values, in
+//!   `signal` share); `namespaces`: the table of them all (module, path, rate). `trades` is
+//!   plain HTTP and WebSocket (the ticker proxy and the demo market). `contract` is the typed layer they all stand on: handlers get parsed domain values, in
 //!   the order each client sent them, and send only their own namespace's events.
-//! - [`turn`]: the embedded STUN and TURN relay (`--turn`), on its own port; it shares only
+//! - `turn`: the embedded STUN and TURN relay (`--turn`), on its own port; it shares only
 //!   the configuration and the metrics.
-//! - [`cluster`]: cluster mode (`--redis-url`): socketioxide's Redis adapter, and what nodes
+//! - `cluster`: cluster mode (`--redis-url`): socketioxide's Redis adapter, and what nodes
 //!   share besides socket.io packets.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] (one process) or
 //!   [`Switchboard::build_clustered`] make the router, [`Switchboard::serve`] runs it on a
 //!   listener the caller owns until a shutdown future completes. [`start`] is what the binary
 //!   does with them.
+//!
+//! Every module is private; the root exports what the binary and the tests use (`Config`,
+//! the in-memory Redis of cluster tests, `self_signed`, `turn_credentials`,
+//! `namespace_paths`, and `typed`, hidden, for the compile-fail tests), so the compiler
+//! reports what nothing uses.
 //!
 //! Architecture invariant: handlers see only parsed domain types from `app::protocol`; raw
 //! client input is parsed in exactly one place per event (its `ClientEvent::parse`).
@@ -27,8 +31,8 @@
 mod accept;
 mod call;
 mod chat;
-pub mod cluster;
-pub mod config;
+mod cluster;
+mod config;
 mod contract;
 mod cursors;
 mod draw;
@@ -50,11 +54,15 @@ mod simple_chat;
 mod site;
 mod sync;
 mod tasks;
-pub mod tls;
+mod tls;
 mod trades;
-pub mod turn;
+mod turn;
 
+pub use cluster::{MemoryDriver, MemoryHub, MemoryKv};
+pub use config::Config;
 pub use namespaces::paths as namespace_paths;
+pub use tls::self_signed;
+pub use turn::credentials::credentials as turn_credentials;
 
 /// The typed handles of the contract layer, public only for the compile-fail tests
 /// (`server/tests/ui/`), which must name them from outside the crate to show that a handler
@@ -81,7 +89,6 @@ use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr
 
 use crate::chat::ChatState;
 use crate::cluster::Cluster;
-use crate::config::Config;
 use crate::contract::Served;
 use crate::metrics::Metrics;
 use crate::namespaces::Stores;
@@ -90,7 +97,7 @@ use crate::tasks::TaskOwner;
 
 /// Largest Engine.IO packet a client may send (a 2000-character chat message, an SDP offer
 /// or a cursor update all fit many times over). Larger ones close the connection.
-pub const MAX_PAYLOAD: u64 = 64 * 1024;
+const MAX_PAYLOAD: u64 = 64 * 1024;
 
 /// Initial WebSocket read buffer per connection, in bytes. Our frames are small; a larger one
 /// grows on demand, and 4 KB idle buffers add up over thousands of connections.

@@ -13,7 +13,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8] = b"background_thread:true\0";
 
 use clap::Parser;
-use server::config::Config;
+use server::Config;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
 use common::{eventually, named, RawClient, SioClient, TestServer, PATIENCE};
 use serde_json::{json, Value};
-use server::cluster::{MemoryDriver, MemoryHub, MemoryKv};
 use server::ClusterRedis;
+use server::{MemoryDriver, MemoryHub, MemoryKv};
 
 const QUIET: Duration = Duration::from_millis(300);
 

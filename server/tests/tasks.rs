@@ -10,9 +10,9 @@ use std::time::Duration;
 use common::{eventually_within, RawClient, TestServer, PATIENCE};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
-use server::cluster::{MemoryHub, MemoryKv};
-use server::config::Config;
+use server::Config;
 use server::{ClusterRedis, Switchboard};
+use server::{MemoryHub, MemoryKv};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 

@@ -3,8 +3,8 @@
 
 use std::future::pending;
 
-use server::config::Config;
-use server::tls::self_signed;
+use server::self_signed;
+use server::Config;
 use server::Switchboard;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

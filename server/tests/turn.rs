@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::turn::{Delivered, TurnClient};
 use common::{TestServer, PATIENCE};
-use server::turn::credentials::credentials;
+use server::turn_credentials as credentials;
 use tokio::net::UdpSocket;
 
 const SECRET: &str = "test-secret";

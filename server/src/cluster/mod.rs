@@ -26,7 +26,7 @@ use app::protocol::{remote, signal, Namespace};
 use crate::tasks::Tasks;
 
 pub use bus::{Bus, DriverBus, MemoryDriver, MemoryHub};
-pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Seat, Seated, Unreachable};
+pub use kv::{Kv, KvResult, MemoryKv, RedisKv, Seat, Unreachable};
 pub use members::Members;
 
 /// How long a request to Redis may take before it counts as failed: a missing node or Redis

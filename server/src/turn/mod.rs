@@ -12,7 +12,7 @@
 
 mod allocation;
 mod bounds;
-pub mod credentials;
+pub(crate) mod credentials;
 mod listener;
 mod protocol;
 #[cfg(test)]

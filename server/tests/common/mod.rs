@@ -18,7 +18,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use rust_socketio::asynchronous::{Client, ClientBuilder};
 use rust_socketio::{Event, Payload, TransportType};
 use serde_json::Value;
-use server::config::Config;
+use server::Config;
 use server::Switchboard;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
