@@ -9,8 +9,9 @@
 //! - One module per socket.io namespace, each with `register(io, ..)`: `simple_chat`, `chat`,
 //!   `cursors`, `draw`, `remote`, `signal`, `meet`, `call` (`relay` is what `remote` and
 //!   `signal` share); `namespaces`: the table of them all (module, path, rate). `trades` is
-//!   plain HTTP and WebSocket (the ticker proxy and the demo market). `contract` is the typed layer they all stand on: handlers get parsed domain values, in
-//!   the order each client sent them, and send only their own namespace's events.
+//!   plain HTTP and WebSocket (the ticker proxy and the demo market). `contract` is the typed
+//!   layer they all stand on: handlers get parsed domain values, in the order each client
+//!   sent them, and send only their own namespace's events.
 //! - `turn`: the embedded STUN and TURN relay (`--turn`), on its own port; it shares only
 //!   the configuration and the metrics.
 //! - `cluster`: cluster mode (`--redis-url`): socketioxide's Redis adapter, and what nodes
