@@ -113,6 +113,8 @@ pub enum StartError {
     Redis(#[from] cluster::ConnectError),
     #[error("cannot join the cluster: {0}")]
     Cluster(String),
+    #[error("--relay-only needs a relay: add --turn, or a TURN --ice-server")]
+    RelayOnlyWithoutRelay,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -169,25 +171,15 @@ impl Switchboard {
         let board = draw::Board::open(&config.data_dir);
         let (service, io) = socket_io_builder().build_svc();
         let tasks = TaskOwner::new();
-        let (mut server, _ready) = assemble(config, local, service, io, None, (chat, board), tasks);
-        server.start_turn(config, local)?;
+        let ice = turn::Ice::bind(config, local)?;
+        let stores = (chat, board);
+        let (server, _ready) = assemble(config, local, service, io, None, stores, tasks, ice);
         Ok(server)
     }
 
     /// Where the TURN relay listens (UDP and TCP), when it runs (`--turn`).
     pub fn turn_addr(&self) -> Option<SocketAddr> {
         self.turn
-    }
-
-    /// Starts the TURN relay when `--turn` asks for it, as one of the server's tasks.
-    fn start_turn(&mut self, config: &Config, local: SocketAddr) -> Result<(), StartError> {
-        if !config.turn {
-            return Ok(());
-        }
-        let relay = turn::Relay::bind(config, local, self.shared.metrics.relay.clone())?;
-        self.turn = Some(relay.addr);
-        relay.spawn(self.tasks.tasks())?;
-        Ok(())
     }
 
     /// One node of a cluster: names, history and everything between nodes go through
@@ -308,8 +300,17 @@ async fn join_cluster<D: Driver>(
         tasks.tasks().clone(),
     ));
     let stores = (ChatState::shared(&cluster), draw::Board::shared(&cluster));
-    let (mut server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks);
-    server.start_turn(config, local)?;
+    let ice = turn::Ice::bind(config, local)?;
+    let (server, ready) = assemble(
+        config,
+        local,
+        service,
+        io,
+        Some(cluster),
+        stores,
+        tasks,
+        ice,
+    );
     for namespace in ready {
         namespace
             .await
@@ -328,6 +329,7 @@ fn assemble<A: Served, S>(
     cluster: Option<Arc<Cluster>>,
     (chat, board): (ChatState, draw::Board),
     tasks: TaskOwner,
+    ice: turn::Ice,
 ) -> (Switchboard, Vec<A::InitRes>)
 where
     S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
@@ -340,7 +342,12 @@ where
 {
     let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {
-        metrics: Metrics::default(),
+        metrics: Metrics::with_relay(
+            ice.relay
+                .as_ref()
+                .map(|relay| relay.counters.clone())
+                .unwrap_or_default(),
+        ),
         limits: config.limits(),
         cluster,
         tasks: tasks.tasks().clone(),
@@ -356,6 +363,10 @@ where
         call::register(&io, &shared),
     ];
     draw::spawn_saver(board.clone(), tasks.tasks());
+    let turn_addr = ice.relay.as_ref().map(|relay| relay.addr);
+    if let Some(relay) = ice.relay {
+        relay.spawn(tasks.tasks());
+    }
     metrics::spawn_housekeeping(shared.clone());
 
     let site_config = SiteConfig {
@@ -368,7 +379,7 @@ where
             .map(|url| url.trim_end_matches('/').to_owned()),
         market_feed: trades.feed_url.clone(),
         market_name: trades.market_name.clone(),
-        ice_servers: config.ice_servers(),
+        ice: Default::default(),
     };
     let site = match &config.site_dir {
         Some(dir) => Site::load(dir),
@@ -390,6 +401,7 @@ where
     let state = http::HttpState {
         site,
         site_config,
+        ice: ice.issuer,
         shared: shared.clone(),
         metrics_access: http::MetricsAccess {
             token: config.metrics_token.clone(),
@@ -416,7 +428,7 @@ where
             header_timeout: Duration::from_secs_f64(config.header_timeout),
         },
         shared,
-        turn: None,
+        turn: turn_addr,
     };
     (server, ready)
 }

@@ -174,6 +174,14 @@ struct Namespace {
 }
 
 impl Metrics {
+    /// Fresh counters, reading the relay's from `relay` (the relay counts into it).
+    pub fn with_relay(relay: std::sync::Arc<RelayCounters>) -> Metrics {
+        Metrics {
+            relay,
+            ..Metrics::default()
+        }
+    }
+
     fn namespace(&self, ns: &str) -> Option<&Namespace> {
         NAMESPACES
             .iter()
