@@ -21,8 +21,28 @@ pub struct SiteConfig {
     pub market_feed: String,
     /// Who runs that feed, for messages ("ws.bitstamp.net", "the built-in demo market").
     pub market_name: String,
-    /// STUN/TURN servers for WebRTC (`RTCConfiguration.iceServers`).
-    pub ice_servers: Vec<IceServer>,
+    /// How WebRTC pages find a path to each other (fresh TURN credentials in every answer).
+    pub ice: IceConfig,
+}
+
+/// The ICE part of an `RTCConfiguration`: which STUN/TURN servers, and whether only relayed
+/// paths may be used.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct IceConfig {
+    /// `RTCConfiguration.iceServers`: the server's own relay (with credentials made for this
+    /// page) and the configured ones.
+    pub servers: Vec<IceServer>,
+    /// `iceTransportPolicy: "relay"` (`--relay-only`): peers never learn each other's
+    /// addresses; every call goes through the relay.
+    pub relay_only: bool,
+}
+
+impl IceConfig {
+    /// The `RTCConfiguration` a peer connection is made with.
+    pub fn rtc_configuration(&self) -> serde_json::Value {
+        let policy = if self.relay_only { "relay" } else { "all" };
+        serde_json::json!({ "iceServers": self.servers, "iceTransportPolicy": policy })
+    }
 }
 
 /// One entry of `RTCConfiguration.iceServers`.

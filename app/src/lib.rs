@@ -26,7 +26,7 @@ mod routes;
 mod socketio;
 mod webrtc;
 
-pub use config::{IceServer, SiteConfig};
+pub use config::{IceConfig, IceServer, SiteConfig};
 pub use router::App;
 pub use routes::is_page;
 

@@ -3,7 +3,7 @@
 // back, someone opening /call alone seeing nobody, two opening the link at the same moment,
 // and hanging up.
 import { test, expect, Page } from '@playwright/test';
-import { connected, users } from './support';
+import { OwnServer, connected, users } from './support';
 
 test.describe.configure({ timeout: 90_000 });
 
@@ -53,8 +53,8 @@ async function hearsAndSees(page: Page) {
 }
 
 /** Starts a call from /call; the path of its link (the link itself names this server). */
-async function startCall(page: Page): Promise<string> {
-  await page.goto('/call');
+async function startCall(page: Page, server = ''): Promise<string> {
+  await page.goto(`${server}/call`);
   await page.getByRole('button', { name: 'Start a call' }).click();
   await connected(page);
   await expect(page.getByTestId('call-state')).toHaveText('Waiting for someone to open the link…');
@@ -143,4 +143,53 @@ test('a malformed link is explained and offers a call of ones own', async ({ pag
   await page.goto('/call?c=short');
   await expect(page.getByTestId('problem')).toContainText('That call link is not valid');
   await expect(page.getByRole('button', { name: 'Start a call' })).toBeVisible();
+});
+
+/** The ICE servers every connection of `page` was made with. */
+async function iceServersOf(page: Page): Promise<RTCIceServer[][]> {
+  return page.evaluate(() => ((window as any).__pcs as RTCPeerConnection[]).map((pc) => pc.getConfiguration().iceServers ?? []));
+}
+
+test.describe('through the embedded relay', () => {
+  // --relay-only: the pages may use relayed paths only, so the call connects only if our
+  // TURN relay relays it (loopback peers allowed, as everything here runs on loopback).
+  const relayed = new OwnServer(4194, ['--turn', '--turn-port', '4195', '--turn-allow-loopback', '--relay-only']);
+  // The same, with a TURN server that does not answer: nothing can connect.
+  const silent = new OwnServer(4196, ['--relay-only', '--ice-server', 'turn:127.0.0.1:4197', '--turn-secret', 'not-used']);
+  test.beforeAll(async () => Promise.all([relayed.start(), silent.start()]));
+  test.afterAll(async () => Promise.all([relayed.stop(), silent.stop()]));
+
+  test('a relay-only call connects through the relay, with credentials of its own on each page, and says so', async ({ browser }) => {
+    const [a, b] = await users(browser, 2);
+    for (const page of [a, b]) await keepPeerConnections(page);
+    const link = await startCall(a, relayed.url);
+    await b.goto(`${relayed.url}${link}`);
+    await inCall(a);
+    await inCall(b);
+    await hearsAndSees(a);
+    await hearsAndSees(b);
+    for (const page of [a, b]) {
+      await expect(page.getByTestId('call-quality')).toContainText('relayed through the TURN server', { timeout: 10_000 });
+    }
+    // Each page got its own short-lived TURN credentials (expiry:user-id), never a shared password.
+    const usernames = [];
+    for (const page of [a, b]) {
+      const turn = (await iceServersOf(page)).flat().find((s) => String(s.urls).startsWith('turn:127.0.0.1:4195'));
+      expect(turn?.username).toMatch(/^\d+:[0-9a-f]{16}$/);
+      usernames.push(turn!.username);
+    }
+    expect(usernames[0]).not.toBe(usernames[1]);
+    const metrics = await (await fetch(`${relayed.url}/metrics`)).text();
+    const bytes = Number(/^switchboard_turn_relayed_bytes_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(bytes).toBeGreaterThan(10_000);
+  });
+
+  test('without a working relay a relay-only call fails and both pages say so', async ({ browser }) => {
+    const [a, b] = await users(browser, 2);
+    const link = await startCall(a, silent.url);
+    await b.goto(`${silent.url}${link}`);
+    for (const page of [a, b]) {
+      await expect(page.getByTestId('call-state')).toHaveText('Could not connect to the other person.', { timeout: 60_000 });
+    }
+  });
 });

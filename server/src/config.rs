@@ -69,16 +69,23 @@ pub struct Config {
     )]
     pub market_api: String,
 
-    /// A STUN or TURN server for WebRTC calls (repeat for several); TURN credentials go
-    /// before an @: turn:user:password@host:3478.
+    /// Another STUN or TURN server for WebRTC calls (repeat for several), such as a coturn:
+    /// turn:host:3478 (with --turn-secret, each page gets fresh credentials for it) or
+    /// turn:user:password@host:3478 (one fixed password, seen by every page). Default: none;
+    /// --turn adds this server's own.
     #[arg(long = "ice-server", env = "SWITCHBOARD_ICE_SERVERS", value_delimiter = ',',
-          value_parser = parse_ice_server, default_value = "stun:stun.l.google.com:19302")]
+          value_parser = parse_ice_server)]
     pub ice_servers: Vec<app::IceServer>,
 
-    /// Use no ICE servers at all (calls then work only where peers reach each other
-    /// directly, e.g. on one machine or one LAN).
+    /// Ignore the --ice-server list (and SWITCHBOARD_ICE_SERVERS): pages then get only the
+    /// own relay of --turn, if any.
     #[arg(long, env = "SWITCHBOARD_NO_ICE_SERVERS")]
     pub no_ice_servers: bool,
+
+    /// Let calls use relayed paths only (iceTransportPolicy "relay"): the two sides never
+    /// learn each other's addresses. Needs --turn or a TURN --ice-server.
+    #[arg(long, env = "SWITCHBOARD_RELAY_ONLY")]
+    pub relay_only: bool,
 
     /// How fast one client may send to a namespace: NAME=RATE/BURST (events per second, and
     /// how many at once), e.g. chat=10/20. Repeat for several. Defaults: chat and simple-chat
@@ -300,12 +307,17 @@ mod tests {
     }
 
     #[test]
-    fn ice_servers_default_to_public_stun_and_can_be_none_or_several() {
+    fn ice_servers_are_none_by_default_and_can_be_several() {
         let config = Config::parse_from(["s"]);
-        assert_eq!(config.ice_servers()[0].urls, "stun:stun.l.google.com:19302");
-        assert!(Config::parse_from(["s", "--no-ice-servers"])
-            .ice_servers()
-            .is_empty());
+        assert!(
+            config.ice_servers().is_empty(),
+            "no third party learns who calls"
+        );
+        assert!(
+            Config::parse_from(["s", "--no-ice-servers", "--ice-server", "stun:a:1"])
+                .ice_servers()
+                .is_empty()
+        );
         let several = Config::parse_from([
             "s",
             "--ice-server",

@@ -31,8 +31,10 @@ pub fn routes(state: HttpState) -> Router {
 #[derive(Clone)]
 pub struct HttpState {
     pub site: Site,
-    /// Handed to server functions as Leptos context.
+    /// Handed to server functions as Leptos context, with the ICE part made per request.
     pub site_config: SiteConfig,
+    /// Makes each page's `iceServers` (fresh TURN credentials every time).
+    pub ice: crate::turn::IceIssuer,
     /// This server's counters, for `/metrics`.
     pub shared: Arc<contract::Shared>,
     /// Who may read `/metrics`.
@@ -141,12 +143,28 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn server_fn(State(state): State<HttpState>, request: Request<Body>) -> impl IntoResponse {
-    let site_config = state.site_config.clone();
+    let mut site_config = state.site_config.clone();
+    site_config.ice = page_ice(&state.ice, &request);
     leptos_axum::handle_server_fns_with_context(
         move || leptos::prelude::provide_context(site_config.clone()),
         request,
     )
     .await
+}
+
+/// The ICE configuration for the page that sent `request`: the relay is reached under the
+/// same host name as the page, and the credentials carry a user-id of their own.
+fn page_ice(issuer: &crate::turn::IceIssuer, request: &Request<Body>) -> app::IceConfig {
+    let authority = request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    let host = authority.and_then(crate::turn::host_of);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    issuer.issue(host, now, &crate::turn::page_user_id())
 }
 
 async fn site_file(

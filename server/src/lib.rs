@@ -127,6 +127,8 @@ pub enum StartError {
     Redis(#[from] cluster::ConnectError),
     #[error("cannot join the cluster: {0}")]
     Cluster(String),
+    #[error("--relay-only needs a relay: add --turn, or a TURN --ice-server")]
+    RelayOnlyWithoutRelay,
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -184,25 +186,13 @@ impl Switchboard {
         let (service, io) = socket_io_builder().build_svc();
         let tasks = TaskOwner::new();
         let stores = Stores { chat, board };
-        let (mut server, _ready) = assemble(config, local, service, io, None, stores, tasks);
-        server.start_turn(config, local)?;
+        let (server, _ready) = assemble(config, local, service, io, None, stores, tasks)?;
         Ok(server)
     }
 
     /// Where the TURN relay listens (UDP and TCP), when it runs (`--turn`).
     pub fn turn_addr(&self) -> Option<SocketAddr> {
         self.turn
-    }
-
-    /// Starts the TURN relay when `--turn` asks for it, as one of the server's tasks.
-    fn start_turn(&mut self, config: &Config, local: SocketAddr) -> Result<(), StartError> {
-        if !config.turn {
-            return Ok(());
-        }
-        let relay = turn::Relay::bind(config, local, self.shared.metrics.relay.clone())?;
-        self.turn = Some(relay.addr);
-        relay.spawn(self.tasks.tasks())?;
-        Ok(())
     }
 
     /// One node of a cluster: names, history and everything between nodes go through
@@ -326,8 +316,7 @@ async fn join_cluster<D: Driver>(
         chat: ChatState::shared(&cluster),
         board: draw::Board::shared(&cluster),
     };
-    let (mut server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks);
-    server.start_turn(config, local)?;
+    let (server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks)?;
     for namespace in ready {
         namespace
             .await
@@ -336,8 +325,9 @@ async fn join_cluster<D: Driver>(
     Ok(server)
 }
 
-/// Registers every namespace on `io` and builds the router around `service`; returns the
-/// namespaces' adapter initialisations (to await, for adapters that need it).
+/// Registers every namespace on `io`, binds the relay if asked, and builds the router around
+/// `service`; returns the namespaces' adapter initialisations (to await, for adapters that
+/// need it).
 fn assemble<A: Served, S>(
     config: &Config,
     local: SocketAddr,
@@ -346,7 +336,7 @@ fn assemble<A: Served, S>(
     cluster: Option<Arc<Cluster>>,
     stores: Stores,
     tasks: TaskOwner,
-) -> (Switchboard, Vec<A::InitRes>)
+) -> Result<(Switchboard, Vec<A::InitRes>), StartError>
 where
     S: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
         + Clone
@@ -356,9 +346,16 @@ where
     S::Response: axum::response::IntoResponse + 'static,
     S::Future: Send + 'static,
 {
+    let ice = turn::Ice::bind(config, local)?;
     let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {
-        metrics: Metrics::new(namespaces::paths()),
+        metrics: Metrics::new(
+            namespaces::paths(),
+            ice.relay
+                .as_ref()
+                .map(|relay| relay.counters.clone())
+                .unwrap_or_default(),
+        ),
         limits: config.limits(),
         cluster,
         tasks: tasks.tasks().clone(),
@@ -366,6 +363,10 @@ where
     let ready = namespaces::register_all(&io, &shared, &stores);
     let Stores { chat, board } = stores;
     draw::spawn_saver(board.clone(), tasks.tasks());
+    let turn_addr = ice.relay.as_ref().map(|relay| relay.addr);
+    if let Some(relay) = ice.relay {
+        relay.spawn(tasks.tasks());
+    }
     shared.spawn_housekeeping();
 
     let site_config = SiteConfig {
@@ -378,7 +379,7 @@ where
             .map(|url| url.trim_end_matches('/').to_owned()),
         market_feed: trades.feed_url.clone(),
         market_name: trades.market_name.clone(),
-        ice_servers: config.ice_servers(),
+        ice: Default::default(),
     };
     let site = match &config.site_dir {
         Some(dir) => Site::load(dir),
@@ -400,6 +401,7 @@ where
     let state = http::HttpState {
         site,
         site_config,
+        ice: ice.issuer,
         shared: shared.clone(),
         metrics_access: http::MetricsAccess {
             token: config.metrics_token.clone(),
@@ -426,9 +428,9 @@ where
             header_timeout: Duration::from_secs_f64(config.header_timeout),
         },
         shared,
-        turn: None,
+        turn: turn_addr,
     };
-    (server, ready)
+    Ok((server, ready))
 }
 
 /// What the binary does: listen as configured (alone, or as a node of the cluster at

@@ -173,9 +173,14 @@ struct Namespace {
 }
 
 impl Metrics {
-    /// Counters for these namespaces (by path), reported in this order.
-    pub fn new(namespaces: impl IntoIterator<Item = &'static str>) -> Metrics {
+    /// Counters for these namespaces (by path), reported in this order, and the relay's,
+    /// read from `relay` (the relay counts into it).
+    pub fn new(
+        namespaces: impl IntoIterator<Item = &'static str>,
+        relay: std::sync::Arc<RelayCounters>,
+    ) -> Metrics {
         Metrics {
+            relay,
             namespaces: namespaces
                 .into_iter()
                 .map(|path| (path, Namespace::default()))
@@ -462,7 +467,7 @@ mod tests {
 
     #[test]
     fn renders_every_family_in_prometheus_text() {
-        let metrics = Metrics::new(["/chat"]);
+        let metrics = Metrics::new(["/chat"], Default::default());
         metrics.connected("/chat");
         metrics.event_in("/chat");
         metrics.events_out("/chat", 500);

@@ -54,10 +54,59 @@ async fn metric(server: &TestServer, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
+/// The ICE part of what a page gets from `/api/site-config` (the server function every
+/// WebRTC page calls).
+async fn page_ice(server: &TestServer) -> serde_json::Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/site-config", server.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json::<serde_json::Value>().await.unwrap()["ice"].take()
+}
+
 #[tokio::test]
-async fn without_turn_nothing_more_listens() {
+async fn without_turn_nothing_more_listens_and_pages_get_no_ice_server() {
     let server = TestServer::start().await;
     assert!(server.turn.is_none());
+    let ice = page_ice(&server).await;
+    assert_eq!(
+        ice["servers"],
+        serde_json::json!([]),
+        "no third party by default"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_page_gets_credentials_of_its_own_that_the_relay_accepts() {
+    let (server, turn) = relay_server(false, &[]).await;
+    let ours = format!("turn:127.0.0.1:{}?transport=udp", turn.port());
+    let turn_of = |ice: serde_json::Value| {
+        let servers = ice["servers"].as_array().cloned().unwrap_or_default();
+        let turn = servers.into_iter().find(|s| s["urls"] == ours.as_str());
+        let turn = turn.expect("our TURN server is offered to the page");
+        let field = |name: &str| turn[name].as_str().unwrap_or_default().to_owned();
+        (field("username"), field("credential"))
+    };
+    let (user_a, password_a) = turn_of(page_ice(&server).await);
+    let (user_b, password_b) = turn_of(page_ice(&server).await);
+    assert_ne!(user_a, user_b, "each page has a user-id of its own");
+
+    let mut page = TurnClient::udp(turn)
+        .await
+        .with_credentials(&user_a, &password_a);
+    assert!(page.allocate().await.is_ok(), "the page's credentials work");
+    let mut mixed = TurnClient::udp(turn)
+        .await
+        .with_credentials(&user_a, &password_b);
+    assert_eq!(
+        mixed.allocate().await,
+        Err(401),
+        "a password goes with its own username"
+    );
     server.stop().await;
 }
 

@@ -25,7 +25,8 @@ use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
 use crate::webrtc::media::open_for_call;
 use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
-use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
+use crate::webrtc::quality;
+use crate::webrtc::signalling::{use_ice_config, StreamSlot};
 
 /// What the page calls the one other person.
 const THEM: &str = "the other person";
@@ -97,7 +98,7 @@ fn InCall(call: CallId) -> impl IntoView {
     let socket = use_socket::<Call>();
     let connection = RwSignal::from(socket.state());
     let socket = StoredValue::new_local(socket);
-    let ice = use_ice_servers();
+    let ice = use_ice_config();
     let mesh = Mesh::new();
     let seat = RoomSeat::<CallNews>::default();
     let camera: StreamSlot = RwSignal::new_local(None);
@@ -126,7 +127,7 @@ fn InCall(call: CallId) -> impl IntoView {
 
     let links = move || Links {
         me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
-        ice_servers: ice.get_untracked().unwrap_or_default(),
+        ice: ice.get_untracked().unwrap_or_default(),
         stream: camera.get_untracked(),
         say: Rc::new(move |to: &PeerId, data| {
             let sent = Payload::new(&data)
@@ -273,6 +274,12 @@ fn InCall(call: CallId) -> impl IntoView {
     let empty: StreamSlot = RwSignal::new_local(None);
     let remote = move || other().map_or(empty, |tile| tile.stream);
     let connected = move || link() == Some(Link::Connected);
+    let quality = quality::watch(move || {
+        let id = mesh
+            .members
+            .with_untracked(|m| m.first().map(|(o, _)| o.id.clone()))?;
+        mesh.peer(&id)
+    });
 
     view! {
         <section class="call">
@@ -288,6 +295,9 @@ fn InCall(call: CallId) -> impl IntoView {
                 {move || view! { <VideoView stream=remote() label="Their camera"/> }}
                 <VideoView stream=camera label="My camera" local=true/>
             </div>
+            <Show when=connected>
+                <p class="muted quality" data-testid="call-quality">{move || quality.get()}</p>
+            </Show>
             <p class="muted" data-testid="their-state">
                 {move || other().map(|tile| match (tile.muted.get(), tile.camera_off.get()) {
                     (true, true) => "They are muted, with the camera off.",

@@ -22,7 +22,7 @@ use web_sys::MediaStream;
 use super::negotiation::polite;
 use super::signalling::StreamSlot;
 use super::{Peer, PeerEvent, PeerOptions};
-use crate::config::IceServer;
+use crate::config::IceConfig;
 use crate::protocol::meet::PeerMessage;
 use crate::protocol::signal::SignalData;
 use crate::protocol::PeerId;
@@ -68,7 +68,7 @@ pub type Say = Rc<dyn Fn(&PeerId, SignalData)>;
 #[derive(Clone)]
 pub struct Links {
     pub me: PeerId,
-    pub ice_servers: Vec<IceServer>,
+    pub ice: IceConfig,
     pub stream: Option<MediaStream>,
     pub say: Say,
     /// A chat line from a member (their name, the text).
@@ -226,6 +226,12 @@ impl Mesh {
         true
     }
 
+    /// The connection to `id`, while there is one.
+    pub fn peer(&self, id: &PeerId) -> Option<Peer> {
+        self.conns
+            .with_value(|c| c.get(id).and_then(|conn| conn.peer.clone()))
+    }
+
     /// Hands a member's signal to its connection (or keeps it until the member is known).
     pub fn signal(&self, from: &PeerId, data: SignalData) {
         if !self.conns.with_value(|c| c.contains_key(from)) {
@@ -324,7 +330,7 @@ impl Mesh {
         let options = PeerOptions {
             initiator: offering,
             polite: polite(links.me.as_str(), id.as_str()),
-            ice_servers: links.ice_servers.clone(),
+            ice: links.ice.clone(),
             stream: links.stream.clone(),
             data_channel: true,
         };

@@ -1,13 +1,15 @@
 //! WebRTC in the browser, from Rust through web-sys: the camera ([`media`]), [`Peer`], a
 //! small equivalent of simple-peer that follows MDN's "perfect negotiation" pattern
 //! ([`negotiation`] holds its decisions, which are plain Rust and tested natively), and what
-//! pages need around peers ([`signalling`]: `/signal`, ICE servers, the camera slot).
+//! pages need around peers ([`signalling`]: `/signal`, ICE servers, the camera slot), and
+//! how a call is going ([`quality`]).
 
 pub(crate) mod js;
 pub(crate) mod media;
 pub(crate) mod mesh;
 mod negotiation;
 mod peer;
+pub(crate) mod quality;
 pub(crate) mod signalling;
 
 pub use peer::{Peer, PeerEvent, PeerOptions};

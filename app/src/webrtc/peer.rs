@@ -22,7 +22,7 @@ use web_sys::{
 
 use super::js::{error_text, from_js, to_js};
 use super::negotiation::{decide, Decision, Negotiation};
-use crate::config::IceServer;
+use crate::config::IceConfig;
 use crate::protocol::signal::{IceCandidate, SessionDescription, SignalData};
 
 /// A browser callback taking one event.
@@ -35,7 +35,7 @@ pub struct PeerOptions {
     /// Which side yields when both offer at once; the two peers must disagree. simple-peer has
     /// no such option: by default the initiator is the impolite one.
     pub polite: bool,
-    pub ice_servers: Vec<IceServer>,
+    pub ice: IceConfig,
     /// Our camera and microphone, if we send any.
     pub stream: Option<MediaStream>,
     /// Open a text data channel (both sides must agree).
@@ -43,11 +43,11 @@ pub struct PeerOptions {
 }
 
 impl PeerOptions {
-    pub fn new(initiator: bool, ice_servers: Vec<IceServer>) -> Self {
+    pub fn new(initiator: bool, ice: IceConfig) -> Self {
         PeerOptions {
             initiator,
             polite: !initiator,
-            ice_servers,
+            ice,
             stream: None,
             data_channel: false,
         }
@@ -101,8 +101,7 @@ impl Peer {
         options: PeerOptions,
         on_event: impl Fn(PeerEvent) + 'static,
     ) -> Result<Peer, String> {
-        let config: RtcConfiguration =
-            to_js(&json!({ "iceServers": options.ice_servers })).unchecked_into();
+        let config: RtcConfiguration = to_js(&options.ice.rtc_configuration()).unchecked_into();
         let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| error_text(&e))?;
         let (tx, mut rx) = unbounded::<SignalData>();
         let inner = Rc::new(Inner {
@@ -158,6 +157,11 @@ impl Peer {
             Some(_) => Err("the connection is not open yet".into()),
             None => Err("this peer has no data channel".into()),
         }
+    }
+
+    /// The connection's `getStats()` report (`None` once it is closed).
+    pub async fn stats(&self) -> Option<JsValue> {
+        JsFuture::from(self.inner.pc.get_stats()).await.ok()
     }
 
     /// Closes the connection and reports `Close` (once).

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::media::{open_camera, CameraRequest};
-use crate::config::{get_site_config, IceServer};
+use crate::config::{get_site_config, IceConfig};
 use crate::protocol::signal::{ClientMap, Clients, Signalling};
 use crate::protocol::{Payload, PeerId, RelayEvent, ServerEvent};
 use crate::socketio::{use_socket, Socket};
@@ -52,14 +52,10 @@ where
         .map_err(|e| e.to_string())
 }
 
-/// The ICE servers the server was started with (empty until known).
-pub fn use_ice_servers() -> Signal<Option<Vec<IceServer>>> {
+/// The ICE configuration the server gives this page (`None` until known).
+pub fn use_ice_config() -> Signal<Option<IceConfig>> {
     let config = LocalResource::new(get_site_config);
-    Signal::derive(move || {
-        config
-            .get()
-            .map(|c| c.map(|c| c.ice_servers).unwrap_or_default())
-    })
+    Signal::derive(move || config.get().map(|c| c.map(|c| c.ice).unwrap_or_default()))
 }
 
 /// Opens the camera into `slot`, or explains why not in `error`.

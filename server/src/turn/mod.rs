@@ -1,8 +1,8 @@
 //! The embedded STUN and TURN relay (`--turn`): for calls between networks that cannot reach
 //! each other directly. It shares only the configuration and the metrics with the rest.
 //!
-//! Layout: `credentials` (short-lived REST credentials: the maker the pages' issuer uses, the
-//! check, the secret), `bounds` (quotas, bandwidth, which peers are served), `allocation` (the
+//! Layout: `credentials` (short-lived REST credentials: the maker, the check, the secret),
+//! `issuer` (the `iceServers` each page gets, with credentials made for it), `bounds` (quotas, bandwidth, which peers are served), `allocation` (the
 //! state), `protocol` (STUN and TURN as a sans-IO state machine), `listener` (the sockets and
 //! tasks on tokio). Built on the codec crates `stun-types` and `turn-types`.
 //!
@@ -13,6 +13,7 @@
 mod allocation;
 mod bounds;
 pub(crate) mod credentials;
+mod issuer;
 mod listener;
 mod protocol;
 #[cfg(test)]
@@ -28,6 +29,8 @@ use crate::metrics::RelayCounters;
 use crate::tasks::Tasks;
 use crate::StartError;
 
+pub(crate) use issuer::{host_of, IceIssuer};
+
 /// The REALM of the long-term credentials.
 pub(crate) const REALM: &str = "switchboard";
 
@@ -36,9 +39,10 @@ pub(crate) struct Relay {
     /// Where clients reach it (UDP and TCP).
     pub addr: SocketAddr,
     turn: protocol::Turn<listener::Sockets>,
-    udp: std::net::UdpSocket,
-    tcp: std::net::TcpListener,
-    counters: Arc<RelayCounters>,
+    udp: tokio::net::UdpSocket,
+    tcp: tokio::net::TcpListener,
+    /// What it counts, for `/metrics`.
+    pub counters: Arc<RelayCounters>,
     /// A TCP client that sends nothing for this long is closed.
     idle: Duration,
     max_connections: usize,
@@ -46,20 +50,15 @@ pub(crate) struct Relay {
 
 impl Relay {
     /// Binds the TURN port (UDP and TCP) as `config` says, for a server whose HTTP side
-    /// listens on `http`.
-    pub fn bind(
-        config: &Config,
-        http: SocketAddr,
-        counters: Arc<RelayCounters>,
-    ) -> Result<Relay, StartError> {
+    /// listens on `http`, checking credentials made from `secret`. Runs inside tokio.
+    pub fn bind(config: &Config, http: SocketAddr, secret: String) -> Result<Relay, StartError> {
+        let counters = Arc::new(RelayCounters::default());
         let (udp, tcp) =
             bind_both(config.bind, config.turn_port).map_err(|source| StartError::Bind {
                 addr: SocketAddr::new(config.bind, config.turn_port),
                 source,
             })?;
         let addr = udp.local_addr()?;
-        let secret =
-            credentials::load_or_create_secret(config.turn_secret.as_deref(), &config.data_dir)?;
         let relay_ip = config
             .turn_public_ip
             .or((!config.bind.is_unspecified()).then_some(config.bind))
@@ -101,6 +100,10 @@ impl Relay {
             ports = ?config.turn_relay_ports,
             "TURN relay listening (UDP and TCP)"
         );
+        udp.set_nonblocking(true)?;
+        tcp.set_nonblocking(true)?;
+        let udp = tokio::net::UdpSocket::from_std(udp)?;
+        let tcp = tokio::net::TcpListener::from_std(tcp)?;
         Ok(Relay {
             addr,
             turn: protocol::Turn::new(settings, sockets, counters.clone()),
@@ -114,21 +117,58 @@ impl Relay {
 
     /// Starts its listener among the server's tasks; the server's stop ends it and every
     /// allocation's task with it.
-    pub fn spawn(self, tasks: &Tasks) -> std::io::Result<()> {
-        self.udp.set_nonblocking(true)?;
-        self.tcp.set_nonblocking(true)?;
-        let udp = tokio::net::UdpSocket::from_std(self.udp)?;
-        let tcp = tokio::net::TcpListener::from_std(self.tcp)?;
+    pub fn spawn(self, tasks: &Tasks) {
         tasks.spawn(listener::run(
             self.turn,
-            udp,
-            tcp,
+            self.udp,
+            self.tcp,
             self.counters,
             self.idle,
             self.max_connections,
         ));
-        Ok(())
     }
+}
+
+/// The ICE side of a server: its own relay when `--turn` asks for one, and what makes every
+/// page's `iceServers`.
+pub(crate) struct Ice {
+    pub relay: Option<Relay>,
+    pub issuer: IceIssuer,
+}
+
+impl Ice {
+    /// Binds the relay's port when `--turn` asks for it (inside tokio); checks that
+    /// `--relay-only` has a relay to use.
+    pub fn bind(config: &Config, http: SocketAddr) -> Result<Ice, StartError> {
+        let secret = secret(config)?;
+        let relay = match (&secret, config.turn) {
+            (Some(secret), true) => Some(Relay::bind(config, http, secret.clone())?),
+            _ => None,
+        };
+        let issuer = IceIssuer::new(config, relay.as_ref().map(|r| r.addr.port()), secret);
+        if config.relay_only && !issuer.has_turn() {
+            return Err(StartError::RelayOnlyWithoutRelay);
+        }
+        Ok(Ice { relay, issuer })
+    }
+}
+
+/// A user-id for one page's credentials (the relay's per-user quota counts by it): 64 random
+/// bits, so one page cannot spend another's quota.
+pub(crate) fn page_user_id() -> String {
+    let mut bytes = [0u8; 8];
+    // Without randomness every page shares one user-id: still valid, only the quota is shared.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The secret TURN credentials are made from, when anything needs one: our relay (`--turn`)
+/// or an external TURN server that shares it (`--turn-secret` with `--ice-server turn:...`).
+pub fn secret(config: &Config) -> std::io::Result<Option<String>> {
+    if !config.turn && config.turn_secret.is_none() {
+        return Ok(None);
+    }
+    credentials::load_or_create_secret(config.turn_secret.as_deref(), &config.data_dir).map(Some)
 }
 
 /// The UDP and the TCP socket on one port (with port 0, a port free for both).

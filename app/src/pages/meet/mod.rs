@@ -26,7 +26,7 @@ use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
 use crate::webrtc::media::open_for_call;
 use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
-use crate::webrtc::signalling::{use_ice_servers, StreamSlot};
+use crate::webrtc::signalling::{use_ice_config, StreamSlot};
 
 /// News of the room (held while our `room` reply is on its way, see [`RoomSeat`]).
 enum RoomNews {
@@ -100,7 +100,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let socket = use_socket::<Meet>();
     let state = socket.state();
     let socket = StoredValue::new_local(socket);
-    let ice = use_ice_servers();
+    let ice = use_ice_config();
     let mesh = Mesh::new();
     let camera: StreamSlot = RwSignal::new_local(None);
     let problem = RwSignal::new(None::<String>);
@@ -116,7 +116,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
 
     let links = move || Links {
         me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
-        ice_servers: ice.get_untracked().unwrap_or_default(),
+        ice: ice.get_untracked().unwrap_or_default(),
         stream: camera.get_untracked(),
         say: Rc::new(move |to: &PeerId, data| {
             let sent = Payload::new(&data)

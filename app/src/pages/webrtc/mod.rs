@@ -7,13 +7,13 @@ pub(crate) mod simple;
 use leptos::prelude::*;
 
 use crate::components::{ConnectionBadge, PeerPicker, VideoView};
-use crate::config::{get_site_config, IceServer};
+use crate::config::{get_site_config, IceConfig};
 use crate::connection::ConnectionState;
 use crate::protocol::signal::Signalling;
 use crate::protocol::PeerId;
 use crate::socketio::Socket;
 use crate::webrtc::media::CameraRequest;
-use crate::webrtc::signalling::{start_camera, use_ice_servers, use_signalling, StreamSlot};
+use crate::webrtc::signalling::{start_camera, use_ice_config, use_signalling, StreamSlot};
 
 /// What both sender pages start with: `/signal` and its other clients, the ICE servers, the
 /// seed's camera, and a status line.
@@ -21,7 +21,7 @@ use crate::webrtc::signalling::{start_camera, use_ice_servers, use_signalling, S
 pub struct SenderSide {
     pub socket: Socket<Signalling>,
     pub others: RwSignal<Vec<PeerId>>,
-    pub ice: Signal<Option<Vec<IceServer>>>,
+    pub ice: Signal<Option<IceConfig>>,
     pub camera: StreamSlot,
     /// Why the camera cannot be used, if it cannot.
     pub problem: RwSignal<Option<String>>,
@@ -34,7 +34,7 @@ impl SenderSide {
         let side = SenderSide {
             socket: connection.socket,
             others: connection.others,
-            ice: use_ice_servers(),
+            ice: use_ice_config(),
             camera: RwSignal::new_local(None),
             problem: RwSignal::new(None),
             status: RwSignal::new("Pick a peer to call.".to_owned()),
@@ -49,7 +49,7 @@ impl SenderSide {
 #[derive(Clone)]
 pub struct ReceiverSide {
     pub socket: Socket<Signalling>,
-    pub ice: Signal<Option<Vec<IceServer>>>,
+    pub ice: Signal<Option<IceConfig>>,
     pub remote: StreamSlot,
     pub status: RwSignal<String>,
 }
@@ -58,7 +58,7 @@ impl ReceiverSide {
     pub fn open() -> ReceiverSide {
         ReceiverSide {
             socket: use_signalling().socket,
-            ice: use_ice_servers(),
+            ice: use_ice_config(),
             remote: RwSignal::new_local(None),
             status: RwSignal::new("Waiting for a call…".to_owned()),
         }

@@ -12,7 +12,7 @@ use web_sys::{
 };
 
 use super::{ReceiverLayout, ReceiverSide, SenderLayout, SenderSide};
-use crate::config::IceServer;
+use crate::config::IceConfig;
 use crate::protocol::signal::{
     IceCandidate, PeerAnswer, PeerAnswerFrom, PeerIce, PeerIceFrom, PeerOffer, PeerOfferFrom,
     SessionDescription, Signalling,
@@ -42,12 +42,11 @@ impl Drop for Connection {
 fn connect(
     socket: &Socket<Signalling>,
     peer: PeerId,
-    ice: Vec<IceServer>,
+    ice: IceConfig,
     status: RwSignal<String>,
     remote: Option<StreamSlot>,
 ) -> Result<Connection, String> {
-    let config: RtcConfiguration =
-        to_js(&serde_json::json!({ "iceServers": ice })).unchecked_into();
+    let config: RtcConfiguration = to_js(&ice.rtc_configuration()).unchecked_into();
     let pc = RtcPeerConnection::new_with_configuration(&config).map_err(|e| error_text(&e))?;
     let socket = socket.clone();
     let on_ice = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
