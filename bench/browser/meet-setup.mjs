@@ -95,8 +95,8 @@ async function atOnce(r) {
   return ends.includes(null) ? null : Math.max(...ends) - at;
 }
 
-console.log(`\nMeeting set-up: last member's "Join" → every remote video playing on every page, loopback, ${rooms} rooms each\n`);
-for (const size of [3, 4]) {
+if (rooms > 0) console.log(`\nMeeting set-up: last member's "Join" → every remote video playing on every page, loopback, ${rooms} rooms each\n`);
+for (const size of rooms > 0 ? [3, 4] : []) {
   const xs = await measure(size);
   console.log(`  ${size} members   median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0)}   max ${Math.max(...xs).toFixed(0)}`);
 }
