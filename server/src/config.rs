@@ -176,6 +176,13 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_TURN_ALLOW_LOOPBACK")]
     pub turn_allow_loopback: bool,
 
+    /// Relay to peers on private addresses too (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7). Off by default: anyone who opens a page gets credentials, and the relay must
+    /// not be their way into the server's own network. Calls between two users of this relay
+    /// need no such peer (they meet inside it).
+    #[arg(long, env = "SWITCHBOARD_TURN_ALLOW_PRIVATE")]
+    pub turn_allow_private: bool,
+
     /// Seconds the credentials this server issues stay valid (at most a day).
     #[arg(long, env = "SWITCHBOARD_TURN_CREDENTIAL_TTL", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(60..=86_400))]

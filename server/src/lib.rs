@@ -129,6 +129,8 @@ pub enum StartError {
     Cluster(String),
     #[error("--relay-only needs a relay: add --turn, or a TURN --ice-server")]
     RelayOnlyWithoutRelay,
+    #[error("--ice-server {0} has no password: give it as turn:user:password@host, or give the --turn-secret it shares (coturn's static-auth-secret)")]
+    TurnWithoutCredentials(String),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -41,6 +41,9 @@ impl Default for Limits {
 pub struct PeerPolicy {
     /// Relay to loopback peers (tests on one machine).
     pub allow_loopback: bool,
+    /// Relay to private and shared addresses (10/8, 172.16/12, 192.168/16, 100.64/10,
+    /// fc00::/7): off by default, so that the relay is no door into the server's own network.
+    pub allow_private: bool,
     /// This machine's own addresses (its interfaces, the public address, loopback).
     pub own_ips: HashSet<IpAddr>,
     /// The ports the server listens on (TURN, HTTP): never a peer on one of our addresses.
@@ -54,6 +57,8 @@ pub enum PeerRefused {
     OwnPort,
     /// Loopback, without `--turn-allow-loopback`.
     Loopback,
+    /// A private or shared address, without `--turn-allow-private`.
+    Private,
     /// Unspecified, multicast, broadcast or link-local: never a peer.
     NotUnicast,
 }
@@ -71,6 +76,9 @@ impl PeerPolicy {
         if ip.is_loopback() && !self.allow_loopback {
             return Err(PeerRefused::Loopback);
         }
+        if is_private(ip) && !self.allow_private {
+            return Err(PeerRefused::Private);
+        }
         Ok(())
     }
 }
@@ -80,6 +88,16 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
+    }
+}
+
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private() || (a == 100 && (64..128).contains(&b))
+        }
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xfe00) == 0xfc00,
     }
 }
 
@@ -137,6 +155,7 @@ mod tests {
     fn policy(allow_loopback: bool) -> PeerPolicy {
         PeerPolicy {
             allow_loopback,
+            allow_private: false,
             own_ips: ["203.0.113.7".parse().unwrap()].into_iter().collect(),
             own_ports: vec![3478, 3000],
         }
@@ -161,6 +180,25 @@ mod tests {
             assert_eq!(tests.check(addr(own)), Err(PeerRefused::OwnPort), "{own}");
         }
         assert_eq!(strict.check(addr("198.51.100.1:3478")), Ok(()));
+        for private in [
+            "10.0.0.5:5000",
+            "172.16.0.1:5000",
+            "192.168.1.20:5000",
+            "100.64.0.1:5000",
+            "[fd00::1]:5000",
+        ] {
+            assert_eq!(
+                tests.check(addr(private)),
+                Err(PeerRefused::Private),
+                "{private}"
+            );
+            let open = PeerPolicy {
+                allow_private: true,
+                ..policy(false)
+            };
+            assert_eq!(open.check(addr(private)), Ok(()), "{private}");
+        }
+        assert_eq!(strict.check(addr("100.128.0.1:5000")), Ok(()));
         assert_eq!(strict.check(addr("203.0.113.7:40000")), Ok(()));
         for never in [
             "0.0.0.0:5000",

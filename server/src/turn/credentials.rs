@@ -57,6 +57,21 @@ pub fn user_of(username: &str, now: u64) -> Result<&str, Refused> {
     Ok(user)
 }
 
+/// How long an allocation may go on after the expiry of the credentials it was made with
+/// (refreshed, with new permissions and channels, by the same client with the same username):
+/// a page's credentials expire an hour after it loaded, and a call that began then must not
+/// drop mid-sentence. New allocations always need valid credentials.
+pub const KEPT_AFTER_EXPIRY_SECONDS: u64 = 86_400;
+
+/// The user-id of a username that has expired at `now`, at most
+/// [`KEPT_AFTER_EXPIRY_SECONDS`] ago (for requests on the allocation made with it).
+pub fn user_of_expired(username: &str, now: u64) -> Option<&str> {
+    let (expiry, user) = username.split_once(':')?;
+    let expiry: u64 = expiry.parse().ok()?;
+    let expired = expiry <= now && now - expiry < KEPT_AFTER_EXPIRY_SECONDS;
+    (expired && !user.is_empty()).then_some(user)
+}
+
 /// The secret: `given` (the flag), else the one kept in `data_dir`, made on first start in a
 /// file only this user may read.
 pub fn load_or_create_secret(given: Option<&str>, data_dir: &Path) -> io::Result<String> {

@@ -2,6 +2,8 @@
 //! configured ones, with TURN credentials made for that one page. Nothing a page receives is
 //! a password shared by every visitor: what one page copies expires with its TTL.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
 use app::{IceConfig, IceServer};
 
 use super::credentials;
@@ -14,8 +16,14 @@ pub struct IceIssuer {
     configured: Vec<IceServer>,
     /// The port of our own relay, when it runs.
     own_port: Option<u16>,
-    /// What credentials are made from (ours, or shared with an external coturn).
+    /// What our relay's credentials are made from.
     secret: Option<String>,
+    /// The `--turn-secret` given, shared with an external TURN server (never a generated one:
+    /// that one no coturn can know).
+    shared_secret: Option<String>,
+    /// Where pages reach this server when the operator said (`--public-url`), else `None`:
+    /// each page's own URL tells.
+    public_host: Option<String>,
     /// How long the credentials stay valid, in seconds.
     ttl: u64,
     relay_only: bool,
@@ -27,6 +35,13 @@ impl IceIssuer {
             configured: config.ice_servers(),
             own_port,
             secret,
+            shared_secret: config.turn_secret.clone().filter(|s| !s.is_empty()),
+            public_host: config
+                .public_url
+                .as_deref()
+                .and_then(|url| url.split_once("://"))
+                .and_then(|(_, rest)| host_of(rest.split('/').next().unwrap_or_default()))
+                .map(str::to_owned),
             ttl: config.turn_credential_ttl,
             relay_only: config.relay_only,
         }
@@ -34,13 +49,28 @@ impl IceIssuer {
 
     /// Whether pages get any TURN server (what `--relay-only` needs).
     pub fn has_turn(&self) -> bool {
-        self.own_port.is_some() || self.configured.iter().any(|s| s.urls.starts_with("turn"))
+        self.own_port.is_some() || self.configured.iter().any(is_turn)
+    }
+
+    /// A configured TURN server without a password and no `--turn-secret` to make one with:
+    /// browsers refuse such a configuration, so the server refuses to start with it.
+    pub fn unsigned_turn(&self) -> Option<&str> {
+        let unsigned = |s: &&IceServer| is_turn(s) && s.username.is_none();
+        match self.shared_secret {
+            Some(_) => None,
+            None => self
+                .configured
+                .iter()
+                .find(unsigned)
+                .map(|s| s.urls.as_str()),
+        }
     }
 
     /// The configuration for a page that reached this server as `host` (the name or address
     /// in its URL: the relay is on the same machine), at `now` (Unix seconds), for the
     /// credentials' user-id `user`.
     pub fn issue(&self, host: Option<&str>, now: u64, user: &str) -> IceConfig {
+        let host = self.public_host.as_deref().or(host);
         let fresh = |urls: String, secret: &str| {
             let (username, credential) = credentials::credentials(secret, user, now, self.ttl);
             IceServer {
@@ -64,10 +94,9 @@ impl IceIssuer {
             }
         }
         for server in &self.configured {
-            let is_turn = server.urls.starts_with("turn:") || server.urls.starts_with("turns:");
-            match &self.secret {
+            match &self.shared_secret {
                 // An external TURN server that shares our secret (coturn's use-auth-secret).
-                Some(secret) if is_turn && server.username.is_none() => {
+                Some(secret) if is_turn(server) && server.username.is_none() => {
                     servers.push(fresh(server.urls.clone(), secret));
                 }
                 _ => servers.push(server.clone()),
@@ -80,15 +109,36 @@ impl IceIssuer {
     }
 }
 
-/// The host part of a request's `Host` (a name, an IPv4 address or a bracketed IPv6 one),
+fn is_turn(server: &IceServer) -> bool {
+    server.urls.starts_with("turn:") || server.urls.starts_with("turns:")
+}
+
+/// The host part of a request's `Host` (a DNS name, an IPv4 address or a bracketed IPv6 one),
 /// without the port; `None` for anything else, so that nothing odd reaches a page's URLs.
 pub fn host_of(authority: &str) -> Option<&str> {
-    let host = match authority.strip_prefix('[') {
-        Some(rest) => &authority[..rest.find(']')? + 2],
-        None => authority.split(':').next()?,
+    let port_ok = |port: Option<&str>| port.is_none_or(|p| p.parse::<u16>().is_ok());
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (ip, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            after => Some(after.strip_prefix(':')?),
+        };
+        let valid = ip.parse::<Ipv6Addr>().is_ok() && port_ok(port);
+        return valid.then(|| &authority[..ip.len() + 2]);
+    }
+    let (host, port) = match authority.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
     };
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
-    (!host.is_empty() && host.len() <= 253 && host.chars().all(allowed)).then_some(host)
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    let name = host.len() <= 253 && host.split('.').all(label);
+    (port_ok(port) && (name || host.parse::<Ipv4Addr>().is_ok())).then_some(host)
 }
 
 #[cfg(test)]
@@ -99,12 +149,17 @@ mod tests {
 
     fn issuer(args: &[&str], own_port: Option<u16>) -> IceIssuer {
         let config = Config::parse_from(std::iter::once("s").chain(args.iter().copied()));
-        IceIssuer::new(&config, own_port, Some("s3cret".into()))
+        let secret = config.turn_secret.clone().or(Some("generated".into()));
+        IceIssuer::new(&config, own_port, secret)
     }
 
     #[test]
     fn our_relay_comes_first_with_credentials_for_this_page_only() {
-        let ice = issuer(&["--turn"], Some(3478)).issue(Some("example.org"), 1_000, "page1");
+        let ice = issuer(&["--turn", "--turn-secret", "s3cret"], Some(3478)).issue(
+            Some("example.org"),
+            1_000,
+            "page1",
+        );
         let urls: Vec<_> = ice.servers.iter().map(|s| s.urls.as_str()).collect();
         assert_eq!(
             urls,
@@ -121,7 +176,11 @@ mod tests {
             turn.credential.as_deref(),
             Some(credentials::password("s3cret", username).as_str())
         );
-        let other = issuer(&["--turn"], Some(3478)).issue(Some("example.org"), 1_000, "page2");
+        let other = issuer(&["--turn", "--turn-secret", "s3cret"], Some(3478)).issue(
+            Some("example.org"),
+            1_000,
+            "page2",
+        );
         assert_ne!(other.servers[1].credential, turn.credential);
         assert!(!ice.relay_only);
     }
@@ -136,6 +195,8 @@ mod tests {
                 "turn:ada:pw@other.example.org",
                 "--ice-server",
                 "stun:stun.example.org",
+                "--turn-secret",
+                "s3cret",
                 "--relay-only",
             ],
             None,
@@ -149,12 +210,45 @@ mod tests {
     }
 
     #[test]
+    fn a_turn_server_without_password_needs_the_secret_it_shares() {
+        let unsigned = ["--turn", "--ice-server", "turn:coturn.example.org"];
+        assert_eq!(
+            issuer(&unsigned, Some(3478)).unsigned_turn(),
+            Some("turn:coturn.example.org"),
+            "a generated secret is no coturn's"
+        );
+        let shared = [&unsigned[..], &["--turn-secret", "s3cret"]].concat();
+        assert_eq!(issuer(&shared, Some(3478)).unsigned_turn(), None);
+    }
+
+    #[test]
+    fn the_public_url_names_the_relay_whatever_host_a_page_used() {
+        let ice = issuer(
+            &["--turn", "--public-url", "https://calls.example.org:8443/"],
+            Some(3478),
+        )
+        .issue(Some("10.0.0.5"), 0, "u");
+        assert_eq!(ice.servers[0].urls, "stun:calls.example.org:3478");
+    }
+
+    #[test]
     fn hosts_are_names_or_addresses_without_the_port() {
         assert_eq!(host_of("example.org:8443"), Some("example.org"));
         assert_eq!(host_of("192.168.1.20"), Some("192.168.1.20"));
         assert_eq!(host_of("[::1]:3000"), Some("[::1]"));
-        assert_eq!(host_of("[::1"), None);
-        assert_eq!(host_of("evil.org?x=1"), None);
-        assert_eq!(host_of(""), None);
+        assert_eq!(host_of("[2001:db8::7]"), Some("[2001:db8::7]"));
+        for bad in [
+            "[::1",
+            "[::1]junk",
+            "[x]",
+            "a]b",
+            "evil.org?x=1",
+            "evil.org:80x",
+            "a..b",
+            "-a.org",
+            "",
+        ] {
+            assert_eq!(host_of(bad), None, "{bad}");
+        }
     }
 }

@@ -80,6 +80,7 @@ impl Relay {
         let max_connections = limits.max_allocations;
         let policy = bounds::PeerPolicy {
             allow_loopback: config.turn_allow_loopback,
+            allow_private: config.turn_allow_private,
             own_ips: own_ips(config),
             own_ports: vec![addr.port(), http.port()],
         };
@@ -149,6 +150,9 @@ impl Ice {
         if config.relay_only && !issuer.has_turn() {
             return Err(StartError::RelayOnlyWithoutRelay);
         }
+        if let Some(server) = issuer.unsigned_turn() {
+            return Err(StartError::TurnWithoutCredentials(server.to_owned()));
+        }
         Ok(Ice { relay, issuer })
     }
 }
@@ -157,8 +161,10 @@ impl Ice {
 /// bits, so one page cannot spend another's quota.
 pub(crate) fn page_user_id() -> String {
     let mut bytes = [0u8; 8];
-    // Without randomness every page shares one user-id: still valid, only the quota is shared.
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+    if ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).is_err() {
+        // Credentials stay valid; only the per-user quota is shared by every page.
+        tracing::warn!("no randomness for a TURN user-id: pages share one");
+    }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -350,8 +350,20 @@ impl<R: RelaySockets> Turn<R> {
             return Err(refuse(self));
         }
         let username = username.username().to_owned();
-        let Ok(user) = credentials::user_of(&username, now.unix).map(str::to_owned) else {
-            return Err(refuse(self));
+        // Expired credentials still serve the allocation they made (see KEPT_AFTER_EXPIRY).
+        let own_allocation = self
+            .allocations
+            .get(&client)
+            .is_some_and(|allocation| allocation.username == username);
+        let user = match credentials::user_of(&username, now.unix) {
+            Ok(user) => user.to_owned(),
+            Err(credentials::Refused::Expired) if own_allocation => {
+                match credentials::user_of_expired(&username, now.unix) {
+                    Some(user) => user.to_owned(),
+                    None => return Err(refuse(self)),
+                }
+            }
+            Err(_) => return Err(refuse(self)),
         };
         let password = credentials::password(&self.settings.secret, &username);
         let key =

@@ -59,6 +59,7 @@ fn harness(allow_loopback: bool, limits: Limits) -> Harness {
         limits,
         policy: PeerPolicy {
             allow_loopback,
+            allow_private: false,
             own_ips: Default::default(),
             own_ports: vec![3478, 3000],
         },
@@ -469,6 +470,38 @@ fn lifetimes_are_capped_refreshed_and_end() {
     assert_eq!(h.counters.allocations.load(Relaxed), 0);
     let (reply, _) = h.authed(udp(1), &mut alice, REFRESH, &[]);
     assert_eq!(code_of(&reply), Some(437));
+}
+
+#[test]
+fn an_allocation_outlives_its_credentials_but_a_new_one_needs_fresh_ones() {
+    let limits = Limits {
+        max_lifetime: Duration::from_secs(600),
+        ..Limits::default()
+    };
+    let mut h = harness(false, limits);
+    let mut alice = Creds::new("alice");
+    h.allocate(udp(1), &mut alice);
+    // Refreshed every 10 minutes past the hour its credentials were valid for.
+    for _ in 0..9 {
+        h.advance(Duration::from_secs(540));
+        let mut out = Vec::new();
+        h.turn.tick(h.now.at, &mut out);
+        let (reply, _) = h.authed(udp(1), &mut alice, REFRESH, &[]);
+        assert_eq!(code_of(&reply), None, "the call goes on");
+    }
+    assert_eq!(h.counters.allocations.load(Relaxed), 1);
+    assert_eq!(
+        h.permit(udp(1), &mut alice, "192.0.2.7:4000".parse().unwrap()),
+        None
+    );
+    // The same expired credentials from another client make nothing.
+    let transport = RequestedTransport::new(RequestedTransport::UDP);
+    let mut copied = Creds {
+        nonce: String::new(),
+        ..Creds::new("alice")
+    };
+    let (reply, _) = h.authed(udp(2), &mut copied, ALLOCATE, &[&transport]);
+    assert_eq!(code_of(&reply), Some(401));
 }
 
 #[test]
