@@ -27,7 +27,7 @@ pub struct SiteConfig {
 
 /// The ICE part of an `RTCConfiguration`: which STUN/TURN servers, and whether only relayed
 /// paths may be used.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IceConfig {
     /// `RTCConfiguration.iceServers`: the server's own relay (with credentials made for this
     /// page) and the configured ones.
@@ -35,6 +35,18 @@ pub struct IceConfig {
     /// `iceTransportPolicy: "relay"` (`--relay-only`): peers never learn each other's
     /// addresses; every call goes through the relay.
     pub relay_only: bool,
+}
+
+/// What a page uses while (or when) the server's answer is not known: no servers and relayed
+/// paths only. Such a connection cannot connect, and says so; it never goes direct on a
+/// server started with `--relay-only` because its answer was late or lost.
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            servers: Vec::new(),
+            relay_only: true,
+        }
+    }
 }
 
 impl IceConfig {

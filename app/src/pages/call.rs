@@ -148,7 +148,8 @@ fn InCall(call: CallId) -> impl IntoView {
         }),
     };
     let join = move || {
-        if !wanted.get_untracked() || !ready.get_untracked() {
+        // Not before the server's ICE configuration is known (its relay-only rule with it).
+        if !wanted.get_untracked() || !ready.get_untracked() || ice.get_untracked().is_none() {
             return;
         }
         seat.ask();
@@ -221,7 +222,10 @@ fn InCall(call: CallId) -> impl IntoView {
     });
     // Join once the camera is settled, if connected by then.
     Effect::new(move |_| {
-        if ready.get() && connection.get() == ConnectionState::Connected {
+        if ready.get()
+            && ice.with(Option::is_some)
+            && connection.get() == ConnectionState::Connected
+        {
             join();
         }
     });

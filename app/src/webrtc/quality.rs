@@ -48,7 +48,7 @@ pub fn watch(peer: impl Fn() -> Option<Peer> + 'static) -> ReadSignal<Option<Str
 pub enum Path {
     /// Host to host: one machine or one network.
     Direct,
-    /// Through an address a NAT gave one side (learnt by STUN).
+    /// Through an address a NAT gave one side (learnt by STUN: a server-reflexive candidate).
     ThroughNat,
     /// Through a TURN relay.
     Relayed,
@@ -56,10 +56,12 @@ pub enum Path {
 
 impl Path {
     fn of(local: &str, remote: &str) -> Path {
+        // A peer-reflexive candidate is often only a host hidden behind an mDNS name: it says
+        // nothing of a NAT, so only server-reflexive ones count as "through STUN".
         match (local, remote) {
             ("relay", _) | (_, "relay") => Path::Relayed,
-            ("host", "host") => Path::Direct,
-            _ => Path::ThroughNat,
+            ("srflx", _) | (_, "srflx") => Path::ThroughNat,
+            _ => Path::Direct,
         }
     }
 
@@ -147,9 +149,9 @@ impl Meter {
             .filter(|s| s.kind == "transport")
             .find_map(|t| t.selected_candidate_pair_id.as_deref().and_then(find))
             .or_else(|| {
-                stats.iter().find(|s| {
-                    s.kind == "candidate-pair"
-                        && (s.selected || (s.nominated && s.state.as_deref() == Some("succeeded")))
+                let pairs = || stats.iter().filter(|s| s.kind == "candidate-pair");
+                pairs().find(|s| s.selected).or_else(|| {
+                    pairs().find(|s| s.nominated && s.state.as_deref() == Some("succeeded"))
                 })
             });
         let candidate_type = |id: &Option<String>| {
@@ -254,6 +256,8 @@ mod tests {
         assert_eq!(direct.path, Some(Path::Direct));
         let nat = meter.reading(&call("srflx", "prflx", 0.0, 2.0));
         assert_eq!(nat.path, Some(Path::ThroughNat));
+        let mdns = meter.reading(&call("host", "prflx", 0.0, 3.0));
+        assert_eq!(mdns.path, Some(Path::Direct));
         assert_eq!(Meter::default().reading(&[]).path, None);
     }
 }

@@ -52,10 +52,12 @@ where
         .map_err(|e| e.to_string())
 }
 
-/// The ICE configuration the server gives this page (`None` until known).
+/// The ICE configuration the server gives this page (`None` until known; when the server
+/// could not be asked, [`IceConfig`]'s default: relayed paths only, through no server).
 pub fn use_ice_config() -> Signal<Option<IceConfig>> {
     let config = LocalResource::new(get_site_config);
     Signal::derive(move || config.get().map(|c| c.map(|c| c.ice).unwrap_or_default()))
+    // (Callers that connect before it is known use the same default.)
 }
 
 /// Opens the camera into `slot`, or explains why not in `error`.
