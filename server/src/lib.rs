@@ -289,6 +289,7 @@ async fn join_cluster<D: Driver>(
     let (service, io) = socket_io_builder()
         .with_adapter::<CustomRedisAdapter<Emitter, D>>(adapter)
         .build_svc();
+    let started = redis.clone();
     // The adapter's subscriptions end with the node, served or not: its tasks (socketioxide's,
     // not ours) end when their channels close.
     tasks.tasks().on_stop({
@@ -323,6 +324,9 @@ async fn join_cluster<D: Driver>(
         namespace
             .await
             .map_err(|e| StartError::Cluster(format!("{e:?}")))?;
+    }
+    if let Some(redis) = started {
+        redis.started();
     }
     Ok(server)
 }

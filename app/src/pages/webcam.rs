@@ -24,14 +24,26 @@ pub fn WebcamPage() -> impl IntoView {
     let actual = RwSignal::new(None::<String>);
     let devices = RwSignal::new(Vec::<(String, String)>::new());
 
+    // Which request the newest opening answers: an older one that finishes later (a busy
+    // phone, quick changes) must not put back the camera the person just changed.
+    let newest = StoredValue::new(0u32);
     // Reopens the camera whenever the request changes.
     Effect::new(move |_| {
         let wanted = request.get();
         if let Some(old) = stream.get_untracked() {
             stop(&old); // Some phones cannot open a second stream while the first runs.
         }
+        newest.update_value(|n| *n += 1);
+        let mine = newest.get_value();
         spawn_local(async move {
-            match open_camera(&wanted).await {
+            let opened = open_camera(&wanted).await;
+            if newest.try_get_value() != Some(mine) {
+                if let Ok(stale) = &opened {
+                    stop(stale);
+                }
+                return;
+            }
+            match opened {
                 Ok(opened) => {
                     problem.set(None);
                     actual.set(describe(&opened));

@@ -32,6 +32,8 @@ pub use members::Members;
 /// How long a request to Redis may take before it counts as failed: a missing node or Redis
 /// must not stall every lookup.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long opening a connection and the first subscriptions may take.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Nodes say they are alive this often; one silent for [`NODE_TIMEOUT`] is gone.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const NODE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -195,6 +197,7 @@ impl ClusterHealth {
 }
 
 /// The fred clients of a node that runs against a real Redis.
+#[derive(Clone)]
 pub struct RedisClients {
     /// Commands (names, history).
     pub commands: fred::clients::Client,
@@ -203,6 +206,16 @@ pub struct RedisClients {
 }
 
 impl RedisClients {
+    /// The node has started: from now on a command answers within [`REQUEST_TIMEOUT`] or
+    /// fails (what the pages wait for is never held up by a Redis that went away).
+    pub fn started(&self) {
+        use fred::prelude::ClientLike;
+        let mut performance = self.commands.perf_config();
+        performance.default_command_timeout = REQUEST_TIMEOUT;
+        self.commands.update_perf_config(performance.clone());
+        self.subscriber.update_perf_config(performance);
+    }
+
     /// Closes both connections: fred's own tasks end with them.
     pub async fn quit(self) {
         use fred::interfaces::ClientLike;
@@ -283,11 +296,13 @@ pub async fn connect(url: &str, tasks: &Tasks) -> Result<RedisClients, ConnectEr
         let mut builder = Builder::from_config(config.clone());
         builder
             .with_performance_config(|performance| {
-                performance.default_command_timeout = REQUEST_TIMEOUT;
+                // Until the node has started (see `RedisClients::started`): a busy machine may
+                // take longer than a request to subscribe every namespace.
+                performance.default_command_timeout = STARTUP_TIMEOUT;
             })
             .with_connection_config(|connection| {
                 // Only for opening a connection: a busy machine may take longer than a request.
-                connection.connection_timeout = Duration::from_secs(5);
+                connection.connection_timeout = STARTUP_TIMEOUT;
             })
             .set_policy(ReconnectPolicy::new_constant(0, 500));
         builder
