@@ -3,7 +3,9 @@
 // back, someone opening /call alone seeing nobody, two opening the link at the same moment,
 // and hanging up.
 import { test, expect, Page } from '@playwright/test';
-import { OwnServer, connected, users } from './support';
+import { closeUsers, connected, OwnServer, users } from './support';
+
+test.afterEach(closeUsers);
 
 test.describe.configure({ timeout: 90_000 });
 

@@ -1,5 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
-import { OwnServer, connected, users } from './support';
+import { closeUsers, connected, OwnServer, users } from './support';
+
+test.afterEach(closeUsers);
 
 /** Claims `name` on the name screen (the page must already be on /chat). */
 async function join(page: Page, name: string) {

@@ -1,7 +1,9 @@
 // Cluster mode in the browser: two pages, each on its own node of one cluster (one Redis),
 // chat in /chat and see each other's cursor, as if they were on one server.
 import { test, expect, Page } from '@playwright/test';
-import { OwnRedis, OwnServer, connected, users } from './support';
+import { closeUsers, connected, OwnRedis, OwnServer, users } from './support';
+
+test.afterEach(closeUsers);
 
 const redis = new OwnRedis(4193);
 const nodes = [new OwnServer(4191, ['--redis-url', redis.url]), new OwnServer(4192, ['--redis-url', redis.url])];

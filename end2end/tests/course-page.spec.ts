@@ -1,7 +1,9 @@
 // The course's own page (the seed's chat with names, plain HTML + the official socket.io
 // client from /socket.io/socket.io.js) chats with a Leptos page through Switchboard.
 import { test, expect } from '@playwright/test';
-import { connected, users } from './support';
+import { closeUsers, connected, users } from './support';
+
+test.afterEach(closeUsers);
 
 // The seed's client code, unchanged but for the namespace: the reference server (and ours)
 // gives each app its own namespace instead of `/`.

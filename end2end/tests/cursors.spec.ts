@@ -1,5 +1,7 @@
 import { test, expect, Page } from '@playwright/test';
-import { connected, users } from './support';
+import { closeUsers, connected, users } from './support';
+
+test.afterEach(closeUsers);
 
 const VIEW = { width: 800, height: 600 };
 

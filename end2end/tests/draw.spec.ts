@@ -3,7 +3,9 @@
 // and a line drawn while offline arrives once the page is back. One board for the whole
 // server: these tests run one after the other.
 import { test, expect, Page } from '@playwright/test';
-import { connected, network, users } from './support';
+import { closeUsers, connected, network, users } from './support';
+
+test.afterEach(closeUsers);
 
 test.describe.configure({ mode: 'serial' });
 

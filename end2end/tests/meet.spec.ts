@@ -5,7 +5,9 @@
 // and one told the room is full, room after room.
 import { test, expect, Page } from '@playwright/test';
 import { io, Socket } from 'socket.io-client';
-import { connected, users } from './support';
+import { closeUsers, connected, users } from './support';
+
+test.afterEach(closeUsers);
 
 const VIEW = { width: 900, height: 700 };
 

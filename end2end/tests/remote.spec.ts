@@ -1,7 +1,9 @@
 import { test, expect, Page, Browser } from '@playwright/test';
 import jsQR from 'jsqr';
 import { PNG } from 'pngjs';
-import { connected, users } from './support';
+import { closeUsers, connected, users } from './support';
+
+test.afterEach(closeUsers);
 
 /** A desktop page on /remote and the controller opened from the URL it shows. */
 async function pair(browser: Browser) {

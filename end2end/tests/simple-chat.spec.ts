@@ -1,5 +1,7 @@
 import { test, expect } from '@playwright/test';
-import { connected, users } from './support';
+import { closeUsers, connected, users } from './support';
+
+test.afterEach(closeUsers);
 
 test('two pages chat in /chat/simple', async ({ browser }) => {
   const [alice, bob] = await users(browser, 2);

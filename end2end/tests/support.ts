@@ -1,19 +1,30 @@
 // Helpers shared by the browser tests: several independent users, and servers a test owns
 // (to stop and restart them).
-import { Browser, Page, WebSocketRoute, expect } from '@playwright/test';
+import { Browser, BrowserContext, Page, WebSocketRoute, expect } from '@playwright/test';
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+
+/** Contexts `users` opened in this worker and not closed yet. */
+const opened: BrowserContext[] = [];
 
 /** `count` pages, each in its own browser context (separate users, separate storage). */
 export async function users(browser: Browser, count: number, viewport?: { width: number; height: number }): Promise<Page[]> {
   const pages: Page[] = [];
   for (let i = 0; i < count; i++) {
     const context = await browser.newContext(viewport ? { viewport } : {});
+    opened.push(context);
     pages.push(await context.newPage());
   }
   return pages;
+}
+
+/** Closes what `users` opened; every file that uses it runs this after each test. Pages left
+ * open keep their camera and connections: the next test's pages share the browser (and its
+ * one fake camera, opened at the first page's resolution) with them. */
+export async function closeUsers() {
+  for (const context of opened.splice(0)) await context.close().catch(() => {});
 }
 
 /** Waits until the page's connection badge says it is connected. */

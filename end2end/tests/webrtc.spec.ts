@@ -1,6 +1,8 @@
 // WebRTC with Chromium's fake camera, on loopback only (no ICE servers needed).
 import { test, expect, Page, Browser } from '@playwright/test';
-import { connected, OwnServer, users } from './support';
+import { closeUsers, connected, OwnServer, users } from './support';
+
+test.afterEach(closeUsers);
 
 // Real media in several browser pages at once is heavy on a two-core machine: give each test
 // room to breathe.
