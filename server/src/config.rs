@@ -196,6 +196,16 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_TURN_USER_ALLOCATIONS", default_value_t = 16)]
     pub turn_user_allocations: usize,
 
+    /// Allocations the clients at one IP address may hold together; more are refused (486).
+    /// Every page gets credentials of its own, so this is what bounds one machine (or one
+    /// network behind a NAT: a class of 30 in a meeting holds about 100).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TURN_ADDRESS_ALLOCATIONS",
+        default_value_t = 100
+    )]
+    pub turn_address_allocations: usize,
+
     /// Bandwidth of one allocation, both directions together, in kbit/s; packets beyond it
     /// are dropped.
     #[arg(long, env = "SWITCHBOARD_TURN_BANDWIDTH_KBPS", default_value_t = 10_000,

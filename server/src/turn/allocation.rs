@@ -99,6 +99,9 @@ pub struct Allocations<S> {
     by_client: HashMap<Client, Allocation<S>>,
     by_relay: HashMap<SocketAddr, Client>,
     per_user: HashMap<String, usize>,
+    /// Allocations per client IP address (every page gets a user-id of its own, so this is
+    /// what bounds one machine, or one network behind a NAT).
+    per_ip: HashMap<IpAddr, usize>,
 }
 
 impl<S> Default for Allocations<S> {
@@ -107,6 +110,7 @@ impl<S> Default for Allocations<S> {
             by_client: HashMap::new(),
             by_relay: HashMap::new(),
             per_user: HashMap::new(),
+            per_ip: HashMap::new(),
         }
     }
 }
@@ -118,6 +122,10 @@ impl<S> Allocations<S> {
 
     pub fn of_user(&self, user: &str) -> usize {
         self.per_user.get(user).copied().unwrap_or(0)
+    }
+
+    pub fn of_ip(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&canonical(ip)).copied().unwrap_or(0)
     }
 
     pub fn get(&self, client: &Client) -> Option<&Allocation<S>> {
@@ -140,26 +148,23 @@ impl<S> Allocations<S> {
     pub fn insert(&mut self, client: Client, allocation: Allocation<S>) {
         self.by_relay.insert(allocation.relay, client);
         *self.per_user.entry(allocation.user.clone()).or_default() += 1;
+        *self.per_ip.entry(canonical(client.addr.ip())).or_default() += 1;
         if let Some(old) = self.by_client.insert(client, allocation) {
             // Callers remove first; keep the indexes right anyway.
-            self.unindex(&old);
+            self.unindex(&client, &old);
         }
     }
 
     pub fn remove(&mut self, client: &Client) -> Option<Allocation<S>> {
         let allocation = self.by_client.remove(client)?;
-        self.unindex(&allocation);
+        self.unindex(client, &allocation);
         Some(allocation)
     }
 
-    fn unindex(&mut self, allocation: &Allocation<S>) {
+    fn unindex(&mut self, client: &Client, allocation: &Allocation<S>) {
         self.by_relay.remove(&allocation.relay);
-        if let Some(count) = self.per_user.get_mut(&allocation.user) {
-            *count -= 1;
-            if *count == 0 {
-                self.per_user.remove(&allocation.user);
-            }
-        }
+        count_down(&mut self.per_user, &allocation.user);
+        count_down(&mut self.per_ip, &canonical(client.addr.ip()));
     }
 
     /// Removes the allocations that have ended (and ended permissions and channels of the
@@ -184,5 +189,15 @@ impl<S> Allocations<S> {
             .filter(|c| c.transport == Transport::Tcp(connection))
             .copied()
             .collect()
+    }
+}
+
+/// One fewer under `key`; a count that reaches 0 goes.
+fn count_down<K: std::hash::Hash + Eq>(counts: &mut HashMap<K, usize>, key: &K) {
+    if let Some(count) = counts.get_mut(key) {
+        *count -= 1;
+        if *count == 0 {
+            counts.remove(key);
+        }
     }
 }

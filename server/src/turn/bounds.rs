@@ -12,6 +12,8 @@ pub struct Limits {
     pub max_allocations: usize,
     /// Allocations per user-id.
     pub per_user: usize,
+    /// Allocations per client IP address.
+    pub per_ip: usize,
     /// Bytes per second per allocation, both directions together.
     pub bytes_per_second: u64,
     /// The longest lifetime an allocation gets.
@@ -27,6 +29,7 @@ impl Default for Limits {
         Limits {
             max_allocations: 1000,
             per_user: 16,
+            per_ip: 100,
             bytes_per_second: 10_000_000 / 8,
             max_lifetime: Duration::from_secs(600),
             permissions_per_allocation: 64,

@@ -72,6 +72,7 @@ impl Relay {
         let limits = bounds::Limits {
             max_allocations: config.turn_max_allocations,
             per_user: config.turn_user_allocations,
+            per_ip: config.turn_address_allocations,
             bytes_per_second: config.turn_bandwidth_kbps * 1000 / 8,
             max_lifetime: Duration::from_secs(config.turn_max_lifetime.into()),
             ..bounds::Limits::default()

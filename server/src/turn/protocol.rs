@@ -445,7 +445,9 @@ impl<R: RelaySockets> Turn<R> {
             Err(_) => false,
         };
         let limits = &self.settings.limits;
-        if self.allocations.of_user(&auth.user) >= limits.per_user {
+        if self.allocations.of_user(&auth.user) >= limits.per_user
+            || self.allocations.of_ip(client.addr.ip()) >= limits.per_ip
+        {
             self.counters.refused_allocations.fetch_add(1, Relaxed);
             return Err(486);
         }

@@ -405,6 +405,30 @@ fn quotas_per_user_and_in_all() {
 }
 
 #[test]
+fn one_address_holds_only_so_many_allocations_whatever_its_user_ids() {
+    let limits = Limits {
+        per_ip: 2,
+        ..Limits::default()
+    };
+    let mut h = harness(false, limits);
+    let transport = RequestedTransport::new(RequestedTransport::UDP);
+    h.allocate(udp(1), &mut Creds::new("page1"));
+    h.allocate(udp(2), &mut Creds::new("page2"));
+    let (reply, _) = h.authed(udp(3), &mut Creds::new("page3"), ALLOCATE, &[&transport]);
+    assert_eq!(code_of(&reply), Some(486));
+    // Another address has its own; a freed allocation makes room again.
+    h.allocate(udp(3).with_ip([192, 0, 2, 2]), &mut Creds::new("page3"));
+    let (reply, _) = h.authed(
+        udp(1),
+        &mut Creds::new("page1"),
+        REFRESH,
+        &[&Lifetime::new(0)],
+    );
+    assert_eq!(code_of(&reply), None);
+    h.allocate(udp(4), &mut Creds::new("page4"));
+}
+
+#[test]
 fn transport_and_even_port() {
     let mut h = harness(false, Limits::default());
     let mut alice = Creds::new("alice");
