@@ -10,7 +10,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Read when the script runs, not baked in when it is compiled: worktrees that share a
+    // target directory share this script's binary too.
+    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let root = manifest.join("..");
     let client = root.join("node_modules/socket.io-client/dist");
     println!("cargo:rerun-if-changed={}", client.display());
     if !client.join("socket.io.js").is_file() {

@@ -30,7 +30,7 @@ pub use config::{IceConfig, IceServer, SiteConfig};
 pub use router::App;
 pub use routes::is_page;
 
-/// The page side's typed handles, public only for the compile-fail tests (`app/tests/ui/`),
+/// The page side's typed handles, public only for the compile-fail tests (`server/tests/ui/pages/`),
 /// which must name them from outside the crate to show that an emit, a listener or a relay
 /// that breaks the wire contract does not compile. Not an API: the modules stay private, so
 /// the compiler still reports their dead code.

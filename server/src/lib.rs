@@ -66,7 +66,7 @@ pub use tls::self_signed;
 pub use turn::credentials::credentials as turn_credentials;
 
 /// The typed handles of the contract layer, public only for the compile-fail tests
-/// (`server/tests/ui/`), which must name them from outside the crate to show that a handler
+/// (`server/tests/ui/handlers/`), which must name them from outside the crate to show that a handler
 /// or an emit that breaks the wire contract does not compile. Not an API: the rest of
 /// `contract` stays private, so the compiler still reports its dead code.
 #[doc(hidden)]

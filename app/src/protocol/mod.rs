@@ -5,7 +5,7 @@
 //! parser the server reads them with; [`ServerEvent`]s go from the server to pages. Both ends
 //! send and receive only through these types, so an event name, an argument order, a
 //! direction or a namespace cannot drift between them: a mismatch does not compile, with an
-//! error that says why (the compile-fail tests in `app/tests/ui/` and `server/tests/ui/`
+//! error that says why (the compile-fail tests in `server/tests/ui/pages/` and `ui/handlers/`
 //! show each one).
 //!
 //! A page listens to its namespace's server events and emits its client events:
