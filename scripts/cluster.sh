@@ -34,7 +34,7 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null &
 
 for n in 1 2; do
   "$BINARY" --port "300$n" --data-dir "data/node$n" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
-    --public-url "$PUBLIC" --max-connections-per-ip 0 --log-level warn $* \
+    --public-url "$PUBLIC" --max-connections-per-ip 0 --trusted-proxy 127.0.0.1 --log-level warn $* \
     >"data/node$n.log" 2>&1 &
   pids+=($!)
 done

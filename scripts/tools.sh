@@ -4,7 +4,8 @@
 #
 #   scripts/tools.sh build     wasm target, Trunk, wasm-bindgen, npm packages (wasm-opt, ...)
 #   scripts/tools.sh test      also Debian's redis-server (the cluster tests start their own)
-#                              and coturn (its turnutils_uclient tests our TURN relay)
+#                              coturn (its turnutils_uclient tests our TURN relay) and
+#                              HAProxy (/metrics behind the shipped balancer config)
 #   scripts/tools.sh browser   also Debian's Chromium, for the Playwright tests
 #   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
@@ -78,6 +79,18 @@ ensure_coturn() {
   fi
 }
 
+# HAProxy, for the test that /metrics stays private behind deploy/haproxy.cfg. Its package's
+# service is stopped like coturn's (the test starts its own HAProxy).
+ensure_haproxy() {
+  command -v haproxy >/dev/null && return
+  apt_install haproxy
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now haproxy >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/haproxy ]; then
+    as_root service haproxy stop >/dev/null 2>&1 || true
+  fi
+}
+
 ensure_cluster() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -96,7 +109,7 @@ ensure_browser() {
 
 case "${1:-build}" in
   build) ensure_build_tools ;;
-  test) ensure_build_tools; ensure_redis; ensure_coturn ;;
+  test) ensure_build_tools; ensure_redis; ensure_coturn; ensure_haproxy ;;
   browser) ensure_build_tools; ensure_redis; ensure_browser ;;
   cluster) ensure_build_tools; ensure_cluster ;;
   *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 fn main() {
     // Read when the script runs, not baked in when it is compiled: worktrees that share a
     // target directory share this script's binary too.
-    let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest.join("..");
     let client = root.join("node_modules/socket.io-client/dist");
     println!("cargo:rerun-if-changed={}", client.display());

@@ -112,6 +112,15 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_METRICS_PUBLIC")]
     pub metrics_public: bool,
 
+    /// A balancer or proxy in front of this node (repeatable): its X-Forwarded-For names the
+    /// client. From loopback without it, a forwarded request is not taken as this computer's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SWITCHBOARD_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Connections one client address may hold (0: no limit). A classroom behind one NAT
     /// shares an address, and every open page holds one or two.
     #[arg(

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use axum::{Json, Router};
 
+use crate::client_address::TrustedProxies;
 use crate::contract;
 use crate::hangup::Hangup;
 use crate::site::Site;
@@ -41,16 +42,18 @@ pub struct HttpState {
     pub metrics_access: MetricsAccess,
 }
 
-/// `/metrics` answers loopback clients; others only with the token, or when it is public.
+/// `/metrics` answers clients on this computer (see `client_address` for those behind a
+/// proxy); others only with the token, or when it is public.
 #[derive(Clone)]
 pub struct MetricsAccess {
     pub token: Option<String>,
     pub public: bool,
+    pub proxies: TrustedProxies,
 }
 
 impl MetricsAccess {
     fn allows(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
-        if self.public || peer.ip().is_loopback() {
+        if self.public || self.proxies.client_is_local(peer, headers) {
             return true;
         }
         let presented = headers
@@ -206,6 +209,7 @@ mod tests {
         let closed = MetricsAccess {
             token: None,
             public: false,
+            proxies: TrustedProxies::default(),
         };
         assert!(closed.allows(home, &HeaderMap::new()));
         assert!(!closed.allows(away, &HeaderMap::new()));
@@ -213,6 +217,7 @@ mod tests {
         let token = MetricsAccess {
             token: Some("s3cret".into()),
             public: false,
+            proxies: TrustedProxies::default(),
         };
         assert!(token.allows(away, &bearer("s3cret")));
         assert!(!token.allows(away, &bearer("s3cre")));
@@ -220,6 +225,7 @@ mod tests {
         let public = MetricsAccess {
             token: None,
             public: true,
+            proxies: TrustedProxies::default(),
         };
         assert!(public.allows(away, &HeaderMap::new()));
     }

@@ -32,6 +32,7 @@
 mod accept;
 mod call;
 mod chat;
+mod client_address;
 mod cluster;
 mod config;
 mod contract;
@@ -412,6 +413,7 @@ where
         metrics_access: http::MetricsAccess {
             token: config.metrics_token.clone(),
             public: config.metrics_public,
+            proxies: client_address::TrustedProxies::new(config.trusted_proxies.clone()),
         },
     };
     let socket_io = tower::ServiceBuilder::new()
