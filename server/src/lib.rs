@@ -188,8 +188,12 @@ impl Switchboard {
         let board = draw::Board::open(&config.data_dir);
         let (service, io) = socket_io_builder().build_svc();
         let tasks = TaskOwner::new();
-        let stores = Stores { chat, board };
-        let (server, _ready) = assemble(config, local, service, io, None, stores, tasks)?;
+        let backing = Backing {
+            cluster: None,
+            stores: Stores { chat, board },
+            turn_secret: turn::secret(config)?,
+        };
+        let (server, _ready) = assemble(config, local, service, io, backing, tasks)?;
         Ok(server)
     }
 
@@ -310,17 +314,22 @@ async fn join_cluster<D: Driver>(
             }
         }
     });
+    let secret = turn::cluster_secret(config, &*kv).await?;
     let cluster = Arc::new(Cluster::new(
         io.config().server_id.to_string(),
         kv,
         Arc::new(cluster::DriverBus(driver)),
         tasks.tasks().clone(),
     ));
-    let stores = Stores {
-        chat: ChatState::shared(&cluster),
-        board: draw::Board::shared(&cluster),
+    let backing = Backing {
+        stores: Stores {
+            chat: ChatState::shared(&cluster),
+            board: draw::Board::shared(&cluster),
+        },
+        cluster: Some(cluster),
+        turn_secret: secret,
     };
-    let (server, ready) = assemble(config, local, service, io, Some(cluster), stores, tasks)?;
+    let (server, ready) = assemble(config, local, service, io, backing, tasks)?;
     for namespace in ready {
         namespace
             .await
@@ -332,6 +341,15 @@ async fn join_cluster<D: Driver>(
     Ok(server)
 }
 
+/// What backs a node's state: its own memory and data directory when alone, the cluster's
+/// Redis in a cluster.
+struct Backing {
+    cluster: Option<Arc<Cluster>>,
+    stores: Stores,
+    /// What TURN credentials are made from (one for the whole cluster).
+    turn_secret: Option<String>,
+}
+
 /// Registers every namespace on `io`, binds the relay if asked, and builds the router around
 /// `service`; returns the namespaces' adapter initialisations (to await, for adapters that
 /// need it).
@@ -340,8 +358,7 @@ fn assemble<A: Served, S>(
     local: SocketAddr,
     service: S,
     io: SocketIo<A>,
-    cluster: Option<Arc<Cluster>>,
-    stores: Stores,
+    backing: Backing,
     tasks: TaskOwner,
 ) -> Result<(Switchboard, Vec<A::InitRes>), StartError>
 where
@@ -353,7 +370,12 @@ where
     S::Response: axum::response::IntoResponse + 'static,
     S::Future: Send + 'static,
 {
-    let ice = turn::Ice::bind(config, local)?;
+    let Backing {
+        cluster,
+        stores,
+        turn_secret,
+    } = backing;
+    let ice = turn::Ice::bind(config, local, turn_secret)?;
     let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {
         metrics: Metrics::new(

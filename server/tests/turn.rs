@@ -110,6 +110,49 @@ async fn every_page_gets_credentials_of_its_own_that_the_relay_accepts() {
     server.stop().await;
 }
 
+/// A page's TURN credentials for the relay at `turn`, from `server`.
+async fn credentials_from(server: &TestServer, turn: SocketAddr) -> (String, String) {
+    let ice = page_ice(server).await;
+    let ours = format!("turn:127.0.0.1:{}?transport=udp", turn.port());
+    let servers = ice["servers"].as_array().cloned().unwrap_or_default();
+    let offered = servers.into_iter().find(|s| s["urls"] == ours.as_str());
+    let offered = offered.expect("the node offers its own relay");
+    let field = |name: &str| offered[name].as_str().unwrap_or_default().to_owned();
+    (field("username"), field("credential"))
+}
+
+#[tokio::test]
+async fn in_a_cluster_every_relay_accepts_every_nodes_credentials() {
+    use server::{ClusterRedis, MemoryHub, MemoryKv};
+    let (hub, kv) = (MemoryHub::default(), MemoryKv::default());
+    let flags = ["--turn", "--turn-port", "0"];
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let redis = ClusterRedis::InMemory {
+            driver: hub.driver(),
+            kv: kv.clone(),
+        };
+        // No --turn-secret: each node has a data directory (and a generated secret) of its own.
+        nodes.push(TestServer::start_clustered(redis, &flags).await);
+    }
+    let relays: Vec<SocketAddr> = nodes.iter().map(|n| n.turn.expect("relay")).collect();
+    for (from, node) in nodes.iter().enumerate() {
+        for &relay in &relays {
+            let (username, password) = credentials_from(node, relays[from]).await;
+            let mut page = TurnClient::udp(relay)
+                .await
+                .with_credentials(&username, &password);
+            assert!(
+                page.allocate().await.is_ok(),
+                "node {from}'s credentials at the relay on {relay}"
+            );
+        }
+    }
+    for node in nodes {
+        node.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn stun_binding_answers_with_the_mapped_address() {
     let (server, turn) = relay_server(true, &[]).await;

@@ -139,10 +139,14 @@ pub(crate) struct Ice {
 }
 
 impl Ice {
-    /// Binds the relay's port when `--turn` asks for it (inside tokio); checks that
-    /// `--relay-only` has a relay to use.
-    pub fn bind(config: &Config, http: SocketAddr) -> Result<Ice, StartError> {
-        let secret = secret(config)?;
+    /// Binds the relay's port when `--turn` asks for it (inside tokio), checking credentials
+    /// made from `secret` (see [`secret`], [`cluster_secret`]); checks that `--relay-only`
+    /// has a relay to use.
+    pub fn bind(
+        config: &Config,
+        http: SocketAddr,
+        secret: Option<String>,
+    ) -> Result<Ice, StartError> {
         let relay = match (&secret, config.turn) {
             (Some(secret), true) => Some(Relay::bind(config, http, secret.clone())?),
             _ => None,
@@ -176,6 +180,31 @@ pub fn secret(config: &Config) -> std::io::Result<Option<String>> {
         return Ok(None);
     }
     credentials::load_or_create_secret(config.turn_secret.as_deref(), &config.data_dir).map(Some)
+}
+
+/// The cluster's secret: every node must accept the credentials any node issued (a page may
+/// load from one node and reach another's relay). `--turn-secret` when given (the same on
+/// every node); else the first node to start keeps its secret in Redis and the others take
+/// it from there.
+pub async fn cluster_secret(
+    config: &Config,
+    kv: &dyn crate::cluster::Kv,
+) -> Result<Option<String>, StartError> {
+    let Some(own) = secret(config)? else {
+        return Ok(None);
+    };
+    if config.turn_secret.is_some() {
+        return Ok(Some(own));
+    }
+    let key = format!("{}:turn-secret", crate::cluster::PREFIX);
+    let unreachable = |e: crate::cluster::Unreachable| StartError::Cluster(e.0);
+    // Kept for ten years, i.e. until Redis loses it (then the next node to start offers its
+    // own, and nodes started before keep theirs: give --turn-secret to avoid that).
+    kv.set_if_absent(&key, &own, Duration::from_secs(10 * 365 * 86_400))
+        .await
+        .map_err(unreachable)?;
+    let shared = kv.get(&key).await.map_err(unreachable)?;
+    Ok(Some(shared.unwrap_or(own)))
 }
 
 /// The UDP and the TCP socket on one port (with port 0, a port free for both).
