@@ -6,7 +6,7 @@
 #   scripts/tools.sh test      also Debian's redis-server (the cluster tests start their own)
 #                              coturn (its turnutils_uclient tests our TURN relay) and
 #                              HAProxy (/metrics behind the shipped balancer config)
-#   scripts/tools.sh browser   also Debian's Chromium, for the Playwright tests
+#   scripts/tools.sh browser   also Debian's Chromium and Firefox ESR, for the browser tests
 #   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,8 +57,9 @@ ensure_build_tools() {
     cargo install wasm-bindgen-cli --version "$wbg"
   fi
   if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say "Installing npm packages (wasm-opt, socket.io client, Playwright)"
-    npm ci --no-audit --no-fund
+    say "Installing npm packages (wasm-opt, socket.io client, Playwright, puppeteer-core)"
+    # puppeteer-core downloads nothing itself; the variable keeps it so if that ever changes.
+    PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund
   fi
 }
 
@@ -102,6 +103,8 @@ ensure_cluster() {
 ensure_browser() {
   local missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # Calls and meetings are tested between Chromium and Firefox too (puppeteer-core drives it).
+  [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
