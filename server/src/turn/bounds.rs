@@ -1,7 +1,7 @@
 //! What keeps the relay from being an open door: quotas, the bandwidth of one allocation, and
 //! which peers it relays to at all.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -137,6 +137,12 @@ impl Bucket {
         }
     }
 
+    /// Whether it has refilled completely by `now` (nothing taken for a second or more).
+    pub fn is_full_at(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.rate as f64 >= self.rate as f64
+    }
+
     /// Takes `bytes` if there are that many; false means the packet is over the bandwidth.
     pub fn take(&mut self, bytes: usize, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
@@ -148,6 +154,48 @@ impl Bucket {
         } else {
             false
         }
+    }
+}
+
+/// Answers to requests without valid credentials (Bindings, the challenge before an
+/// allocation, refusals), per client address. Such a request costs its sender nothing and
+/// its source address may be forged, so that a flood of them would turn the relay into an
+/// amplifier aimed at that address: each address gets at most [`Self::PER_SECOND`] such
+/// answers a second (a burst of as many); beyond, requests are dropped unanswered. A browser
+/// needs two or three per call.
+#[derive(Debug, Default)]
+pub struct UnauthenticatedAnswers {
+    buckets: HashMap<IpAddr, Bucket>,
+}
+
+impl UnauthenticatedAnswers {
+    pub const PER_SECOND: u64 = 50;
+    /// Addresses tracked at once: under a flood from more (forged) addresses than this, new
+    /// addresses get no unauthenticated answer until some fall idle; allocations go on.
+    pub const MAX_TRACKED: usize = 65_536;
+
+    /// Whether `ip` may have one more answer now.
+    pub fn admit(&mut self, ip: IpAddr, now: Instant) -> bool {
+        if self.buckets.len() >= Self::MAX_TRACKED && !self.buckets.contains_key(&ip) {
+            self.forget_idle(now);
+            if self.buckets.len() >= Self::MAX_TRACKED {
+                return false;
+            }
+        }
+        self.buckets
+            .entry(ip)
+            .or_insert_with(|| Bucket::new(Self::PER_SECOND, now))
+            .take(1, now)
+    }
+
+    /// Forgets addresses whose allowance is whole again (they would start afresh anyway).
+    pub fn forget_idle(&mut self, now: Instant) {
+        self.buckets.retain(|_, bucket| !bucket.is_full_at(now));
+    }
+
+    #[cfg(test)]
+    pub fn tracked(&self) -> usize {
+        self.buckets.len()
     }
 }
 
@@ -231,5 +279,26 @@ mod tests {
         assert!(!bucket.take(1, start));
         assert!(bucket.take(500, start + Duration::from_millis(500)));
         assert!(!bucket.take(2000, start + Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn unauthenticated_answers_are_bounded_per_address_and_forgotten_when_idle() {
+        let start = Instant::now();
+        let mut answers = UnauthenticatedAnswers::default();
+        let flooder: IpAddr = "198.51.100.1".parse().unwrap();
+        let admitted = (0..1000).filter(|_| answers.admit(flooder, start)).count();
+        assert_eq!(admitted as u64, UnauthenticatedAnswers::PER_SECOND);
+        let other: IpAddr = "198.51.100.2".parse().unwrap();
+        assert!(
+            answers.admit(other, start),
+            "another address is not held back"
+        );
+        let later = start + Duration::from_millis(100);
+        assert_eq!(
+            (0..100).filter(|_| answers.admit(flooder, later)).count(),
+            5
+        );
+        answers.forget_idle(start + Duration::from_secs(2));
+        assert_eq!(answers.tracked(), 0);
     }
 }

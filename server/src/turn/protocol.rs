@@ -26,7 +26,7 @@ use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH, SE
 use turn_types::AddressFamily;
 
 use super::allocation::{Allocation, Allocations, Client, Transport, CHANNEL_LIFETIME};
-use super::bounds::{Bucket, Limits, PeerPolicy};
+use super::bounds::{Bucket, Limits, PeerPolicy, UnauthenticatedAnswers};
 use super::credentials;
 use crate::metrics::RelayCounters;
 
@@ -109,6 +109,7 @@ pub struct Turn<R: RelaySockets> {
     nonce_key: hmac::Key,
     sockets: R,
     allocations: Allocations<R::Socket>,
+    unauthenticated: UnauthenticatedAnswers,
     counters: Arc<RelayCounters>,
 }
 
@@ -141,6 +142,7 @@ impl<R: RelaySockets> Turn<R> {
             nonce_key,
             sockets,
             allocations: Allocations::default(),
+            unauthenticated: UnauthenticatedAnswers::default(),
             counters,
         }
     }
@@ -218,6 +220,7 @@ impl<R: RelaySockets> Turn<R> {
         for ended in self.allocations.expire(now) {
             self.released(ended.relay, out);
         }
+        self.unauthenticated.forget_idle(now);
     }
 
     /// A TCP connection closed: its allocations end with it (RFC 8656 §3.1).
@@ -251,10 +254,10 @@ impl<R: RelaySockets> Turn<R> {
             return self.drop_packet();
         };
         match msg.class() {
-            MessageClass::Request => {
-                let reply = self.request(client, &msg, now, out);
-                out.push(Output::Client(client, reply));
-            }
+            MessageClass::Request => match self.request(client, &msg, now, out) {
+                Some(reply) => out.push(Output::Client(client, reply)),
+                None => self.drop_packet(),
+            },
             MessageClass::Indication if msg.has_method(SEND) => {
                 self.send_indication(client, &msg, now.at, out);
             }
@@ -263,30 +266,53 @@ impl<R: RelaySockets> Turn<R> {
         }
     }
 
-    /// The answer to a request.
+    /// The answer to a request; none when its address has had all the answers without
+    /// credentials it may have (see [`UnauthenticatedAnswers`]).
     fn request(
         &mut self,
         client: Client,
         msg: &Message,
         now: Now,
         out: &mut Vec<Output<R::Socket>>,
-    ) -> Vec<u8> {
+    ) -> Option<Vec<u8>> {
         let fingerprint = msg.has_attribute(stun_types::attribute::Fingerprint::TYPE);
+        // Checked before any work when the request carries no credentials at all.
+        let bare = msg.has_method(BINDING)
+            || !(msg.has_attribute(MessageIntegrity::TYPE)
+                || msg.has_attribute(MessageIntegritySha256::TYPE));
+        if bare && !self.unauthenticated.admit(client.addr.ip(), now.at) {
+            return None;
+        }
+        match self.answer(client, msg, fingerprint, now, out) {
+            Ok(reply) => Some(reply),
+            Err(refusal) => {
+                (bare || self.unauthenticated.admit(client.addr.ip(), now.at)).then_some(refusal)
+            }
+        }
+    }
+
+    /// The answer to a request, or `Err` with the answer to one whose credentials are
+    /// missing or wrong.
+    fn answer(
+        &mut self,
+        client: Client,
+        msg: &Message,
+        fingerprint: bool,
+        now: Now,
+        out: &mut Vec<Output<R::Socket>>,
+    ) -> Result<Vec<u8>, Vec<u8>> {
         if msg.has_method(BINDING) {
             if let Some(unknown) = unknown_attributes(msg) {
-                return reply_error(msg, 420, &[&unknown], None, fingerprint);
+                return Ok(reply_error(msg, 420, &[&unknown], None, fingerprint));
             }
             let mut reply = Message::builder_success(msg, MessageWriteVec::new());
             let _ = reply.add_attribute(&XorMappedAddress::new(client.addr, msg.transaction_id()));
-            return finish(reply, None, fingerprint);
+            return Ok(finish(reply, None, fingerprint));
         }
-        let auth = match self.authenticate(client, msg, now) {
-            Ok(auth) => auth,
-            Err(reply) => return reply,
-        };
+        let auth = self.authenticate(client, msg, now)?;
         let key = Some(&auth.key);
         if let Some(unknown) = unknown_attributes(msg) {
-            return reply_error(msg, 420, &[&unknown], key, fingerprint);
+            return Ok(reply_error(msg, 420, &[&unknown], key, fingerprint));
         }
         let method = msg.method();
         let done = if method == ALLOCATE {
@@ -300,10 +326,10 @@ impl<R: RelaySockets> Turn<R> {
         } else {
             Err(400)
         };
-        match done {
+        Ok(match done {
             Ok(reply) => finish(reply, key, fingerprint),
             Err(code) => reply_error(msg, code, &[], key, fingerprint),
-        }
+        })
     }
 
     /// Long-term credentials (RFC 8489 §9.2) with REST usernames: the request's key, or the

@@ -20,7 +20,7 @@ use turn_types::channel::ChannelData;
 use turn_types::message::{ALLOCATE, CHANNEL_BIND, CREATE_PERMISSION, REFRESH, SEND};
 
 use super::allocation::{Client, Transport};
-use super::bounds::{Limits, PeerPolicy};
+use super::bounds::{Limits, PeerPolicy, UnauthenticatedAnswers};
 use super::credentials::credentials;
 use super::protocol::{Now, Output, RelaySockets, Settings, Turn};
 use crate::metrics::RelayCounters;
@@ -338,6 +338,49 @@ fn expired_forged_and_other_users_credentials_are_refused() {
     bob.nonce = probe.nonce.clone();
     let (reply, _) = h.ask(udp(1), request(REFRESH, &[], Some(&bob)));
     assert_eq!(code_of(&reply), Some(441));
+}
+
+#[test]
+fn a_flood_without_valid_credentials_gets_so_many_answers_then_silence() {
+    let mut h = harness(false, Limits::default());
+    let transport = RequestedTransport::new(RequestedTransport::UDP);
+    let mut alice = Creds::new("alice");
+    h.allocate(udp(1), &mut alice);
+    let forged = Creds {
+        password: "not the password".into(),
+        nonce: alice.nonce.clone(),
+        ..Creds::new("mallory")
+    };
+    let flooder = Client {
+        transport: Transport::Udp,
+        addr: SocketAddr::from(([203, 0, 113, 9], 4000)),
+    };
+    // Challenges, Bindings and forged credentials draw on one allowance per address.
+    let kinds = [
+        request(ALLOCATE, &[&transport], None),
+        request(BINDING, &[], None),
+        request(ALLOCATE, &[&transport], Some(&forged)),
+    ];
+    let answered = (0..600)
+        .filter(|i| {
+            h.send(flooder, &kinds[i % 3])
+                .iter()
+                .any(|o| matches!(o, Output::Client(to, _) if *to == flooder))
+        })
+        .count();
+    assert_eq!(answered as u64, UnauthenticatedAnswers::PER_SECOND);
+    assert!(h.counters.dropped.load(Relaxed) >= 550);
+    // Nobody else is held back: another address is challenged, an allocation refreshes.
+    let (reply, _) = h.ask(udp(2), request(ALLOCATE, &[&transport], None));
+    assert_eq!(code_of(&reply), Some(401));
+    let (reply, _) = h.ask(udp(1), request(REFRESH, &[], Some(&alice)));
+    assert_eq!(code_of(&reply), None, "the allocation refreshes");
+    // A second later the flooder's address is answered again.
+    h.advance(Duration::from_secs(1));
+    let (reply, _) = h.ask(flooder, request(BINDING, &[], None));
+    assert!(Message::from_bytes(&reply)
+        .unwrap()
+        .has_class(MessageClass::Success));
 }
 
 #[test]
@@ -817,7 +860,8 @@ fn random_truncated_and_mutated_messages_never_panic() {
         h.turn
             .receive_from_peer(relay, peer, &input, h.now.at, &mut out);
     }
-    // Still serving.
+    // Still serving (a second later: the flood spent its address's unauthenticated answers).
+    h.advance(Duration::from_secs(1));
     let (reply, _) = h.ask(udp(3), request(BINDING, &[], None));
     assert!(Message::from_bytes(&reply)
         .unwrap()
