@@ -78,6 +78,12 @@ ensure_coturn() {
   fi
 }
 
+# Let's Encrypt's test CA and its DNS stand-in, for the --tls acme test.
+ensure_pebble() {
+  command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null && return
+  apt_install pebble
+}
+
 ensure_cluster() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -96,7 +102,7 @@ ensure_browser() {
 
 case "${1:-build}" in
   build) ensure_build_tools ;;
-  test) ensure_build_tools; ensure_redis; ensure_coturn ;;
+  test) ensure_build_tools; ensure_redis; ensure_coturn; ensure_pebble ;;
   browser) ensure_build_tools; ensure_redis; ensure_browser ;;
   cluster) ensure_build_tools; ensure_cluster ;;
   *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;
