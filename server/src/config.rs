@@ -27,9 +27,10 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info")]
     pub log_level: String,
 
-    /// Serve HTTPS with a certificate generated for localhost and this machine's LAN
-    /// addresses (kept in the data directory, so a browser's exception survives restarts).
-    /// Phones need HTTPS for the camera and the gyroscope.
+    /// Serve HTTPS. self-signed: a certificate generated for localhost and this machine's LAN
+    /// addresses (kept in the data directory, so a browser's exception survives restarts);
+    /// acme: a real one for --domain, from Let's Encrypt. Phones need HTTPS for the camera and
+    /// the gyroscope.
     #[arg(long, env = "SWITCHBOARD_TLS", value_enum, default_value_t = TlsMode::Off,
           conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls: TlsMode,

@@ -88,6 +88,11 @@ async fn a_fresh_server_gets_a_trusted_certificate_and_a_restart_reuses_it() {
         !log.contains("serving a new certificate") && !log.contains("validation connection"),
         "no new order after a restart:\n{log}"
     );
+    assert_eq!(
+        pebble.process.count("Added order"),
+        1,
+        "pebble saw one order"
+    );
 }
 
 #[tokio::test]
@@ -198,7 +203,7 @@ struct Pebble {
     /// The root pebble signs certificates with (new at every start).
     root_pem: Vec<u8>,
     roots: Arc<rustls::RootCertStore>,
-    _process: Process,
+    process: Process,
     _files: tempfile::TempDir,
 }
 
@@ -282,7 +287,7 @@ impl Pebble {
             api_ca,
             root_pem,
             roots: Arc::new(roots),
-            _process: process,
+            process,
             _files: files,
         }
     }
