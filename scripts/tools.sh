@@ -4,8 +4,9 @@
 #
 #   scripts/tools.sh build     wasm target, Trunk, wasm-bindgen, npm packages (wasm-opt, ...)
 #   scripts/tools.sh test      also Debian's redis-server (the cluster tests start their own)
-#                              coturn (its turnutils_uclient tests our TURN relay) and
-#                              HAProxy (/metrics behind the shipped balancer config)
+#                              coturn (its turnutils_uclient tests our TURN relay), HAProxy
+#                              (/metrics behind the shipped balancer config) and pebble
+#                              (Let's Encrypt's test CA, for --tls acme)
 #   scripts/tools.sh browser   also Debian's Chromium and Firefox ESR, for the browser tests
 #   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
@@ -92,6 +93,12 @@ ensure_haproxy() {
   fi
 }
 
+# Let's Encrypt's test CA and its DNS stand-in, for the --tls acme test.
+ensure_pebble() {
+  command -v pebble >/dev/null && command -v pebble-challtestsrv >/dev/null && return
+  apt_install pebble
+}
+
 ensure_cluster() {
   local missing=()
   command -v redis-server >/dev/null || missing+=(redis-server)
@@ -112,7 +119,7 @@ ensure_browser() {
 
 case "${1:-build}" in
   build) ensure_build_tools ;;
-  test) ensure_build_tools; ensure_redis; ensure_coturn; ensure_haproxy ;;
+  test) ensure_build_tools; ensure_redis; ensure_coturn; ensure_haproxy; ensure_pebble ;;
   browser) ensure_build_tools; ensure_redis; ensure_browser ;;
   cluster) ensure_build_tools; ensure_cluster ;;
   *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;

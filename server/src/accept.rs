@@ -19,13 +19,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_io_timeout::TimeoutStream;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::either::Either;
 use tower::ServiceExt;
 
 use crate::contract::Shared;
 use crate::hangup::Hangup;
 use crate::sync::lock;
+use crate::tls::Handshake;
 
 /// A connection that takes nothing we write for this long is closed (its client is stuck).
 pub const WRITE_STALL: Duration = Duration::from_secs(15);
@@ -48,7 +48,7 @@ pub struct ConnectionLimits {
 /// Serves `router` on `tcp` (over TLS with `tls`) until `shutdown` completes.
 pub async fn serve(
     tcp: TcpListener,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Handshake>,
     router: Router,
     limits: ConnectionLimits,
     shared: Arc<Shared>,
@@ -116,7 +116,7 @@ struct Connection {
     peer: SocketAddr,
     /// Counts this connection against the limits for as long as it lives.
     pass: Pass,
-    tls: Option<TlsAcceptor>,
+    tls: Option<Handshake>,
     router: Router,
     shared: Arc<Shared>,
     header_timeout: Duration,
@@ -155,10 +155,12 @@ impl Connection {
         // Plain or TLS, one type for hyper (no boxing, no second copy of what follows).
         let io = match tls {
             None => Either::Left(guarded),
-            Some(acceptor) => {
-                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(guarded));
+            Some(handshake) => {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake.accept(guarded));
                 match handshake.await {
-                    Ok(Ok(tls)) => Either::Right(tls),
+                    Ok(Ok(Some(tls))) => Either::Right(tls),
+                    // An ACME validation, answered by the handshake itself.
+                    Ok(Ok(None)) => return,
                     Ok(Err(error)) => return tracing::debug!(%peer, %error, "TLS handshake failed"),
                     Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
                 }

@@ -27,12 +27,38 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_LOG", default_value = "info")]
     pub log_level: String,
 
-    /// Serve HTTPS with a certificate generated for localhost and this machine's LAN
-    /// addresses (kept in the data directory, so a browser's exception survives restarts).
-    /// Phones need HTTPS for the camera and the gyroscope.
+    /// Serve HTTPS. self-signed: a certificate generated for localhost and this machine's LAN
+    /// addresses (kept in the data directory, so a browser's exception survives restarts);
+    /// acme: a real one for --domain, from Let's Encrypt. Phones need HTTPS for the camera and
+    /// the gyroscope.
     #[arg(long, env = "SWITCHBOARD_TLS", value_enum, default_value_t = TlsMode::Off,
           conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls: TlsMode,
+
+    /// With --tls acme: a name to get the certificate for (repeat for several). Its DNS must
+    /// point at this server, and TCP port 443 must reach it: the CA validates there
+    /// (TLS-ALPN-01), nothing needs port 80.
+    #[arg(long = "domain", env = "SWITCHBOARD_DOMAINS", value_delimiter = ',',
+          value_parser = parse_domain)]
+    pub domains: Vec<String>,
+
+    /// With --tls acme: how the CA may reach you about the certificates, e.g.
+    /// mailto:admin@example.org (repeat for several).
+    #[arg(long = "acme-contact", env = "SWITCHBOARD_ACME_CONTACT", value_delimiter = ',',
+          value_parser = parse_contact)]
+    pub acme_contacts: Vec<String>,
+
+    /// With --tls acme: the CA's ACME directory URL. Default: Let's Encrypt; "staging" is
+    /// Let's Encrypt's staging directory (untrusted certificates, generous rate limits: try a
+    /// setup there first).
+    #[arg(long, env = "SWITCHBOARD_ACME_DIRECTORY", default_value = "production",
+          value_parser = parse_acme_directory)]
+    pub acme_directory: String,
+
+    /// With --tls acme: trust this CA certificate (PEM) for the ACME directory's own HTTPS,
+    /// instead of the public roots: for a CA you run yourself, or test servers like pebble.
+    #[arg(long, env = "SWITCHBOARD_ACME_DIRECTORY_CA")]
+    pub acme_directory_ca: Option<PathBuf>,
 
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, env = "SWITCHBOARD_TLS_CERT", requires = "tls_key")]
@@ -244,6 +270,56 @@ pub enum TlsMode {
     Off,
     /// HTTPS with a generated, self-signed certificate.
     SelfSigned,
+    /// HTTPS with a certificate from Let's Encrypt (or --acme-directory) for the --domain
+    /// names, renewed while the server runs.
+    Acme,
+}
+
+/// Let's Encrypt's ACME directories.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+pub const LETS_ENCRYPT_STAGING: &str = "https://acme-staging-v02.api.letsencrypt.org/directory";
+
+fn parse_acme_directory(raw: &str) -> Result<String, String> {
+    match raw {
+        "production" => Ok(LETS_ENCRYPT.to_owned()),
+        "staging" => Ok(LETS_ENCRYPT_STAGING.to_owned()),
+        url if url.starts_with("https://") => Ok(url.to_owned()),
+        _ => Err(format!(
+            "{raw:?} is not an https:// URL of an ACME directory (nor \"production\" or \"staging\")"
+        )),
+    }
+}
+
+/// A DNS name a CA can issue for: letters, digits and hyphens in dot-separated labels.
+fn parse_domain(raw: &str) -> Result<String, String> {
+    let name = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(name)
+    } else {
+        Err(format!(
+            "{raw:?} is not a domain name such as switchboard.example.org"
+        ))
+    }
+}
+
+/// An ACME contact URL; a bare e-mail address becomes `mailto:`.
+fn parse_contact(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let address = raw.strip_prefix("mailto:").unwrap_or(raw);
+    match address.split_once('@') {
+        Some((user, host)) if !user.is_empty() && host.contains('.') && !address.contains(' ') => {
+            Ok(format!("mailto:{address}"))
+        }
+        _ => Err(format!(
+            "{raw:?} is not an e-mail contact such as mailto:admin@example.org"
+        )),
+    }
 }
 
 fn parse_seconds(raw: &str) -> Result<f64, String> {
@@ -316,7 +392,37 @@ impl Config {
 
     /// Whether the server itself serves HTTPS.
     pub fn serves_tls(&self) -> bool {
-        self.tls == TlsMode::SelfSigned || self.tls_cert.is_some()
+        self.tls != TlsMode::Off || self.tls_cert.is_some()
+    }
+
+    /// Whether it serves a certificate browsers trust by themselves (from ACME or the
+    /// operator's files): then browsers are told to come back over HTTPS only (HSTS).
+    pub fn trusted_certificate(&self) -> bool {
+        self.tls == TlsMode::Acme || self.tls_cert.is_some()
+    }
+
+    /// The URL phones should open: --public-url, or with --tls acme the first --domain (and
+    /// --port, when it is not 443).
+    pub fn site_url(&self) -> Option<String> {
+        if let Some(url) = &self.public_url {
+            return Some(url.trim_end_matches('/').to_owned());
+        }
+        self.acme_origins().into_iter().next()
+    }
+
+    /// With --tls acme, the origin of each --domain.
+    pub fn acme_origins(&self) -> Vec<String> {
+        if self.tls != TlsMode::Acme {
+            return Vec::new();
+        }
+        let port = match self.port {
+            0 | 443 => String::new(),
+            port => format!(":{port}"),
+        };
+        self.domains
+            .iter()
+            .map(|domain| format!("https://{domain}{port}"))
+            .collect()
     }
 }
 
@@ -385,6 +491,46 @@ mod tests {
         .is_err());
         let files =
             Config::try_parse_from(["s", "--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap();
-        assert!(files.serves_tls());
+        assert!(files.serves_tls() && files.trusted_certificate());
+        let own = Config::parse_from(["s", "--tls", "self-signed"]);
+        assert!(own.serves_tls() && !own.trusted_certificate());
+    }
+
+    #[test]
+    fn acme_takes_domains_contacts_and_a_directory() {
+        let config = Config::parse_from([
+            "s",
+            "--tls",
+            "acme",
+            "--domain",
+            "Switchboard.Example.org",
+            "--domain",
+            "b.example.org",
+            "--acme-contact",
+            "admin@example.org",
+            "--port",
+            "443",
+        ]);
+        assert!(config.serves_tls() && config.trusted_certificate());
+        assert_eq!(config.domains, ["switchboard.example.org", "b.example.org"]);
+        assert_eq!(config.acme_contacts, ["mailto:admin@example.org"]);
+        assert_eq!(config.acme_directory, LETS_ENCRYPT, "production by default");
+        assert_eq!(
+            config.site_url().as_deref(),
+            Some("https://switchboard.example.org")
+        );
+        let staging = Config::parse_from(["s", "--acme-directory", "staging"]);
+        assert_eq!(staging.acme_directory, LETS_ENCRYPT_STAGING);
+        for (flag, bad) in [
+            ("--domain", "not a name"),
+            ("--domain", "-x.org"),
+            ("--acme-contact", "admin"),
+            ("--acme-directory", "http://plain.example/dir"),
+        ] {
+            assert!(
+                Config::try_parse_from(["s", flag, bad]).is_err(),
+                "{flag} {bad}"
+            );
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Security headers on every response: a Content-Security-Policy the app works under (its own
 //! scripts and WebAssembly, its own socket.io and the market's feed), `nosniff`, no referrer,
-//! and no framing by other sites.
+//! and no framing by other sites; with a certificate browsers trust (ACME or the operator's
+//! files), HSTS.
 
 use std::sync::Arc;
 
@@ -16,16 +17,20 @@ pub struct Policy {
     script_hashes: Vec<String>,
     /// The market feed's origin, when it is not this server (`wss://ws.bitstamp.net`).
     market_origin: Option<String>,
+    /// Whether to send `Strict-Transport-Security`: only over a trusted certificate (with a
+    /// self-signed one, a browser that remembered HSTS could not make the exception again).
+    hsts: bool,
 }
 
 impl Policy {
-    pub fn new(script_hashes: Vec<String>, market_feed: &str) -> Policy {
+    pub fn new(script_hashes: Vec<String>, market_feed: &str, hsts: bool) -> Policy {
         let market_origin = market_feed
             .split_once("://")
             .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or("")));
         Policy {
             script_hashes,
             market_origin,
+            hsts,
         }
     }
 
@@ -77,6 +82,13 @@ pub async fn add(State(policy): State<Arc<Policy>>, request: Request, next: Next
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if policy.hsts {
+        // A year, the usual value; no includeSubDomains: other hosts of the domain are not ours.
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     response
 }
 
@@ -122,7 +134,7 @@ mod tests {
 
     #[test]
     fn the_policy_allows_our_scripts_wasm_sockets_and_the_market_only() {
-        let policy = Policy::new(vec!["'sha256-x'".into()], "wss://ws.bitstamp.net");
+        let policy = Policy::new(vec!["'sha256-x'".into()], "wss://ws.bitstamp.net", false);
         let header = policy.header(Some("192.168.1.5:3000"));
         assert!(header.contains("script-src 'self' 'wasm-unsafe-eval' 'sha256-x';"));
         assert!(header.contains(
@@ -130,7 +142,7 @@ mod tests {
         ));
         assert!(header.contains("frame-ancestors 'none'"));
         assert!(!header.contains("unsafe-inline"));
-        let demo = Policy::new(vec![], "/market/ws");
+        let demo = Policy::new(vec![], "/market/ws", false);
         assert!(demo
             .header(Some("bad host\""))
             .contains("connect-src 'self';"));

@@ -2,7 +2,8 @@
 //! namespace, on one port.
 //!
 //! Layout:
-//! - `config`: flags and environment; `net`: the URLs that reach us; `tls`: HTTPS.
+//! - `config`: flags and environment; `net`: the URLs that reach us; `tls`: HTTPS, with
+//!   `acme` for `--tls acme` (certificates ordered and renewed by a task of the server).
 //! - `accept`: the accept loop and what every connection must keep to; `http`: health,
 //!   metrics, server functions; `site`: static files (compressed once) and the page fallback;
 //!   `origin` and `headers`: who may connect, and the security headers.
@@ -22,14 +23,15 @@
 //!   does with them.
 //!
 //! Every module is private; the root exports what the binary and the tests use (`Config`,
-//! the in-memory Redis of cluster tests, `self_signed`, `turn_credentials`,
-//! `namespace_paths`, and `typed`, hidden, for the compile-fail tests), so the compiler
-//! reports what nothing uses.
+//! the in-memory Redis of cluster tests, `self_signed`, `configured_tls` and `Tls`,
+//! `turn_credentials`, `namespace_paths`, and `typed`, hidden, for the compile-fail tests), so
+//! the compiler reports what nothing uses.
 //!
 //! Architecture invariant: handlers see only parsed domain types from `app::protocol`; raw
 //! client input is parsed in exactly one place per event (its `ClientEvent::parse`).
 
 mod accept;
+mod acme;
 mod call;
 mod chat;
 mod client_address;
@@ -63,7 +65,7 @@ mod turn;
 pub use cluster::{MemoryDriver, MemoryHub, MemoryKv};
 pub use config::Config;
 pub use namespaces::paths as namespace_paths;
-pub use tls::self_signed;
+pub use tls::{self_signed, Tls};
 pub use turn::credentials::credentials as turn_credentials;
 
 /// The typed handles of the contract layer, public only for the compile-fail tests
@@ -130,6 +132,8 @@ pub enum StartError {
     Cluster(String),
     #[error("--relay-only needs a relay: add --turn, or a TURN --ice-server")]
     RelayOnlyWithoutRelay,
+    #[error("--tls acme needs the names to get a certificate for: add --domain NAME (its DNS must point at this server)")]
+    AcmeWithoutDomain,
     #[error("--ice-server {0} has no password: give it as turn:user:password@host, or give the --turn-secret it shares (coturn's static-auth-secret)")]
     TurnWithoutCredentials(String),
     #[error(transparent)]
@@ -229,12 +233,13 @@ impl Switchboard {
         }
     }
 
-    /// Serves on `listener` (over TLS with `tls`) until `shutdown` completes, then
-    /// disconnects every client and saves what is pending.
+    /// Serves on `listener` (over TLS with `tls`, see [`configured_tls`]) until `shutdown`
+    /// completes, then disconnects every client and saves what is pending. With ACME, the
+    /// certificate is ordered and renewed by one of the server's tasks from here on.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<Tls>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Switchboard {
@@ -247,6 +252,7 @@ impl Switchboard {
             shared,
             turn: _,
         } = self;
+        let tls = tls.map(|tls| tls.start(tasks.tasks()));
         let leaving = chat.clone();
         let graceful = async move {
             shutdown.await;
@@ -399,13 +405,10 @@ where
     shared.spawn_housekeeping();
 
     let site_config = SiteConfig {
-        lan_urls: net::lan_urls(local, config.serves_tls(), config.public_url.as_deref()),
+        lan_urls: net::lan_urls(local, config.serves_tls(), config.site_url().as_deref()),
         loopback_only: local.ip().is_loopback(),
         tls: config.serves_tls(),
-        public_url: config
-            .public_url
-            .as_ref()
-            .map(|url| url.trim_end_matches('/').to_owned()),
+        public_url: config.site_url(),
         market_feed: trades.feed_url.clone(),
         market_name: trades.market_name.clone(),
         ice: Default::default(),
@@ -417,13 +420,14 @@ where
     let policy = Arc::new(headers::Policy::new(
         site.inline_script_hashes(),
         &trades.feed_url,
+        config.trusted_certificate(),
     ));
     let origins = origin::OriginCheck {
         allowed: Arc::new(origin::AllowedOrigins::new(
             local,
             config.serves_tls(),
-            config.public_url.as_deref(),
-            &config.allowed_origins,
+            config.site_url().as_deref(),
+            &[config.allowed_origins.clone(), config.acme_origins()].concat(),
         )),
         shared: shared.clone(),
     };
@@ -466,6 +470,7 @@ where
 /// What the binary does: listen as configured (alone, or as a node of the cluster at
 /// `--redis-url`), print where to go, serve until Ctrl-C/SIGTERM.
 pub async fn start(config: Config) -> Result<(), StartError> {
+    let tls = configured_tls(&config)?;
     let addr = SocketAddr::new(config.bind, config.port);
     let tcp = tokio::net::TcpListener::bind(addr)
         .await
@@ -478,24 +483,38 @@ pub async fn start(config: Config) -> Result<(), StartError> {
         None => Switchboard::build(&config, local)?,
     };
     print_urls(&config, local, server.turn_addr());
-    let acceptor = if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
-        Some(tls::from_files(cert, key)?)
-    } else if config.tls == config::TlsMode::SelfSigned {
-        Some(tls::self_signed(&config.data_dir, &net::lan_addresses())?)
-    } else {
-        None
-    };
-    server.serve(tcp, acceptor, shutdown::requested()).await?;
+    server.serve(tcp, tls, shutdown::requested()).await?;
     Ok(())
+}
+
+/// How the server speaks TLS as configured: the operator's files, the self-signed
+/// certificate (made now if needed), ACME (ordered once the server runs), or not at all.
+pub fn configured_tls(config: &Config) -> Result<Option<Tls>, StartError> {
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        return Ok(Some(tls::from_files(cert, key)?.into()));
+    }
+    match config.tls {
+        config::TlsMode::Off => Ok(None),
+        config::TlsMode::SelfSigned => {
+            create_data_dir(config)?;
+            let acceptor = tls::self_signed(&config.data_dir, &net::lan_addresses())?;
+            Ok(Some(acceptor.into()))
+        }
+        config::TlsMode::Acme if config.domains.is_empty() => Err(StartError::AcmeWithoutDomain),
+        config::TlsMode::Acme => {
+            create_data_dir(config)?;
+            Ok(Some(Tls::Acme(Box::new(acme::Acme::new(config)?))))
+        }
+    }
 }
 
 fn print_urls(config: &Config, local: SocketAddr, turn: Option<SocketAddr>) {
     let tls = config.serves_tls();
     println!("\nSwitchboard is running.");
     println!("  On this computer:  {}", net::local_url(local, tls));
-    let lan = net::lan_urls(local, tls, config.public_url.as_deref());
+    let lan = net::lan_urls(local, tls, config.site_url().as_deref());
     for url in &lan {
-        if local.ip().is_loopback() && config.public_url.is_none() {
+        if local.ip().is_loopback() && config.site_url().is_none() {
             println!(
                 "  On your network:   {url}  (not reachable yet: restart with --bind 0.0.0.0)"
             );

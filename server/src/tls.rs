@@ -1,4 +1,5 @@
-//! HTTPS: a self-signed certificate kept in the data directory, or the operator's own files.
+//! HTTPS: a self-signed certificate kept in the data directory, the operator's own files, or
+//! a certificate from ACME (`acme`); and the handshake the accept loop runs with each.
 
 use std::io;
 use std::net::IpAddr;
@@ -6,9 +7,79 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::LazyConfigAcceptor;
 pub use tokio_rustls::TlsAcceptor;
 
+use crate::acme::Acme;
 use crate::private;
+use crate::tasks::Tasks;
+
+/// How the server speaks TLS, as configured; [`Tls::start`] makes it a [`Handshake`].
+pub enum Tls {
+    /// One certificate, self-signed or the operator's.
+    Fixed(TlsAcceptor),
+    /// From ACME: ordered and renewed while the server runs.
+    Acme(Box<Acme>),
+}
+
+impl From<TlsAcceptor> for Tls {
+    fn from(acceptor: TlsAcceptor) -> Tls {
+        Tls::Fixed(acceptor)
+    }
+}
+
+impl Tls {
+    /// The handshake for each connection; with ACME, starts the task that orders and renews
+    /// the certificate (one of the server's `tasks`, so it ends with the server).
+    pub fn start(self, tasks: &Tasks) -> Handshake {
+        match self {
+            Tls::Fixed(acceptor) => Handshake::Fixed(acceptor),
+            Tls::Acme(acme) => {
+                let handshake = Handshake::Acme {
+                    challenge: acme.challenge.clone(),
+                    serving: acme.serving.clone(),
+                };
+                tasks.spawn(acme.renew());
+                handshake
+            }
+        }
+    }
+}
+
+/// The TLS handshake of one connection.
+#[derive(Clone)]
+pub enum Handshake {
+    Fixed(TlsAcceptor),
+    /// A CA's TLS-ALPN-01 validation gets the challenge certificate and is closed; everyone
+    /// else gets the current certificate.
+    Acme {
+        challenge: Arc<rustls::ServerConfig>,
+        serving: Arc<rustls::ServerConfig>,
+    },
+}
+
+impl Handshake {
+    /// The TLS stream to serve HTTP on, or `None` for a validation connection (answered).
+    pub async fn accept<IO>(&self, io: IO) -> io::Result<Option<TlsStream<IO>>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (challenge, serving) = match self {
+            Handshake::Fixed(acceptor) => return acceptor.accept(io).await.map(Some),
+            Handshake::Acme { challenge, serving } => (challenge, serving),
+        };
+        let hello = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await?;
+        if rustls_acme::is_tls_alpn_challenge(&hello.client_hello()) {
+            tracing::info!("ACME: answering a validation connection");
+            let mut tls = hello.into_stream(challenge.clone()).await?;
+            tls.shutdown().await?;
+            return Ok(None);
+        }
+        hello.into_stream(serving.clone()).await.map(Some)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -37,7 +37,7 @@ impl IceIssuer {
             secret,
             shared_secret: config.turn_secret.clone().filter(|s| !s.is_empty()),
             public_host: config
-                .public_url
+                .site_url()
                 .as_deref()
                 .and_then(|url| url.split_once("://"))
                 .and_then(|(_, rest)| host_of(rest.split('/').next().unwrap_or_default()))
