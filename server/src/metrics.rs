@@ -110,7 +110,8 @@ pub struct RelayCounters {
     pub rejected_peers: AtomicU64,
     /// Allocations refused for a quota (per user, in all) or no free relay port.
     pub refused_allocations: AtomicU64,
-    /// Packets dropped: malformed, over an allocation's bandwidth, without permission.
+    /// Packets dropped: malformed, over an allocation's bandwidth, without permission, or
+    /// requests without valid credentials beyond their address's answers (see `turn::bounds`).
     pub dropped: AtomicU64,
 }
 
@@ -156,7 +157,7 @@ impl RelayCounters {
             ),
             (
                 "switchboard_turn_dropped_packets_total",
-                "TURN packets dropped: malformed, over bandwidth, or without permission.",
+                "TURN packets dropped: malformed, over bandwidth, without permission, or unauthenticated requests beyond their address's rate.",
                 &self.dropped,
             ),
         ] {

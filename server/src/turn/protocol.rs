@@ -102,6 +102,30 @@ struct Authenticated {
     key: IntegrityKey,
 }
 
+/// The answer to a request that is not served for its credentials' sake.
+struct Refusal {
+    reply: Vec<u8>,
+    /// Whether the request was signed with valid credentials (then its answer is no
+    /// unauthenticated one: a stale nonce, another user's allocation).
+    proven: bool,
+}
+
+impl Refusal {
+    fn unproven(reply: Vec<u8>) -> Self {
+        Refusal {
+            reply,
+            proven: false,
+        }
+    }
+
+    fn proven(reply: Vec<u8>) -> Self {
+        Refusal {
+            reply,
+            proven: true,
+        }
+    }
+}
+
 /// The relay: every allocation, and how to answer each message.
 pub struct Turn<R: RelaySockets> {
     settings: Settings,
@@ -267,7 +291,8 @@ impl<R: RelaySockets> Turn<R> {
     }
 
     /// The answer to a request; none when its address has had all the answers without
-    /// credentials it may have (see [`UnauthenticatedAnswers`]).
+    /// credentials it may have (see [`UnauthenticatedAnswers`]; over UDP only, the one
+    /// transport whose source address can be forged).
     fn request(
         &mut self,
         client: Client,
@@ -276,23 +301,29 @@ impl<R: RelaySockets> Turn<R> {
         out: &mut Vec<Output<R::Socket>>,
     ) -> Option<Vec<u8>> {
         let fingerprint = msg.has_attribute(stun_types::attribute::Fingerprint::TYPE);
+        let udp = client.transport == Transport::Udp;
         // Checked before any work when the request carries no credentials at all.
-        let bare = msg.has_method(BINDING)
-            || !(msg.has_attribute(MessageIntegrity::TYPE)
-                || msg.has_attribute(MessageIntegritySha256::TYPE));
-        if bare && !self.unauthenticated.admit(client.addr.ip(), now.at) {
+        let uncredentialed = udp
+            && (msg.has_method(BINDING)
+                || !(msg.has_attribute(MessageIntegrity::TYPE)
+                    || msg.has_attribute(MessageIntegritySha256::TYPE)));
+        if uncredentialed && !self.unauthenticated.admit(client.addr.ip(), now.at) {
             return None;
         }
         match self.answer(client, msg, fingerprint, now, out) {
             Ok(reply) => Some(reply),
             Err(refusal) => {
-                (bare || self.unauthenticated.admit(client.addr.ip(), now.at)).then_some(refusal)
+                let answer = uncredentialed
+                    || refusal.proven
+                    || !udp
+                    || self.unauthenticated.admit(client.addr.ip(), now.at);
+                answer.then_some(refusal.reply)
             }
         }
     }
 
-    /// The answer to a request, or `Err` with the answer to one whose credentials are
-    /// missing or wrong.
+    /// The answer to a request, or the refusal of one whose credentials are missing, wrong
+    /// or out of date.
     fn answer(
         &mut self,
         client: Client,
@@ -300,7 +331,7 @@ impl<R: RelaySockets> Turn<R> {
         fingerprint: bool,
         now: Now,
         out: &mut Vec<Output<R::Socket>>,
-    ) -> Result<Vec<u8>, Vec<u8>> {
+    ) -> Result<Vec<u8>, Refusal> {
         if msg.has_method(BINDING) {
             if let Some(unknown) = unknown_attributes(msg) {
                 return Ok(reply_error(msg, 420, &[&unknown], None, fingerprint));
@@ -339,7 +370,7 @@ impl<R: RelaySockets> Turn<R> {
         client: Client,
         msg: &Message,
         now: Now,
-    ) -> Result<Authenticated, Vec<u8>> {
+    ) -> Result<Authenticated, Refusal> {
         let fingerprint = msg.has_attribute(stun_types::attribute::Fingerprint::TYPE);
         let challenge = |turn: &Self, code: u16| {
             let nonce = turn.nonce(client.addr.ip(), now.unix);
@@ -355,7 +386,7 @@ impl<R: RelaySockets> Turn<R> {
         if !msg.has_attribute(MessageIntegrity::TYPE)
             && !msg.has_attribute(MessageIntegritySha256::TYPE)
         {
-            return Err(challenge(self, 401));
+            return Err(Refusal::unproven(challenge(self, 401)));
         }
         let (Ok(username), Ok(realm), Ok(nonce)) = (
             msg.attribute::<Username>(),
@@ -363,14 +394,17 @@ impl<R: RelaySockets> Turn<R> {
             msg.attribute::<Nonce>(),
         ) else {
             self.counters.rejected_auth.fetch_add(1, Relaxed);
-            return Err(reply_error(msg, 400, &[], None, fingerprint));
+            return Err(Refusal::unproven(reply_error(
+                msg,
+                400,
+                &[],
+                None,
+                fingerprint,
+            )));
         };
-        if !self.nonce_is_fresh(nonce.nonce(), client.addr.ip(), now.unix) {
-            return Err(challenge(self, 438));
-        }
         let refuse = |turn: &Self| {
             turn.counters.rejected_auth.fetch_add(1, Relaxed);
-            challenge(turn, 401)
+            Refusal::unproven(challenge(turn, 401))
         };
         if realm.realm() != self.settings.realm {
             return Err(refuse(self));
@@ -398,10 +432,16 @@ impl<R: RelaySockets> Turn<R> {
         if msg.validate_integrity_with_key(&key).is_err() {
             return Err(refuse(self));
         }
+        // Checked after the integrity (RFC 8489 checks it first), so that a client with valid
+        // credentials and an old nonce is answered even while its address is flooded.
+        if !self.nonce_is_fresh(nonce.nonce(), client.addr.ip(), now.unix) {
+            return Err(Refusal::proven(challenge(self, 438)));
+        }
         if let Some(allocation) = self.allocations.get(&client) {
             if allocation.username != username {
                 self.counters.rejected_auth.fetch_add(1, Relaxed);
-                return Err(reply_error(msg, 441, &[], Some(&key), fingerprint));
+                let reply = reply_error(msg, 441, &[], Some(&key), fingerprint);
+                return Err(Refusal::proven(reply));
             }
         }
         Ok(Authenticated {

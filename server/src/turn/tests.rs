@@ -361,7 +361,8 @@ fn a_flood_without_valid_credentials_gets_so_many_answers_then_silence() {
         request(BINDING, &[], None),
         request(ALLOCATE, &[&transport], Some(&forged)),
     ];
-    let answered = (0..600)
+    let sent = 10 * UnauthenticatedAnswers::PER_SECOND as usize;
+    let answered = (0..sent)
         .filter(|i| {
             h.send(flooder, &kinds[i % 3])
                 .iter()
@@ -369,18 +370,47 @@ fn a_flood_without_valid_credentials_gets_so_many_answers_then_silence() {
         })
         .count();
     assert_eq!(answered as u64, UnauthenticatedAnswers::PER_SECOND);
-    assert!(h.counters.dropped.load(Relaxed) >= 550);
+    assert!(h.counters.dropped.load(Relaxed) as usize >= sent - answered);
     // Nobody else is held back: another address is challenged, an allocation refreshes.
     let (reply, _) = h.ask(udp(2), request(ALLOCATE, &[&transport], None));
     assert_eq!(code_of(&reply), Some(401));
     let (reply, _) = h.ask(udp(1), request(REFRESH, &[], Some(&alice)));
     assert_eq!(code_of(&reply), None, "the allocation refreshes");
+    // Over TCP (whose source cannot be forged) the address is answered all the same.
+    let over_tcp = Client {
+        transport: Transport::Tcp(9),
+        addr: flooder.addr,
+    };
+    let (reply, _) = h.ask(over_tcp, request(ALLOCATE, &[&transport], None));
+    assert_eq!(code_of(&reply), Some(401));
     // A second later the flooder's address is answered again.
     h.advance(Duration::from_secs(1));
     let (reply, _) = h.ask(flooder, request(BINDING, &[], None));
     assert!(Message::from_bytes(&reply)
         .unwrap()
         .has_class(MessageClass::Success));
+}
+
+#[test]
+fn valid_credentials_with_an_old_nonce_are_answered_while_their_address_is_flooded() {
+    let mut h = harness(false, Limits::default());
+    let neighbour = |port| Client {
+        transport: Transport::Udp,
+        addr: SocketAddr::from(([203, 0, 113, 9], port)),
+    };
+    let mut carol = Creds::new("carol");
+    h.allocate(neighbour(4001), &mut carol);
+    // Refreshed once, so that the allocation outlives its nonce.
+    h.advance(Duration::from_secs(400));
+    let (reply, _) = h.ask(neighbour(4001), request(REFRESH, &[], Some(&carol)));
+    assert_eq!(code_of(&reply), None);
+    h.advance(Duration::from_secs(300));
+    let flood = request(BINDING, &[], None);
+    for _ in 0..2 * UnauthenticatedAnswers::PER_SECOND {
+        h.send(neighbour(5000), &flood);
+    }
+    let (reply, _) = h.ask(neighbour(4001), request(REFRESH, &[], Some(&carol)));
+    assert_eq!(code_of(&reply), Some(438), "a new nonce, not silence");
 }
 
 #[test]
