@@ -3,6 +3,7 @@
 # describes them; prints the one URL to open and stops everything on Ctrl-C.
 #
 #   node 1: 127.0.0.1:3001 (data in data/node1)   node 2: 127.0.0.1:3002 (data in data/node2)
+#   their /metrics: 127.0.0.1:9101 and 127.0.0.1:9102
 #   Redis:  127.0.0.1:6380 (data in data/redis)   HAProxy: http://127.0.0.1:8080
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +18,7 @@ stop() {
 }
 trap stop EXIT INT TERM
 
-for port in 3001 3002 8080 $REDIS_PORT; do
+for port in 3001 3002 9101 9102 8080 $REDIS_PORT; do
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "Port $port is already in use: stop what listens there first." >&2
     exit 1
@@ -34,7 +35,8 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null &
 
 for n in 1 2; do
   "$BINARY" --port "300$n" --data-dir "data/node$n" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
-    --public-url "$PUBLIC" --max-connections-per-ip 0 --trusted-proxy 127.0.0.1 --log-level warn $* \
+    --public-url "$PUBLIC" --max-connections-per-ip 0 --trusted-proxy 127.0.0.1 \
+    --metrics-bind "127.0.0.1:910$n" --log-level warn $* \
     >"data/node$n.log" 2>&1 &
   pids+=($!)
 done
@@ -49,6 +51,7 @@ echo
 echo "Switchboard is running as a cluster of two nodes."
 echo "  Open:    $PUBLIC"
 echo "  Nodes:   http://127.0.0.1:3001 and http://127.0.0.1:3002 (logs in data/node1.log, data/node2.log)"
+echo "  Metrics: http://127.0.0.1:9101/metrics and http://127.0.0.1:9102/metrics"
 echo "  Redis:   127.0.0.1:$REDIS_PORT"
 echo "Press Ctrl-C to stop everything."
 wait -n "${pids[@]}" || true

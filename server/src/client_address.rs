@@ -23,7 +23,9 @@ impl TrustedProxies {
 
     /// The address of the client behind `peer`, or `None` when it cannot be known.
     pub fn client_of(&self, peer: SocketAddr, headers: &HeaderMap) -> Option<IpAddr> {
-        if self.0.contains(&peer.ip()) {
+        // A dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d.
+        let peer_ip = peer.ip().to_canonical();
+        if self.0.iter().any(|proxy| proxy.to_canonical() == peer_ip) {
             // The proxy appends the address it saw last: entries left of it are the
             // client's own claims.
             return headers
@@ -69,6 +71,11 @@ mod tests {
     fn a_direct_client_is_its_peer_address() {
         let none = TrustedProxies::default();
         assert!(none.client_is_local(LOCAL.parse().unwrap(), &HeaderMap::new()));
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:40000".parse().unwrap();
+        assert!(none.client_is_local(mapped, &HeaderMap::new()));
+        let mapped_proxy = TrustedProxies::new(vec!["127.0.0.1".parse().unwrap()]);
+        let from_away = headers(&[("x-forwarded-for", "203.0.113.7")]);
+        assert!(!mapped_proxy.client_is_local(mapped, &from_away));
         assert!(!none.client_is_local(AWAY.parse().unwrap(), &HeaderMap::new()));
     }
 

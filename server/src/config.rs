@@ -138,6 +138,12 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_METRICS_PUBLIC")]
     pub metrics_public: bool,
 
+    /// Serve /metrics on this address of its own (e.g. 127.0.0.1:9100), to whoever reaches it,
+    /// and no longer to loopback on the main port: behind a proxy on the same host, loopback
+    /// is everyone.
+    #[arg(long, env = "SWITCHBOARD_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
+
     /// A balancer or proxy in front of this node (repeatable): its X-Forwarded-For names the
     /// client. From loopback without it, a forwarded request is not taken as this computer's.
     #[arg(

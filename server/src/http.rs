@@ -43,17 +43,21 @@ pub struct HttpState {
 }
 
 /// `/metrics` answers clients on this computer (see `client_address` for those behind a
-/// proxy); others only with the token, or when it is public.
+/// proxy) unless it has a listener of its own (`--metrics-bind`); others only with the
+/// token, or when it is public.
 #[derive(Clone)]
 pub struct MetricsAccess {
     pub token: Option<String>,
     pub public: bool,
     pub proxies: TrustedProxies,
+    /// Whether this computer reads it on the main port (no `--metrics-bind`).
+    pub local: bool,
 }
 
 impl MetricsAccess {
     fn allows(&self, peer: SocketAddr, headers: &HeaderMap) -> bool {
-        if self.public || self.proxies.client_is_local(peer, headers) {
+        let local = self.local && self.proxies.client_is_local(peer, headers);
+        if self.public || local {
             return true;
         }
         let presented = headers
@@ -127,18 +131,11 @@ async fn serve_metrics(
     if !state.metrics_access.allows(peer, &headers) {
         return (
             axum::http::StatusCode::FORBIDDEN,
-            "/metrics answers this computer only; elsewhere send the --metrics-token as a bearer token.",
+            "/metrics answers this computer only (on its --metrics-bind address, if any); elsewhere send the --metrics-token as a bearer token.",
         )
             .into_response();
     }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        render_metrics(&state.shared),
-    )
-        .into_response()
+    metrics_response(&state.shared)
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -180,6 +177,30 @@ async fn site_file(
 }
 
 /// This node's counters, and in cluster mode its view of the cluster.
+/// `/metrics` alone, for its own listener (`--metrics-bind`): whoever reaches that address
+/// reads it, so it is bound where only the scraper can.
+pub fn metrics_only(shared: Arc<contract::Shared>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            get(|State(shared): State<Arc<contract::Shared>>| async move {
+                metrics_response(&shared)
+            }),
+        )
+        .with_state(shared)
+}
+
+fn metrics_response(shared: &contract::Shared) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        render_metrics(shared),
+    )
+        .into_response()
+}
+
 fn render_metrics(shared: &contract::Shared) -> String {
     let mut text = shared.metrics.render();
     if let Some(cluster) = &shared.cluster {
@@ -210,6 +231,7 @@ mod tests {
             token: None,
             public: false,
             proxies: TrustedProxies::default(),
+            local: true,
         };
         assert!(closed.allows(home, &HeaderMap::new()));
         assert!(!closed.allows(away, &HeaderMap::new()));
@@ -218,6 +240,7 @@ mod tests {
             token: Some("s3cret".into()),
             public: false,
             proxies: TrustedProxies::default(),
+            local: true,
         };
         assert!(token.allows(away, &bearer("s3cret")));
         assert!(!token.allows(away, &bearer("s3cre")));
@@ -226,6 +249,7 @@ mod tests {
             token: None,
             public: true,
             proxies: TrustedProxies::default(),
+            local: true,
         };
         assert!(public.allows(away, &HeaderMap::new()));
     }

@@ -136,6 +136,11 @@ pub enum StartError {
     AcmeWithoutDomain,
     #[error("--ice-server {0} has no password: give it as turn:user:password@host, or give the --turn-secret it shares (coturn's static-auth-secret)")]
     TurnWithoutCredentials(String),
+    #[error("cannot listen for /metrics on {addr} (--metrics-bind): {source}")]
+    MetricsBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -169,6 +174,8 @@ pub struct Switchboard {
     shared: Arc<contract::Shared>,
     /// Where the TURN relay listens (UDP and TCP), with `--turn`; its task is one of `tasks`.
     turn: Option<SocketAddr>,
+    /// Where `/metrics` has a listener of its own, with `--metrics-bind`.
+    metrics: Option<SocketAddr>,
 }
 
 /// socket.io as every server configures it, before its adapter is chosen.
@@ -204,6 +211,11 @@ impl Switchboard {
     /// Where the TURN relay listens (UDP and TCP), when it runs (`--turn`).
     pub fn turn_addr(&self) -> Option<SocketAddr> {
         self.turn
+    }
+
+    /// Where `/metrics` has a listener of its own (`--metrics-bind`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
     }
 
     /// One node of a cluster: names, history and everything between nodes go through
@@ -251,6 +263,7 @@ impl Switchboard {
             connection_limits,
             shared,
             turn: _,
+            metrics: _,
         } = self;
         let tls = tls.map(|tls| tls.start(tasks.tasks()));
         let leaving = chat.clone();
@@ -347,6 +360,29 @@ async fn join_cluster<D: Driver>(
     Ok(server)
 }
 
+/// Binds `/metrics`' own listener on `addr` and serves it among `tasks`; where it listens.
+fn serve_metrics_apart(
+    addr: SocketAddr,
+    shared: &Arc<contract::Shared>,
+    tasks: &tasks::Tasks,
+) -> Result<SocketAddr, StartError> {
+    let listener = std::net::TcpListener::bind(addr)
+        .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+        .map_err(|source| StartError::MetricsBind { addr, source })?;
+    let bound = listener.local_addr()?;
+    let router = http::metrics_only(shared.clone());
+    tasks.spawn(async move {
+        let served = match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => axum::serve(listener, router).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = served {
+            tracing::error!("/metrics on {bound} stopped: {error}");
+        }
+    });
+    Ok(bound)
+}
+
 /// What backs a node's state: its own memory and data directory when alone, the cluster's
 /// Redis in a cluster.
 struct Backing {
@@ -403,6 +439,10 @@ where
         relay.spawn(tasks.tasks());
     }
     shared.spawn_housekeeping();
+    let metrics_addr = match config.metrics_bind {
+        Some(addr) => Some(serve_metrics_apart(addr, &shared, tasks.tasks())?),
+        None => None,
+    };
 
     let site_config = SiteConfig {
         lan_urls: net::lan_urls(local, config.serves_tls(), config.site_url().as_deref()),
@@ -440,6 +480,7 @@ where
             token: config.metrics_token.clone(),
             public: config.metrics_public,
             proxies: client_address::TrustedProxies::new(config.trusted_proxies.clone()),
+            local: config.metrics_bind.is_none(),
         },
     };
     let socket_io = tower::ServiceBuilder::new()
@@ -463,6 +504,7 @@ where
         },
         shared,
         turn: turn_addr,
+        metrics: metrics_addr,
     };
     Ok((server, ready))
 }

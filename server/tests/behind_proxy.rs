@@ -1,8 +1,9 @@
 //! Behind a balancer on the same host every request comes from loopback: `/metrics`, which
 //! answers this computer only, must not become public through it. A proxy's
 //! `X-Forwarded-For` counts only from `--trusted-proxy` addresses; a forwarded request from
-//! any other loopback peer is nobody's in particular. And the shipped HAProxy configuration
-//! (`deploy/haproxy.cfg`, what `make cluster` runs) keeps `/metrics` in as it is.
+//! any other loopback peer is nobody's in particular; with `--metrics-bind` it has a listener
+//! of its own and loopback counts for nothing on the main port. And the shipped HAProxy
+//! configuration (`deploy/haproxy.cfg`, what `make cluster` runs) keeps `/metrics` in as it is.
 
 mod common;
 
@@ -58,6 +59,29 @@ async fn a_trusted_proxy_names_the_client() {
     );
 }
 
+#[tokio::test]
+async fn with_a_listener_of_its_own_metrics_leave_the_main_port() {
+    let server = TestServer::start_with(&["--metrics-bind", "127.0.0.1:0"]).await;
+    assert_eq!(
+        metrics_status(&server.url(), None).await,
+        StatusCode::FORBIDDEN
+    );
+    let own = format!("http://{}", server.metrics.expect("a metrics listener"));
+    let text = reqwest::get(format!("{own}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("switchboard_connections"), "{text}");
+    let elsewhere = reqwest::get(format!("{own}/healthz")).await.unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        StatusCode::NOT_FOUND,
+        "only /metrics there"
+    );
+}
+
 /// HAProxy with `deploy/haproxy.cfg`, its ports moved to free ones and its nodes replaced
 /// by `node`; ended on drop.
 struct HaProxy {
@@ -83,6 +107,9 @@ impl HaProxy {
             .map(|line| {
                 line.replace("127.0.0.1:8080", &format!("127.0.0.1:{port}"))
                     .replace("127.0.0.1:3001", node)
+                    // One node, whose health is not what is tested: a check that times out
+                    // on a busy machine must not take it out.
+                    .replace("default-server check ", "default-server ")
             })
             .collect::<Vec<_>>()
             .join("\n");
@@ -149,4 +176,42 @@ async fn metrics_stay_private_through_the_shipped_balancer() {
         StatusCode::FORBIDDEN
     );
     assert_eq!(metrics_status(&node.url(), None).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_node_that_trusts_the_balancer_refuses_its_remote_clients() {
+    // As `make cluster` starts its nodes; the balancer's deny rule removed, and the client
+    // made remote: HAProxy takes the source the test names (and puts it in X-Forwarded-For).
+    let node = TestServer::start_with(&["--trusted-proxy", "127.0.0.1"]).await;
+    let node_addr = node.url().trim_start_matches("http://").to_owned();
+    let balancer = HaProxy::start(&node_addr, |config| {
+        config
+            .lines()
+            .filter(|line| !line.contains("path_beg /metrics"))
+            .map(|line| {
+                if line.trim_start().starts_with("default_backend") {
+                    format!("    http-request set-src hdr(x-test-source) if {{ req.hdr(x-test-source) -m found }}\n{line}")
+                } else {
+                    line.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+    .await;
+    let from = |source: &'static str| {
+        let url = format!("{}/metrics", balancer.url);
+        async move {
+            let request = reqwest::Client::new()
+                .get(url)
+                .header("x-test-source", source);
+            request.send().await.expect("GET /metrics").status()
+        }
+    };
+    assert_eq!(from("203.0.113.7").await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        from("127.0.0.1").await,
+        StatusCode::OK,
+        "a client on the node's own machine"
+    );
 }

@@ -74,6 +74,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The TURN relay's address (UDP and TCP), when started with `--turn`.
     pub turn: Option<SocketAddr>,
+    /// `/metrics`' own address, when started with `--metrics-bind`.
+    pub metrics: Option<SocketAddr>,
     data_dir: TempDir,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
@@ -117,6 +119,7 @@ impl TestServer {
     fn run(server: Switchboard, listener: TcpListener, data_dir: TempDir) -> TestServer {
         let addr = listener.local_addr().expect("addr");
         let turn = server.turn_addr();
+        let metrics = server.metrics_addr();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve(listener, None, async move {
             let _ = stopped.await;
@@ -124,6 +127,7 @@ impl TestServer {
         TestServer {
             addr,
             turn,
+            metrics,
             data_dir,
             stop,
             task,
