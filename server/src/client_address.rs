@@ -34,15 +34,16 @@ impl TrustedProxies {
                 .next_back()
                 .and_then(|value| value.to_str().ok())
                 .and_then(|list| list.rsplit(',').next())
-                .and_then(|last| last.trim().parse().ok());
+                .and_then(|last| last.trim().parse::<IpAddr>().ok())
+                .map(|ip| ip.to_canonical());
         }
         let forwarded = FORWARDING_HEADERS
             .iter()
             .any(|name| headers.contains_key(*name));
-        if forwarded && peer.ip().is_loopback() {
+        if forwarded && peer_ip.is_loopback() {
             return None;
         }
-        Some(peer.ip())
+        Some(peer_ip)
     }
 
     /// True when the client is known to be on this computer.
