@@ -52,12 +52,16 @@ impl Ice {
     /// The configuration for a connection made now. Until (or when) the server's answer is
     /// not known, [`IceConfig`]'s default: relayed paths only, through no server.
     pub fn now(&self) -> IceConfig {
-        self.config.get_untracked().unwrap_or_default()
+        // (A timer may ask after the page is gone.)
+        self.config
+            .try_get_untracked()
+            .flatten()
+            .unwrap_or_default()
     }
 
     /// Keeps `peer` up to date with every renewal while it is open.
     pub fn track(&self, peer: &Peer) {
-        self.open.update_value(|open| {
+        self.open.try_update_value(|open| {
             open.retain(|p| !p.is_closed());
             open.push(peer.clone());
         });
@@ -81,18 +85,18 @@ impl Ice {
             // Keep what we have (its credentials may still be good), and ask again soon.
             Err(_) if self.config.with_untracked(Option::is_some) => return Some(RETRY_AFTER),
             Err(_) => {
-                self.config.set(Some(IceConfig::default()));
+                self.config.try_set(Some(IceConfig::default()));
                 return Some(RETRY_AFTER);
             }
         };
         let wait = renew_in(&fresh);
-        let open: Vec<Peer> = self.open.with_value(|open| open.clone());
+        let open: Vec<Peer> = self.open.try_get_value().unwrap_or_default();
         for peer in open.iter().filter(|p| !p.is_closed()) {
             if let Err(error) = peer.renew(&fresh) {
                 leptos::logging::warn!("ice: a connection kept its old servers: {error}");
             }
         }
-        self.config.set(Some(fresh));
+        self.config.try_set(Some(fresh));
         wait
     }
 }

@@ -487,7 +487,8 @@ impl Mesh {
     fn reconnect(&self, id: &PeerId, generation: u32, episode: u32, wait: Duration) {
         let offering = self
             .conns
-            .with_value(|c| c.get(id).is_some_and(|c| c.offering));
+            .try_with_value(|c| c.get(id).is_some_and(|c| c.offering))
+            .unwrap_or(false);
         let (mesh, id) = (*self, id.clone());
         if offering {
             let (mesh, id) = (mesh, id.clone());
@@ -495,9 +496,11 @@ impl Mesh {
         }
         set_timeout(
             move || {
+                // (Timers outlive the page: everything is read with `try_`.)
                 let same = mesh
                     .conns
-                    .with_value(|c| c.get(&id).is_some_and(|c| c.interruptions == episode));
+                    .try_with_value(|c| c.get(&id).is_some_and(|c| c.interruptions == episode))
+                    .unwrap_or(false);
                 if same {
                     mesh.expire(&id, generation);
                 }
@@ -509,19 +512,19 @@ impl Mesh {
     /// Restarts ICE on `id`'s connection of `generation`, if it is still reconnecting, with
     /// the freshest ICE configuration.
     fn restart_ice(&self, id: &PeerId, generation: u32) {
-        let Some(links) = self.links.get_value() else {
+        let Some(links) = self.links.try_get_value().flatten() else {
             return;
         };
         let (mesh, id) = (*self, id.clone());
         leptos::task::spawn_local(async move {
             let config = links.ice.fresh().await;
-            let peer = mesh.conns.with_value(|c| {
+            let peer = mesh.conns.try_with_value(|c| {
                 c.get(&id)
                     .filter(|c| c.generation == generation)
                     .filter(|c| c.tile.link.get_untracked() == Link::Reconnecting)
                     .and_then(|c| c.peer.clone())
             });
-            if let Some(Err(error)) = peer.map(|peer| peer.restart_ice(&config)) {
+            if let Some(Err(error)) = peer.flatten().map(|peer| peer.restart_ice(&config)) {
                 leptos::logging::warn!("mesh: {id}: no ICE restart: {error}");
             }
         });
