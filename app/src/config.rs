@@ -35,6 +35,10 @@ pub struct IceConfig {
     /// `iceTransportPolicy: "relay"` (`--relay-only`): peers never learn each other's
     /// addresses; every call goes through the relay.
     pub relay_only: bool,
+    /// Seconds until the TURN credentials in `servers` expire (none when there are none): a
+    /// page fetches a fresh configuration before then. Absent in older answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_seconds: Option<u64>,
 }
 
 /// What a page uses while (or when) the server's answer is not known: no servers and relayed
@@ -45,6 +49,7 @@ impl Default for IceConfig {
         IceConfig {
             servers: Vec::new(),
             relay_only: true,
+            expires_in_seconds: None,
         }
     }
 }
@@ -120,6 +125,14 @@ mod tests {
         assert!(IceServer::parse("http://example.org").is_err());
         assert!(IceServer::parse("turn:nopassword@host").is_err());
         assert!(IceServer::parse("stun:").is_err());
+    }
+
+    #[test]
+    fn an_answer_without_an_expiry_still_reads() {
+        let old: IceConfig = serde_json::from_str(r#"{"servers":[],"relay_only":false}"#).unwrap();
+        assert_eq!(old.expires_in_seconds, None);
+        let json = serde_json::to_string(&IceConfig::default()).unwrap();
+        assert!(!json.contains("expires_in_seconds"), "{json}");
     }
 }
 

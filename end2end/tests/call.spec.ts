@@ -202,3 +202,89 @@ test.describe('through the embedded relay', () => {
     }
   });
 });
+
+/** The local ICE username fragment of each of `page`'s open connections (an ICE restart changes it). */
+async function ufrags(page: Page): Promise<string[]> {
+  return page.evaluate(() => ((window as any).__pcs as RTCPeerConnection[])
+    .filter((pc) => pc.connectionState !== 'closed')
+    .map((pc) => /a=ice-ufrag:(\S+)/.exec(pc.localDescription?.sdp ?? '')?.[1] ?? ''));
+}
+
+/** The TURN username (`expiry:user-id`) of `page`'s newest connection, for the relay at `port`. */
+async function turnUsername(page: Page, port: number): Promise<string> {
+  const configs = await iceOf(page);
+  const turn = configs.at(-1)?.servers.find((s) => String(s.urls).startsWith(`turn:127.0.0.1:${port}`));
+  return String(turn?.username ?? '');
+}
+
+test.describe('a relay that goes away and comes back', () => {
+  // The relay runs apart from the pages' server (as coturn would, with the same secret), so
+  // the test can restart it: every relayed path of the call dies with it.
+  const relay = new OwnServer(4198, ['--turn', '--turn-port', '4199', '--turn-allow-loopback', '--turn-secret', 'restart-secret']);
+  const pages = new OwnServer(4200, ['--relay-only', '--ice-server', 'turn:127.0.0.1:4199', '--turn-secret', 'restart-secret']);
+  test.beforeAll(async () => Promise.all([relay.start(), pages.start()]));
+  test.afterAll(async () => Promise.all([relay.stop(), pages.stop()]));
+
+  test('a relay-only call whose relay restarts says it is reconnecting, restarts ICE and goes on', async ({ browser }) => {
+    const [a, b] = await users(browser, 2);
+    for (const page of [a, b]) await keepPeerConnections(page);
+    const link = await startCall(a, pages.url);
+    await b.goto(`${pages.url}${link}`);
+    await inCall(a);
+    await inCall(b);
+    await expectMovingVideo(b, 'Their camera');
+    const before = await ufrags(a);
+    const made = () => a.evaluate(() => (window as any).__pcs.length as number);
+    const madeBefore = await made();
+
+    await relay.stop();
+    for (const page of [a, b]) {
+      await expect(page.getByTestId('call-state')).toHaveText('Reconnecting…', { timeout: 15_000 });
+    }
+    await relay.start();
+    await inCall(a);
+    await inCall(b);
+    await hearsAndSees(a);
+    await hearsAndSees(b);
+    // The same connection, with new ICE credentials: its path was found again by an ICE restart.
+    const after = await ufrags(a);
+    expect(await made()).toBe(madeBefore);
+    expect(after).toHaveLength(1);
+    expect(after).not.toEqual(before);
+  });
+});
+
+test.describe('credentials that expire during a call', () => {
+  const ttl = 15;
+  const short = new OwnServer(4201, ['--turn', '--turn-port', '4202', '--turn-allow-loopback', '--relay-only', '--turn-credential-ttl', String(ttl)]);
+  test.beforeAll(async () => short.start());
+  test.afterAll(async () => short.stop());
+
+  test('a relay-only call outlives its credentials: the pages renew them, and a later connection uses the new ones', async ({ browser }) => {
+    const [a, b] = await users(browser, 2);
+    for (const page of [a, b]) await keepPeerConnections(page);
+    const link = await startCall(a, short.url);
+    await b.goto(`${short.url}${link}`);
+    await inCall(a);
+    await inCall(b);
+    const first = await turnUsername(a, 4202);
+    const expiry = Number(first.split(':')[0]);
+    expect(expiry).toBeGreaterThan(Date.now() / 1000);
+
+    // Renewed before they expire: the open connection already holds the new ones.
+    await expect.poll(() => turnUsername(a, 4202), { timeout: ttl * 1000 }).not.toBe(first);
+    await expect.poll(() => Date.now() / 1000, { timeout: ttl * 1000, message: 'the first credentials expire' }).toBeGreaterThan(expiry + 1);
+    await expect(a.getByTestId('call-state')).toHaveText('In a call');
+    await hearsAndSees(a);
+
+    // B reloads: both pages make new connections, after the first credentials expired.
+    await b.reload();
+    await inCall(b);
+    await inCall(a);
+    await hearsAndSees(a);
+    await hearsAndSees(b);
+    const renewed = await turnUsername(a, 4202);
+    expect(renewed).not.toBe(first);
+    expect(Number(renewed.split(':')[0])).toBeGreaterThan(Date.now() / 1000);
+  });
+});

@@ -32,7 +32,7 @@ async function playing(page: Page, name: string): Promise<boolean> {
     .evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.readyState >= 2 && !v.paused);
 }
 
-test('three people see each other; mute, the room chat and leaving show on every page', async ({ browser }) => {
+test('three people see each other, each tile with its quality line; mute, the room chat and leaving show on every page', async ({ browser }) => {
   const room = newRoom();
   const [ada, bo, cy] = await users(browser, 3, VIEW);
   await join(ada, room, 'Ada');
@@ -48,6 +48,12 @@ test('three people see each other; mute, the room chat and leaving show on every
     for (const other of others) {
       await expect(tile(page, other)).not.toHaveClass(/waiting/);
       await expect.poll(() => playing(page, other)).toBe(true);
+    }
+  }
+  // Each tile says how its connection goes: on loopback a direct path, its round trip, loss and rate.
+  for (const [page, others] of everyone) {
+    for (const other of others) {
+      await expect(tile(page, other).getByTestId('tile-quality')).toHaveText(/^direct · \d+ ms · \d+\.\d% lost · \d+ kbit\/s$/, { timeout: 10_000 });
     }
   }
 

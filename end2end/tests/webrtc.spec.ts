@@ -38,9 +38,14 @@ test('raw sender to receiver shows moving video', async ({ browser }) => {
   await oneWay(browser, '/webrtc/sender', '/webrtc/receiver');
 });
 
-test('the same one-way call through Peer', async ({ browser }) => {
-  const { tx } = await oneWay(browser, '/webrtc/peer-sender', '/webrtc/peer-receiver');
+test('the same one-way call through Peer, with a quality line on both pages', async ({ browser }) => {
+  const { tx, rx } = await oneWay(browser, '/webrtc/peer-sender', '/webrtc/peer-receiver');
   await expect(tx.getByTestId('status')).toHaveText(/^Connected to /);
+  // Both sides say how the call goes: on loopback a direct path and its round trip.
+  for (const page of [tx, rx]) {
+    await expect(page.getByTestId('peer-quality')).toHaveText(/^direct · \d+ ms · \d+\.\d% lost/, { timeout: 10_000 });
+  }
+  await expect(rx.getByTestId('peer-quality')).toHaveText(/[1-9]\d* kbit\/s$/);
 });
 
 test('the webcam page shows the fake camera and switches resolution', async ({ page }) => {

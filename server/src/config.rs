@@ -226,7 +226,7 @@ pub struct Config {
 
     /// Seconds the credentials this server issues stay valid (at most a day).
     #[arg(long, env = "SWITCHBOARD_TURN_CREDENTIAL_TTL", default_value_t = 3600,
-          value_parser = clap::value_parser!(u64).range(60..=86_400))]
+          value_parser = clap::value_parser!(u64).range(10..=86_400))]
     pub turn_credential_ttl: u64,
 
     /// Allocations the relay holds in all; more are refused (508).

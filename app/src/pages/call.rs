@@ -23,10 +23,11 @@ use crate::protocol::chat::{ChatText, SessionKey};
 use crate::protocol::meet::PeerMessage;
 use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
+use crate::webrtc::ice::use_ice;
 use crate::webrtc::media::open_for_call;
 use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
 use crate::webrtc::quality;
-use crate::webrtc::signalling::{use_ice_config, StreamSlot};
+use crate::webrtc::signalling::StreamSlot;
 
 /// What the page calls the one other person.
 const THEM: &str = "the other person";
@@ -98,7 +99,7 @@ fn InCall(call: CallId) -> impl IntoView {
     let socket = use_socket::<Call>();
     let connection = RwSignal::from(socket.state());
     let socket = StoredValue::new_local(socket);
-    let ice = use_ice_config();
+    let ice = use_ice();
     let mesh = Mesh::new();
     let seat = RoomSeat::<CallNews>::default();
     let camera: StreamSlot = RwSignal::new_local(None);
@@ -127,7 +128,7 @@ fn InCall(call: CallId) -> impl IntoView {
 
     let links = move || Links {
         me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
-        ice: ice.get_untracked().unwrap_or_default(),
+        ice,
         stream: camera.get_untracked(),
         say: Rc::new(move |to: &PeerId, data| {
             let sent = Payload::new(&data)
@@ -149,7 +150,7 @@ fn InCall(call: CallId) -> impl IntoView {
     };
     let join = move || {
         // Not before the server's ICE configuration is known (its relay-only rule with it).
-        if !wanted.get_untracked() || !ready.get_untracked() || ice.get_untracked().is_none() {
+        if !wanted.get_untracked() || !ready.get_untracked() || !ice.known().get_untracked() {
             return;
         }
         seat.ask();
@@ -222,10 +223,7 @@ fn InCall(call: CallId) -> impl IntoView {
     });
     // Join once the camera is settled, if connected by then.
     Effect::new(move |_| {
-        if ready.get()
-            && ice.with(Option::is_some)
-            && connection.get() == ConnectionState::Connected
-        {
+        if ready.get() && ice.known().get() && connection.get() == ConnectionState::Connected {
             join();
         }
     });
@@ -272,12 +270,15 @@ fn InCall(call: CallId) -> impl IntoView {
             (true, None) => "Waiting for someone to open the link…",
             (true, Some(Link::Connecting)) => "Connecting…",
             (true, Some(Link::Connected)) => "In a call",
+            (true, Some(Link::Reconnecting)) => "Reconnecting…",
             (true, Some(Link::Failed)) => "Could not connect to the other person.",
+            (true, Some(Link::Lost)) => "Could not reconnect to the other person.",
         }
     };
     let empty: StreamSlot = RwSignal::new_local(None);
     let remote = move || other().map_or(empty, |tile| tile.stream);
-    let connected = move || link() == Some(Link::Connected);
+    // Chat and the quality line stay while it reconnects.
+    let connected = move || matches!(link(), Some(Link::Connected | Link::Reconnecting));
     let quality = quality::watch(move || {
         let id = mesh
             .members

@@ -11,6 +11,12 @@
 //!   driven by its offering side: it drops its connection, sends `bye` (on a mesh, "forget our
 //!   connection: a new offer follows"), and offers again. After [`ATTEMPTS`] the tile says
 //!   "could not connect to NAME" instead of staying empty for good.
+//! - A connected pair whose media stops (the network changed: Wi-Fi to mobile data, a relay
+//!   restarted) is reconnecting. If it is not back within [`RESTART_AFTER`] (at once when the
+//!   browser says it failed), its offering side restarts ICE on the same connection with a
+//!   fresh ICE configuration, and again each [`CONNECT_WITHIN`] it stays away; the last of
+//!   the [`ATTEMPTS`] is a fresh connection as above; then the tile says "could not reconnect
+//!   to NAME".
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -19,10 +25,10 @@ use std::time::Duration;
 use leptos::prelude::*;
 use web_sys::MediaStream;
 
+use super::ice::Ice;
 use super::negotiation::polite;
 use super::signalling::StreamSlot;
 use super::{Peer, PeerEvent, PeerOptions};
-use crate::config::IceConfig;
 use crate::protocol::meet::PeerMessage;
 use crate::protocol::signal::SignalData;
 use crate::protocol::PeerId;
@@ -31,6 +37,9 @@ use crate::protocol::PeerId;
 pub const CONNECT_WITHIN: Duration = Duration::from_secs(8);
 /// Connections an offering side tries before it gives up on a member.
 pub const ATTEMPTS: u32 = 3;
+/// How long a connected pair's media may stop before its offering side restarts ICE (a short
+/// gap often heals by itself, and a restart costs a round of signalling).
+pub const RESTART_AFTER: Duration = Duration::from_secs(2);
 /// Signals kept per member not known yet, and for how long (ms).
 const KEEP_SIGNALS: usize = 64;
 const KEEP_SIGNALS_MS: f64 = 15_000.0;
@@ -40,8 +49,13 @@ const KEEP_SIGNALS_MS: f64 = 15_000.0;
 pub enum Link {
     Connecting,
     Connected,
-    /// Every attempt failed; the tile says so.
+    /// It was connected and its media stopped: an ICE restart (or a fresh connection) is
+    /// under way.
+    Reconnecting,
+    /// Every attempt to connect failed; the tile says so.
     Failed,
+    /// It was connected, and every attempt to reconnect failed.
+    Lost,
 }
 
 /// Another member of the room, as the mesh knows it.
@@ -68,7 +82,7 @@ pub type Say = Rc<dyn Fn(&PeerId, SignalData)>;
 #[derive(Clone)]
 pub struct Links {
     pub me: PeerId,
-    pub ice: IceConfig,
+    pub ice: Ice,
     pub stream: Option<MediaStream>,
     pub say: Say,
     /// A chat line from a member (their name, the text).
@@ -86,6 +100,10 @@ struct Conn {
     offering: bool,
     /// Timers that ran out since the last connection.
     expired: u32,
+    /// Interruptions of this pair so far: a reconnection's timer belongs to one of them.
+    interruptions: u32,
+    /// The generation that connected last (an ICE restart only helps a connection that did).
+    connected: Option<u32>,
     tile: Tile,
     name: String,
 }
@@ -209,6 +227,8 @@ impl Mesh {
             generation: 0,
             offering,
             expired: 0,
+            interruptions: 0,
+            connected: None,
             tile,
             name: member.name.clone(),
         };
@@ -251,7 +271,7 @@ impl Mesh {
         match peer {
             Some(peer) => peer.signal(data),
             // It gave up on us before, and offers again.
-            None if link == Link::Failed => {
+            None if matches!(link, Link::Failed | Link::Lost) => {
                 self.restart(from, false);
                 self.signal(from, data);
             }
@@ -300,7 +320,9 @@ impl Mesh {
             .try_update_value(|c| {
                 let conn = c.get_mut(id)?;
                 conn.generation += 1;
-                conn.tile.link.set(Link::Connecting);
+                if conn.tile.link.get_untracked() != Link::Reconnecting {
+                    conn.tile.link.set(Link::Connecting);
+                }
                 conn.tile.stream.set(None);
                 conn.peer.take()
             })
@@ -330,7 +352,7 @@ impl Mesh {
         let options = PeerOptions {
             initiator: offering,
             polite: polite(links.me.as_str(), id.as_str()),
-            ice: links.ice.clone(),
+            ice: links.ice.now(),
             stream: links.stream.clone(),
             data_channel: true,
         };
@@ -343,7 +365,10 @@ impl Mesh {
                 PeerEvent::Signal(data) => (said.say)(&other, data),
                 PeerEvent::Connect => {
                     mesh.conns.update_value(|c| {
-                        c.get_mut(&other).into_iter().for_each(|c| c.expired = 0)
+                        if let Some(c) = c.get_mut(&other) {
+                            c.expired = 0;
+                            c.connected = Some(generation);
+                        }
                     });
                     tile.link.set(Link::Connected);
                     mesh.tell(&other, &(said.state)());
@@ -357,13 +382,14 @@ impl Mesh {
                     Ok(PeerMessage::Chat { text }) => (said.heard)(name.clone(), text),
                     Err(_) => leptos::logging::warn!("mesh: an unreadable message from {other}"),
                 },
+                PeerEvent::Interrupted { failed } => mesh.interrupted(&other, generation, failed),
                 PeerEvent::Error(error) => leptos::logging::warn!("mesh: {other}: {error}"),
-                // The connection failed: the offering side starts afresh at once.
                 PeerEvent::Close => mesh.lost(&other, generation),
             }
         });
         match created {
             Ok(peer) => {
+                links.ice.track(&peer);
                 self.conns.update_value(|c| {
                     if let Some(conn) = c.get_mut(id) {
                         conn.peer = Some(peer);
@@ -386,21 +412,31 @@ impl Mesh {
 
     /// `id`'s connection of `generation` has not connected in time.
     fn expire(&self, id: &PeerId, generation: u32) {
-        let Some((offering, expired, link)) = self
+        let Some((offering, expired, link, restartable)) = self
             .conns
             .try_update_value(|c| {
                 let conn = c.get_mut(id).filter(|c| c.generation == generation)?;
-                if conn.tile.link.get_untracked() != Link::Connecting {
+                let now = conn.tile.link.get_untracked();
+                if !matches!(now, Link::Connecting | Link::Reconnecting) {
                     return None;
                 }
                 conn.expired += 1;
-                Some((conn.offering, conn.expired, conn.tile.link))
+                let restartable = now == Link::Reconnecting && conn.connected == Some(generation);
+                let episode = conn.interruptions;
+                Some((
+                    conn.offering,
+                    conn.expired,
+                    conn.tile.link,
+                    restartable.then_some(episode),
+                ))
             })
             .flatten()
         else {
             return;
         };
-        if offering && expired < ATTEMPTS {
+        if let (true, Some(episode)) = (offering && expired + 1 < ATTEMPTS, restartable) {
+            self.reconnect(id, generation, episode, Duration::ZERO);
+        } else if offering && expired < ATTEMPTS {
             self.restart(id, true);
         } else if !offering && expired <= ATTEMPTS {
             // The offering side drives the retries; we wait for its next one.
@@ -411,13 +447,95 @@ impl Mesh {
         }
     }
 
+    /// `id`'s connection of `generation` stopped carrying media.
+    fn interrupted(&self, id: &PeerId, generation: u32, failed: bool) {
+        let Some((link, episode)) = self
+            .conns
+            .try_update_value(|c| {
+                let conn = c.get_mut(id).filter(|c| c.generation == generation)?;
+                let link = conn.tile.link.get_untracked();
+                if link == Link::Connected {
+                    conn.expired = 0;
+                    conn.interruptions += 1;
+                    conn.tile.link.set(Link::Reconnecting);
+                }
+                Some((link, conn.interruptions))
+            })
+            .flatten()
+        else {
+            return;
+        };
+        match link {
+            // It never connected: the offering side starts afresh at once, as before.
+            Link::Connecting if failed => self.lost(id, generation),
+            Link::Connected => {
+                let wait = if failed {
+                    Duration::ZERO
+                } else {
+                    RESTART_AFTER
+                };
+                self.reconnect(id, generation, episode, wait);
+            }
+            // A reconnection's own timers pace it (a restart with the relay still away fails
+            // at once, and should not use up the attempts).
+            _ => {}
+        }
+    }
+
+    /// After `wait`, the offering side restarts ICE; both sides give the connection
+    /// [`CONNECT_WITHIN`] more to come back (timers of interruption `episode` only).
+    fn reconnect(&self, id: &PeerId, generation: u32, episode: u32, wait: Duration) {
+        let offering = self
+            .conns
+            .try_with_value(|c| c.get(id).is_some_and(|c| c.offering))
+            .unwrap_or(false);
+        let (mesh, id) = (*self, id.clone());
+        if offering {
+            let (mesh, id) = (mesh, id.clone());
+            set_timeout(move || mesh.restart_ice(&id, generation), wait);
+        }
+        set_timeout(
+            move || {
+                // (Timers outlive the page: everything is read with `try_`.)
+                let same = mesh
+                    .conns
+                    .try_with_value(|c| c.get(&id).is_some_and(|c| c.interruptions == episode))
+                    .unwrap_or(false);
+                if same {
+                    mesh.expire(&id, generation);
+                }
+            },
+            wait + CONNECT_WITHIN,
+        );
+    }
+
+    /// Restarts ICE on `id`'s connection of `generation`, if it is still reconnecting, with
+    /// the freshest ICE configuration.
+    fn restart_ice(&self, id: &PeerId, generation: u32) {
+        let Some(links) = self.links.try_get_value().flatten() else {
+            return;
+        };
+        let (mesh, id) = (*self, id.clone());
+        leptos::task::spawn_local(async move {
+            let config = links.ice.fresh().await;
+            let peer = mesh.conns.try_with_value(|c| {
+                c.get(&id)
+                    .filter(|c| c.generation == generation)
+                    .filter(|c| c.tile.link.get_untracked() == Link::Reconnecting)
+                    .and_then(|c| c.peer.clone())
+            });
+            if let Some(Err(error)) = peer.flatten().map(|peer| peer.restart_ice(&config)) {
+                leptos::logging::warn!("mesh: {id}: no ICE restart: {error}");
+            }
+        });
+    }
+
     /// `id`'s connection of `generation` failed or closed by itself.
     fn lost(&self, id: &PeerId, generation: u32) {
         let Some((offering, expired, link)) = self
             .conns
             .try_update_value(|c| {
                 let conn = c.get_mut(id).filter(|c| c.generation == generation)?;
-                conn.peer = None;
                 conn.expired += 1;
                 Some((conn.offering, conn.expired, conn.tile.link))
             })
@@ -443,7 +561,12 @@ impl Mesh {
                 conn.peer.take()
             })
             .flatten();
-        link.set(Link::Failed);
+        link.update(|link| {
+            *link = match link {
+                Link::Reconnecting | Link::Lost => Link::Lost,
+                _ => Link::Failed,
+            }
+        });
         if let Some(peer) = peer {
             peer.destroy();
         }

@@ -64,6 +64,10 @@ pub enum PeerEvent {
     Stream(MediaStream),
     /// A data-channel message.
     Data(String),
+    /// Media stopped flowing (the network changed or broke). It may come back by itself, or
+    /// after [`Peer::restart_ice`]; `failed` once the browser has given up on every path.
+    /// A `Connect` follows when it is back.
+    Interrupted { failed: bool },
     /// Something went wrong; a `Close` follows when the connection cannot go on.
     Error(String),
     /// The connection is over (after [`Peer::destroy`], or when it failed).
@@ -164,6 +168,41 @@ impl Peer {
         JsFuture::from(self.inner.pc.get_stats()).await.ok()
     }
 
+    /// Uses `ice` from now on (fresh TURN credentials): for the paths it finds at its next
+    /// ICE restart; the path in use stays.
+    pub fn renew(&self, ice: &IceConfig) -> Result<(), String> {
+        let config: RtcConfiguration = to_js(&ice.rtc_configuration()).unchecked_into();
+        self.inner
+            .pc
+            .set_configuration_with_configuration(&config)
+            .map_err(|e| error_text(&e))
+    }
+
+    /// Looks for a new path with `ice` (an ICE restart): the next offer, made at once by
+    /// `negotiationneeded`, asks for new candidates on both sides; media resumes over
+    /// whatever path works now, on the same connection.
+    pub fn restart_ice(&self, ice: &IceConfig) -> Result<(), String> {
+        self.renew(ice)?;
+        let method = js_sys::Reflect::get(&self.inner.pc, &JsValue::from_str("restartIce"))
+            .ok()
+            .and_then(|m| m.dyn_into::<js_sys::Function>().ok())
+            .ok_or("this browser cannot restart ICE")?;
+        method
+            .call0(&self.inner.pc)
+            .map(drop)
+            .map_err(|e| error_text(&e))
+    }
+
+    /// Whether media flows now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.connected.get()
+    }
+
+    /// Whether it is closed (by [`Peer::destroy`]).
+    pub fn is_closed(&self) -> bool {
+        self.inner.destroyed.get()
+    }
+
     /// Closes the connection and reports `Close` (once).
     pub fn destroy(&self) {
         self.inner.destroy();
@@ -226,12 +265,9 @@ impl Inner {
         });
         let state = self.on(|inner, _| match inner.pc.connection_state() {
             RtcPeerConnectionState::Connected => inner.connected_once(),
-            RtcPeerConnectionState::Failed => {
-                inner.emit(PeerEvent::Error(
-                    "the connection failed (no network path between the peers)".into(),
-                ));
-                inner.destroy();
-            }
+            // Whoever owns the connection decides: an ICE restart, or a fresh connection.
+            RtcPeerConnectionState::Disconnected => inner.interrupted(false),
+            RtcPeerConnectionState::Failed => inner.interrupted(true),
             RtcPeerConnectionState::Closed => inner.destroy(),
             _ => {}
         });
@@ -280,6 +316,12 @@ impl Inner {
         if channel_ready && media_ready && !self.connected.replace(true) {
             self.emit(PeerEvent::Connect);
         }
+    }
+
+    /// Media stopped: `Connect` again once it is back.
+    fn interrupted(&self, failed: bool) {
+        self.connected.set(false);
+        self.emit(PeerEvent::Interrupted { failed });
     }
 
     /// Answers `negotiationneeded`: make an offer (the initiator at once; the other side only

@@ -1,5 +1,5 @@
 //! What every WebRTC page needs around its peers: the `/signal` connection with the list of the
-//! other clients, the ICE servers the server was started with, and the camera in a slot.
+//! other clients, and the camera in a slot (the ICE servers are [`super::ice`]'s).
 
 use leptos::prelude::*;
 use web_sys::MediaStream;
@@ -8,7 +8,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::media::{open_camera, CameraRequest};
-use crate::config::{get_site_config, IceConfig};
 use crate::protocol::signal::{ClientMap, Clients, Signalling};
 use crate::protocol::{Payload, PeerId, RelayEvent, ServerEvent};
 use crate::socketio::{use_socket, Socket};
@@ -50,14 +49,6 @@ where
     socket
         .emit::<E>((to.clone(), data))
         .map_err(|e| e.to_string())
-}
-
-/// The ICE configuration the server gives this page (`None` until known; when the server
-/// could not be asked, [`IceConfig`]'s default: relayed paths only, through no server).
-pub fn use_ice_config() -> Signal<Option<IceConfig>> {
-    let config = LocalResource::new(get_site_config);
-    Signal::derive(move || config.get().map(|c| c.map(|c| c.ice).unwrap_or_default()))
-    // (Callers that connect before it is known use the same default.)
 }
 
 /// Opens the camera into `slot`, or explains why not in `error`.

@@ -71,7 +71,9 @@ impl IceIssuer {
     /// credentials' user-id `user`.
     pub fn issue(&self, host: Option<&str>, now: u64, user: &str) -> IceConfig {
         let host = self.public_host.as_deref().or(host);
-        let fresh = |urls: String, secret: &str| {
+        let mut expires = None;
+        let mut fresh = |urls: String, secret: &str| {
+            expires = Some(self.ttl);
             let (username, credential) = credentials::credentials(secret, user, now, self.ttl);
             IceServer {
                 urls,
@@ -105,6 +107,7 @@ impl IceIssuer {
         IceConfig {
             servers,
             relay_only: self.relay_only,
+            expires_in_seconds: expires,
         }
     }
 }
@@ -183,6 +186,11 @@ mod tests {
         );
         assert_ne!(other.servers[1].credential, turn.credential);
         assert!(!ice.relay_only);
+        assert_eq!(
+            ice.expires_in_seconds,
+            Some(3600),
+            "pages renew before then"
+        );
     }
 
     #[test]
@@ -207,6 +215,8 @@ mod tests {
         assert_eq!(ice.servers[1].credential.as_deref(), Some("pw"));
         assert_eq!(ice.servers[2].username, None);
         assert!(ice.relay_only);
+        let fixed = issuer(&["--ice-server", "turn:ada:pw@other.example.org"], None);
+        assert_eq!(fixed.issue(None, 50, "u").expires_in_seconds, None);
     }
 
     #[test]

@@ -24,9 +24,11 @@ use crate::protocol::meet::{
 };
 use crate::protocol::{Nothing, Payload, PeerId};
 use crate::socketio::use_socket;
+use crate::webrtc::ice::use_ice;
 use crate::webrtc::media::open_for_call;
 use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
-use crate::webrtc::signalling::{use_ice_config, StreamSlot};
+use crate::webrtc::quality;
+use crate::webrtc::signalling::StreamSlot;
 
 /// News of the room (held while our `room` reply is on its way, see [`RoomSeat`]).
 enum RoomNews {
@@ -100,7 +102,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let socket = use_socket::<Meet>();
     let state = socket.state();
     let socket = StoredValue::new_local(socket);
-    let ice = use_ice_config();
+    let ice = use_ice();
     let mesh = Mesh::new();
     let camera: StreamSlot = RwSignal::new_local(None);
     let problem = RwSignal::new(None::<String>);
@@ -116,7 +118,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
 
     let links = move || Links {
         me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
-        ice: ice.get_untracked().unwrap_or_default(),
+        ice,
         stream: camera.get_untracked(),
         say: Rc::new(move |to: &PeerId, data| {
             let sent = Payload::new(&data)
@@ -268,22 +270,36 @@ fn Meeting(room: RoomName) -> impl IntoView {
                     <For each=move || mesh.members.get() key=|(m, _)| m.id.clone() let:entry>
                         {
                             let (member, tile) = entry;
+                            let id = member.id.clone();
+                            let quality = quality::watch(move || mesh.peer(&id));
                             view! {
                                 <figure class="meet-tile" data-name=member.name.to_string()
                                     class:waiting=move || tile.link.get() != Link::Connected
-                                    class:failed=move || tile.link.get() == Link::Failed>
+                                    class:failed=move || matches!(tile.link.get(), Link::Failed | Link::Lost)>
                                     <VideoView stream=tile.stream label="Member camera"/>
                                     <figcaption>
                                         <span class="name">{member.name.to_string()}</span>
                                         {move || tile.muted.get().then(|| view! { <span class="badge" data-testid="muted">" · muted"</span> })}
                                         {move || tile.camera_off.get().then(|| view! { <span class="badge" data-testid="camera-off">" · camera off"</span> })}
-                                        {move || (tile.link.get() == Link::Connecting).then_some(" · connecting…")}
+                                        {move || match tile.link.get() {
+                                            Link::Connecting => " · connecting…",
+                                            Link::Reconnecting => " · reconnecting…",
+                                            _ => "",
+                                        }}
                                         {
                                             let name = member.name.to_string();
-                                            move || (tile.link.get() == Link::Failed).then(|| view! {
-                                                <span class="problem" role="alert">{format!(" · could not connect to {name}")}</span>
-                                            })
+                                            move || {
+                                                let why = match tile.link.get() {
+                                                    Link::Failed => "could not connect to",
+                                                    Link::Lost => "could not reconnect to",
+                                                    _ => return None,
+                                                };
+                                                Some(view! {
+                                                    <span class="problem" role="alert">{format!(" · {why} {name}")}</span>
+                                                })
+                                            }
                                         }
+                                        <small class="muted quality" data-testid="tile-quality">{move || quality.get()}</small>
                                     </figcaption>
                                 </figure>
                             }

@@ -7,13 +7,14 @@ pub(crate) mod simple;
 use leptos::prelude::*;
 
 use crate::components::{ConnectionBadge, PeerPicker, VideoView};
-use crate::config::{get_site_config, IceConfig};
+use crate::config::get_site_config;
 use crate::connection::ConnectionState;
 use crate::protocol::signal::Signalling;
 use crate::protocol::PeerId;
 use crate::socketio::Socket;
+use crate::webrtc::ice::{use_ice, Ice};
 use crate::webrtc::media::CameraRequest;
-use crate::webrtc::signalling::{start_camera, use_ice_config, use_signalling, StreamSlot};
+use crate::webrtc::signalling::{start_camera, use_signalling, StreamSlot};
 
 /// What both sender pages start with: `/signal` and its other clients, the ICE servers, the
 /// seed's camera, and a status line.
@@ -21,7 +22,7 @@ use crate::webrtc::signalling::{start_camera, use_ice_config, use_signalling, St
 pub struct SenderSide {
     pub socket: Socket<Signalling>,
     pub others: RwSignal<Vec<PeerId>>,
-    pub ice: Signal<Option<IceConfig>>,
+    pub ice: Ice,
     pub camera: StreamSlot,
     /// Why the camera cannot be used, if it cannot.
     pub problem: RwSignal<Option<String>>,
@@ -34,7 +35,7 @@ impl SenderSide {
         let side = SenderSide {
             socket: connection.socket,
             others: connection.others,
-            ice: use_ice_config(),
+            ice: use_ice(),
             camera: RwSignal::new_local(None),
             problem: RwSignal::new(None),
             status: RwSignal::new("Pick a peer to call.".to_owned()),
@@ -49,7 +50,7 @@ impl SenderSide {
 #[derive(Clone)]
 pub struct ReceiverSide {
     pub socket: Socket<Signalling>,
-    pub ice: Signal<Option<IceConfig>>,
+    pub ice: Ice,
     pub remote: StreamSlot,
     pub status: RwSignal<String>,
 }
@@ -58,7 +59,7 @@ impl ReceiverSide {
     pub fn open() -> ReceiverSide {
         ReceiverSide {
             socket: use_signalling().socket,
-            ice: use_ice_config(),
+            ice: use_ice(),
             remote: RwSignal::new_local(None),
             status: RwSignal::new("Waiting for a call…".to_owned()),
         }
@@ -81,6 +82,9 @@ pub fn SenderLayout(
     title: &'static str,
     side: SenderSide,
     call: impl Fn(PeerId) + 'static,
+    /// The call's quality line (the `Peer` pages), if the page shows one.
+    #[prop(optional)]
+    quality: Option<ReadSignal<Option<String>>>,
 ) -> impl IntoView {
     let state: Signal<ConnectionState> = side.socket.state().into();
     let SenderSide {
@@ -99,13 +103,20 @@ pub fn SenderLayout(
             <VideoView stream=camera label="My camera" local=true/>
             <PeerPicker others=others choose=call/>
             <p class="muted" data-testid="status">{move || status.get()}</p>
+            <QualityLine quality=quality/>
         </section>
     }
 }
 
 /// The receiver pages: our id (for the sender to pick), their camera, and how it goes.
 #[component]
-pub fn ReceiverLayout(title: &'static str, side: ReceiverSide) -> impl IntoView {
+pub fn ReceiverLayout(
+    title: &'static str,
+    side: ReceiverSide,
+    /// The call's quality line (the `Peer` pages), if the page shows one.
+    #[prop(optional)]
+    quality: Option<ReadSignal<Option<String>>>,
+) -> impl IntoView {
     let state: Signal<ConnectionState> = side.socket.state().into();
     let my_id: Signal<Option<String>> = side.socket.id().into();
     let ReceiverSide { remote, status, .. } = side;
@@ -117,8 +128,21 @@ pub fn ReceiverLayout(title: &'static str, side: ReceiverSide) -> impl IntoView 
             <p class="muted">"Your id: " <code data-testid="my-id">{move || my_id.get().unwrap_or_default()}</code></p>
             <VideoView stream=remote label="Their camera"/>
             <p class="muted" data-testid="status">{move || status.get()}</p>
+            <QualityLine quality=quality/>
         </section>
     }
+}
+
+/// How the call goes (see [`crate::webrtc::quality`]), while there is one.
+#[component]
+fn QualityLine(quality: Option<ReadSignal<Option<String>>>) -> impl IntoView {
+    quality.map(|quality| {
+        move || {
+            quality.get().map(|line| {
+                view! { <p class="muted quality" data-testid="peer-quality">{line}</p> }
+            })
+        }
+    })
 }
 
 /// These pages speak the course's `/signal`, where every client is on one public list. On a

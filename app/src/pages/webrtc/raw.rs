@@ -177,13 +177,7 @@ pub fn SenderRawPage() -> impl IntoView {
         let Some(stream) = camera.get_untracked() else {
             return status.set("The camera is not ready yet.".into());
         };
-        let made = connect(
-            &socket,
-            peer.clone(),
-            ice.get_untracked().unwrap_or_default(),
-            status,
-            None,
-        );
+        let made = connect(&socket, peer.clone(), ice.now(), status, None);
         let c = match made {
             Ok(c) => c,
             Err(error) => return status.set(error),
@@ -232,13 +226,7 @@ pub fn ReceiverRawPage() -> impl IntoView {
         &side.socket,
         move |p| status.set(p),
         move |offer: SessionDescription, from| {
-            let made = connect(
-                &socket,
-                from.clone(),
-                ice.get_untracked().unwrap_or_default(),
-                status,
-                Some(remote),
-            );
+            let made = connect(&socket, from.clone(), ice.now(), status, Some(remote));
             let c = match made {
                 Ok(c) => c,
                 Err(error) => return status.set(error),
