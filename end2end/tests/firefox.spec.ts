@@ -35,15 +35,20 @@ test.afterAll(async () => {
   await firefox?.close();
 });
 
-async function firefoxPage(): Promise<FirefoxPage> {
-  if (!firefox) throw new Error('Firefox did not start (apt-get install firefox-esr)');
-  return firefox.newPage();
+/** A Firefox page for `use`, closed after it whatever happens. */
+async function withFirefoxPage(use: (page: FirefoxPage) => Promise<void>) {
+  const page = await firefox!.newPage();
+  try {
+    await use(page);
+  } finally {
+    await page.close();
+  }
 }
 
 /** Waits until `check` holds in the Firefox page, asking again every 100 ms (as expect.poll
  *  does; puppeteer's own waitForFunction evaluates with `new Function`, which our CSP
  *  forbids, as it should). */
-async function inFirefox<T>(page: FirefoxPage, what: string, check: (arg: T) => boolean, arg: T) {
+async function waitInFirefox<T>(page: FirefoxPage, what: string, check: (arg: T) => boolean, arg: T) {
   const deadline = Date.now() + 30_000;
   while (!(await page.evaluate(check, arg).catch(() => false))) {
     if (Date.now() > deadline) throw new Error(`Firefox: timed out waiting until ${what}`);
@@ -53,12 +58,12 @@ async function inFirefox<T>(page: FirefoxPage, what: string, check: (arg: T) => 
 
 /** The video `selector` in Firefox shows frames that keep coming. */
 async function firefoxSeesMovingVideo(page: FirefoxPage, selector: string) {
-  await inFirefox(page, `${selector} has frames`, (s: string) => {
+  await waitInFirefox(page, `${selector} has frames`, (s: string) => {
     const v = document.querySelector<HTMLVideoElement>(s);
     return !!v && v.videoWidth > 0 && !v.paused;
   }, selector);
   const t0 = await page.$eval(selector, (v) => (v as HTMLVideoElement).currentTime);
-  await inFirefox(page, `${selector} moves`, ([s, t]: [string, number]) => {
+  await waitInFirefox(page, `${selector} moves`, ([s, t]: [string, number]) => {
     const v = document.querySelector<HTMLVideoElement>(s);
     return !!v && v.currentTime > t + 0.2;
   }, [selector, t0] as [string, number]);
@@ -72,7 +77,7 @@ async function chromiumSeesMovingVideo(page: Page, selector: string) {
 }
 
 async function clickButton(page: FirefoxPage, name: string) {
-  await inFirefox(page, `a button "${name}"`, (n: string) =>
+  await waitInFirefox(page, `a button "${name}"`, (n: string) =>
     [...document.querySelectorAll('button')].some((b) => b.textContent?.trim() === n && !b.disabled), name);
   await page.evaluate((n: string) => {
     [...document.querySelectorAll('button')].find((b) => b.textContent?.trim() === n)!.click();
@@ -85,15 +90,14 @@ test('a private call between Chromium and Firefox: each sees the other', async (
   await chromium.getByRole('button', { name: 'Start a call' }).click();
   await connected(chromium);
   const link = (await chromium.getByTestId('invite-url').getAttribute('href'))!;
-  const fox = await firefoxPage();
-  await fox.goto(`${baseURL}${new URL(link).pathname}${new URL(link).search}`);
-
-  await expect(chromium.getByTestId('call-state')).toHaveText('In a call', { timeout: 30_000 });
-  await inFirefox(fox, 'in a call', () =>
-    document.querySelector('[data-testid="call-state"]')?.textContent === 'In a call', undefined);
-  await chromiumSeesMovingVideo(chromium, '[data-testid="Their camera"]');
-  await firefoxSeesMovingVideo(fox, '[data-testid="Their camera"]');
-  await fox.close();
+  await withFirefoxPage(async (fox) => {
+    await fox.goto(`${baseURL}${new URL(link).pathname}${new URL(link).search}`);
+    await expect(chromium.getByTestId('call-state')).toHaveText('In a call', { timeout: 30_000 });
+    await waitInFirefox(fox, 'in a call', () =>
+      document.querySelector('[data-testid="call-state"]')?.textContent === 'In a call', undefined);
+    await chromiumSeesMovingVideo(chromium, '[data-testid="Their camera"]');
+    await firefoxSeesMovingVideo(fox, '[data-testid="Their camera"]');
+  });
 });
 
 test('a meeting of Chromium and Firefox: each plays the other\'s camera', async ({ browser, baseURL }) => {
@@ -105,14 +109,13 @@ test('a meeting of Chromium and Firefox: each plays the other\'s camera', async 
   await chromium.getByRole('button', { name: 'Join' }).click();
   await expect(chromium.getByTestId('grid')).toBeVisible();
 
-  const fox = await firefoxPage();
-  await fox.goto(`${baseURL}/meet?room=${room}`);
-  await inFirefox(fox, 'connected', () =>
-    /^Connected/.test(document.querySelector('[data-testid="connection"]')?.textContent ?? ''), undefined);
-  await fox.type('#member-name', 'Fox');
-  await clickButton(fox, 'Join');
-
-  await chromiumSeesMovingVideo(chromium, '.meet-tile[data-name="Fox"] video');
-  await firefoxSeesMovingVideo(fox, '.meet-tile[data-name="Ada"] video');
-  await fox.close();
+  await withFirefoxPage(async (fox) => {
+    await fox.goto(`${baseURL}/meet?room=${room}`);
+    await waitInFirefox(fox, 'connected', () =>
+      /^Connected/.test(document.querySelector('[data-testid="connection"]')?.textContent ?? ''), undefined);
+    await fox.type('#member-name', 'Fox');
+    await clickButton(fox, 'Join');
+    await chromiumSeesMovingVideo(chromium, '.meet-tile[data-name="Fox"] video');
+    await firefoxSeesMovingVideo(fox, '.meet-tile[data-name="Ada"] video');
+  });
 });

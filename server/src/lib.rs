@@ -199,12 +199,12 @@ impl Switchboard {
         let board = draw::Board::open(&config.data_dir);
         let (service, io) = socket_io_builder().build_svc();
         let tasks = TaskOwner::new();
-        let backing = Backing {
+        let state = NodeState {
             cluster: None,
             stores: Stores { chat, board },
             turn_secret: turn::secret(config)?,
         };
-        let (server, _ready) = assemble(config, local, service, io, backing, tasks)?;
+        let (server, _ready) = assemble(config, local, service, io, state, tasks)?;
         Ok(server)
     }
 
@@ -340,7 +340,7 @@ async fn join_cluster<D: Driver>(
         Arc::new(cluster::DriverBus(driver)),
         tasks.tasks().clone(),
     ));
-    let backing = Backing {
+    let state = NodeState {
         stores: Stores {
             chat: ChatState::shared(&cluster),
             board: draw::Board::shared(&cluster),
@@ -348,7 +348,7 @@ async fn join_cluster<D: Driver>(
         cluster: Some(cluster),
         turn_secret: secret,
     };
-    let (server, ready) = assemble(config, local, service, io, backing, tasks)?;
+    let (server, ready) = assemble(config, local, service, io, state, tasks)?;
     for namespace in ready {
         namespace
             .await
@@ -383,9 +383,9 @@ fn serve_metrics_apart(
     Ok(bound)
 }
 
-/// What backs a node's state: its own memory and data directory when alone, the cluster's
-/// Redis in a cluster.
-struct Backing {
+/// Where a node keeps its state: its own memory and data directory when alone, the
+/// cluster's Redis in a cluster.
+struct NodeState {
     cluster: Option<Arc<Cluster>>,
     stores: Stores,
     /// What TURN credentials are made from (one for the whole cluster).
@@ -400,7 +400,7 @@ fn assemble<A: Served, S>(
     local: SocketAddr,
     service: S,
     io: SocketIo<A>,
-    backing: Backing,
+    state: NodeState,
     tasks: TaskOwner,
 ) -> Result<(Switchboard, Vec<A::InitRes>), StartError>
 where
@@ -412,11 +412,11 @@ where
     S::Response: axum::response::IntoResponse + 'static,
     S::Future: Send + 'static,
 {
-    let Backing {
+    let NodeState {
         cluster,
         stores,
         turn_secret,
-    } = backing;
+    } = state;
     let ice = turn::Ice::bind(config, local, turn_secret)?;
     let trades = trades::Trades::new(config, tasks.tasks());
     let shared = Arc::new(contract::Shared {

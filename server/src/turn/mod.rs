@@ -203,8 +203,17 @@ pub async fn cluster_secret(
     kv.set_if_absent(&key, &own, Duration::from_secs(10 * 365 * 86_400))
         .await
         .map_err(unreachable)?;
-    let shared = kv.get(&key).await.map_err(unreachable)?;
-    Ok(Some(shared.unwrap_or(own)))
+    match kv.get(&key).await.map_err(unreachable)? {
+        Some(shared) => Ok(Some(shared)),
+        None => {
+            tracing::warn!(
+                "Redis lost the cluster's TURN secret as this node started: this node uses its \
+                 own, and other nodes' relays refuse its pages' credentials; give every node \
+                 the same --turn-secret"
+            );
+            Ok(Some(own))
+        }
+    }
 }
 
 /// The UDP and the TCP socket on one port (with port 0, a port free for both).
