@@ -5,7 +5,9 @@
 #   scripts/tools.sh build     wasm target, Trunk, wasm-bindgen, npm packages (wasm-opt, ...)
 #   scripts/tools.sh test      also Debian's redis-server (the cluster tests start their own)
 #                              and coturn (its turnutils_uclient tests our TURN relay)
-#   scripts/tools.sh browser   also Debian's Chromium, for the Playwright tests
+#   scripts/tools.sh browser   also Debian's Chromium (and iproute2, curl: the network
+#                              namespaces of relay-netns.spec.ts), for the Playwright tests
+#   scripts/tools.sh bench     the browser's, and coturn (`bench turn` measures it beside ours)
 #   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -91,6 +93,7 @@ ensure_browser() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
@@ -98,6 +101,7 @@ case "${1:-build}" in
   build) ensure_build_tools ;;
   test) ensure_build_tools; ensure_redis; ensure_coturn ;;
   browser) ensure_build_tools; ensure_redis; ensure_browser ;;
+  bench) ensure_build_tools; ensure_redis; ensure_browser; ensure_coturn ;;
   cluster) ensure_build_tools; ensure_cluster ;;
-  *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|browser|bench|cluster]" >&2; exit 2 ;;
 esac
