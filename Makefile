@@ -60,16 +60,17 @@ test: test-rust test-e2e
 
 ## Benchmarks (print figures; assert nothing): every scenario on the course's Node server and
 ## on Switchboard, each pinned to CPU 0 (see docs/PERFORMANCE.md); the capacity of one core
-## on both; the cursor scaling table; and, in Chromium on loopback, each route's first load
-## and the call and meeting set-up times.
+## on both; the cursor scaling table; relayed calls per core on our TURN relay and on coturn;
+## and, in Chromium on loopback, each route's first load and the call and meeting set-up times.
 REFERENCE_DIR ?= ../shared/reference/seed-node
 bench: frontend
-	@scripts/tools.sh browser
+	@scripts/tools.sh bench
 	cargo build --release -p server -p bench
 	if scripts/reference.sh "$(REFERENCE_DIR)"; then \
 	  ./target/release/bench compare; ./target/release/bench capacity --server reference; fi
 	./target/release/bench capacity
 	./target/release/bench cursors --compact
+	scripts/loopback-only.sh ./target/release/bench turn
 	scripts/loopback-only.sh node bench/browser/first-load.mjs
 	scripts/loopback-only.sh node bench/browser/call-latency.mjs
 	scripts/loopback-only.sh node bench/browser/meet-setup.mjs

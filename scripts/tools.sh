@@ -7,7 +7,9 @@
 #                              coturn (its turnutils_uclient tests our TURN relay), HAProxy
 #                              (/metrics behind the shipped balancer config) and pebble
 #                              (Let's Encrypt's test CA, for --tls acme)
-#   scripts/tools.sh browser   also Debian's Chromium and Firefox ESR, for the browser tests
+#   scripts/tools.sh browser   also Debian's Chromium and Firefox ESR (and iproute2, curl: the
+#                              network namespaces of relay-netns.spec.ts), for the browser tests
+#   scripts/tools.sh bench     the browser's, and coturn (`bench turn` measures it beside ours)
 #   scripts/tools.sh cluster   also redis-server, HAProxy and curl, for `make cluster`
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -114,6 +116,7 @@ ensure_browser() {
   [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
   command -v unshare >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
   [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 }
 
@@ -121,6 +124,7 @@ case "${1:-build}" in
   build) ensure_build_tools ;;
   test) ensure_build_tools; ensure_redis; ensure_coturn; ensure_haproxy; ensure_pebble ;;
   browser) ensure_build_tools; ensure_redis; ensure_browser ;;
+  bench) ensure_build_tools; ensure_redis; ensure_browser; ensure_coturn ;;
   cluster) ensure_build_tools; ensure_cluster ;;
-  *) echo "usage: $0 [build|test|browser|cluster]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|browser|bench|cluster]" >&2; exit 2 ;;
 esac

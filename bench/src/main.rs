@@ -21,6 +21,8 @@ mod metrics;
 mod signal;
 mod stats;
 mod target;
+mod turn;
+mod turn_client;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -149,6 +151,26 @@ enum Scenario {
     },
     /// Every scenario of docs/PERFORMANCE.md, on the reference and on Switchboard.
     Compare,
+    /// Relayed calls per core: our TURN relay and coturn (Debian's `turnserver`), each on
+    /// CPU 0, calls of two allocations sending 1200 B at 1.5 Mbit/s each way, more calls per
+    /// step until over 0.5 % is lost or the core is full.
+    Turn {
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "25,50,100,150,200,250,300,400,500,650,800,1000,1250,1600,2000"
+        )]
+        calls: Vec<usize>,
+        /// switchboard, coturn, or both.
+        #[arg(long, value_delimiter = ',', default_value = "switchboard,coturn")]
+        relays: Vec<String>,
+        #[arg(long, default_value_t = 1)]
+        warmup_seconds: u64,
+        #[arg(long, default_value_t = 4)]
+        step_seconds: u64,
+        #[arg(long, default_value_t = 0.5)]
+        loss_percent: f64,
+    },
 }
 
 #[tokio::main]
@@ -307,6 +329,40 @@ async fn main() {
                 println!("\n{}", server.name());
                 capacity::print(&report);
             }
+        }
+        Scenario::Turn {
+            calls,
+            ref relays,
+            warmup_seconds,
+            step_seconds,
+            loss_percent,
+        } => {
+            let relays: Vec<turn::Relay> = relays
+                .iter()
+                .map(|name| match name.as_str() {
+                    "switchboard" => turn::Relay::Switchboard(cli.switchboard.clone()),
+                    "coturn" => turn::Relay::Coturn,
+                    other => panic!("unknown relay {other:?} (switchboard or coturn)"),
+                })
+                .collect();
+            let setup = turn::Setup {
+                calls,
+                warmup: Duration::from_secs(warmup_seconds),
+                measure: Duration::from_secs(step_seconds),
+                loss_limit: loss_percent,
+            };
+            let reports = tokio::task::spawn_blocking(move || {
+                relays
+                    .iter()
+                    .map(|relay| turn::run(relay, &setup))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .expect("the TURN benchmark");
+            for report in &reports {
+                turn::print(report);
+            }
+            turn::summary(&reports, loss_percent);
         }
         Scenario::Cluster => cluster(&cli).await,
         Scenario::Compare => compare(&cli).await,

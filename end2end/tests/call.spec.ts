@@ -3,71 +3,12 @@
 // back, someone opening /call alone seeing nobody, two opening the link at the same moment,
 // and hanging up.
 import { test, expect, Page } from '@playwright/test';
-import { closeUsers, connected, OwnServer, users } from './support';
+import { expectMovingVideo, hearsAndSees, inCall, keepPeerConnections, startCall } from './calls';
+import { closeUsers, OwnServer, users } from './support';
 
 test.afterEach(closeUsers);
 
 test.describe.configure({ timeout: 90_000 });
-
-/** Keeps every RTCPeerConnection the page makes in `window.__pcs`, to read its stats. */
-async function keepPeerConnections(page: Page) {
-  await page.addInitScript(() => {
-    const Original = window.RTCPeerConnection;
-    const kept: RTCPeerConnection[] = [];
-    (window as any).__pcs = kept;
-    window.RTCPeerConnection = class extends Original {
-      constructor(config?: RTCConfiguration) {
-        super(config);
-        kept.push(this);
-      }
-    } as typeof RTCPeerConnection;
-  });
-}
-
-/** Bytes of `kind` received by the page's open connections. */
-async function received(page: Page, kind: 'audio' | 'video'): Promise<number> {
-  return page.evaluate(async (kind) => {
-    let bytes = 0;
-    for (const pc of (window as any).__pcs as RTCPeerConnection[]) {
-      if (pc.connectionState !== 'connected') continue;
-      (await pc.getStats()).forEach((s: any) => {
-        if (s.type === 'inbound-rtp' && s.kind === kind) bytes += s.bytesReceived ?? 0;
-      });
-    }
-    return bytes;
-  }, kind);
-}
-
-async function expectMovingVideo(page: Page, label: string) {
-  const video = page.getByTestId(label);
-  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 20_000 }).toBeGreaterThan(0);
-  const t0 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
-  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 }).toBeGreaterThan(t0 + 0.2);
-}
-
-/** Video and sound arrive on `page` (both keep growing). */
-async function hearsAndSees(page: Page) {
-  await expectMovingVideo(page, 'Their camera');
-  for (const kind of ['audio', 'video'] as const) {
-    const before = await received(page, kind);
-    await expect.poll(() => received(page, kind), { message: `${kind} arrives` }).toBeGreaterThan(before);
-  }
-}
-
-/** Starts a call from /call; the path of its link (the link itself names this server). */
-async function startCall(page: Page, server = ''): Promise<string> {
-  await page.goto(`${server}/call`);
-  await page.getByRole('button', { name: 'Start a call' }).click();
-  await connected(page);
-  await expect(page.getByTestId('call-state')).toHaveText('Waiting for someone to open the link…');
-  const link = new URL((await page.getByTestId('invite-url').getAttribute('href'))!);
-  expect(link.search).toMatch(/^\?c=[a-z2-7]{26}$/);
-  return `${link.pathname}${link.search}`;
-}
-
-async function inCall(page: Page) {
-  await expect(page.getByTestId('call-state')).toHaveText('In a call', { timeout: 20_000 });
-}
 
 test('a call by its link: both see and hear each other, chat, a third is told it is full, a reload comes back, hanging up', async ({ browser }) => {
   const [a, b, c, d] = await users(browser, 4);
