@@ -70,17 +70,22 @@ ensure_redis() {
   command -v redis-server >/dev/null || apt_install redis-server
 }
 
+# Stops and disables the system service a package just installed (only that service, by its
+# own init system: nothing else is killed); the tests start their own servers.
+stop_service() {
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now "$1" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$1" ]; then
+    as_root service "$1" stop >/dev/null 2>&1 || true
+  fi
+}
+
 # coturn's test client, turnutils_uclient, for the relay's interop test. The package also
-# installs a turnserver service; the tests never use it, so it is stopped and disabled (only
-# the service, by its own init script: nothing else is killed).
+# installs a turnserver service; the tests never use it, so it is stopped and disabled.
 ensure_coturn() {
   command -v turnutils_uclient >/dev/null && return
   apt_install coturn
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now coturn >/dev/null 2>&1 || true
-  elif [ -x /etc/init.d/coturn ]; then
-    as_root service coturn stop >/dev/null 2>&1 || true
-  fi
+  stop_service coturn
 }
 
 # HAProxy, for the test that /metrics stays private behind deploy/haproxy.cfg. Its package's
@@ -88,11 +93,7 @@ ensure_coturn() {
 ensure_haproxy() {
   command -v haproxy >/dev/null && return
   apt_install haproxy
-  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    as_root systemctl disable --now haproxy >/dev/null 2>&1 || true
-  elif [ -x /etc/init.d/haproxy ]; then
-    as_root service haproxy stop >/dev/null 2>&1 || true
-  fi
+  stop_service haproxy
 }
 
 # Let's Encrypt's test CA and its DNS stand-in, for the --tls acme test.

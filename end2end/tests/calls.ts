@@ -1,6 +1,6 @@
 // What the call tests share: watching a page's peer connections, its video and sound, and
 // starting or joining a call on /call.
-import { expect, Page } from '@playwright/test';
+import { expect, Locator, Page } from '@playwright/test';
 import { connected } from './support';
 
 /** Keeps every RTCPeerConnection the page makes in `window.__pcs`, to read its stats. */
@@ -33,8 +33,12 @@ export async function received(page: Page, kind: 'audio' | 'video'): Promise<num
 }
 
 export async function expectMovingVideo(page: Page, label: string) {
-  const video = page.getByTestId(label);
-  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 20_000 }).toBeGreaterThan(0);
+  await expectVideoMoves(page.getByTestId(label));
+}
+
+/** The video shows frames, and they keep coming. */
+export async function expectVideoMoves(video: Locator, timeout = 20_000) {
+  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout }).toBeGreaterThan(0);
   const t0 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
   await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 }).toBeGreaterThan(t0 + 0.2);
 }

@@ -5,6 +5,7 @@
 import { test, expect, Page } from '@playwright/test';
 import puppeteer, { Browser as Firefox, Page as FirefoxPage } from 'puppeteer-core';
 import { closeUsers, connected, users } from './support';
+import { expectVideoMoves, startCall } from './calls';
 
 test.afterEach(closeUsers);
 
@@ -69,13 +70,6 @@ async function firefoxSeesMovingVideo(page: FirefoxPage, selector: string) {
   }, [selector, t0] as [string, number]);
 }
 
-async function chromiumSeesMovingVideo(page: Page, selector: string) {
-  const video = page.locator(selector);
-  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.videoWidth), { timeout: 30_000 }).toBeGreaterThan(0);
-  const t0 = await video.evaluate((v: HTMLVideoElement) => v.currentTime);
-  await expect.poll(() => video.evaluate((v: HTMLVideoElement) => v.currentTime), { timeout: 10_000 }).toBeGreaterThan(t0 + 0.2);
-}
-
 async function clickButton(page: FirefoxPage, name: string) {
   await waitInFirefox(page, `a button "${name}"`, (n: string) =>
     [...document.querySelectorAll('button')].some((b) => b.textContent?.trim() === n && !b.disabled), name);
@@ -86,16 +80,13 @@ async function clickButton(page: FirefoxPage, name: string) {
 
 test('a private call between Chromium and Firefox: each sees the other', async ({ browser, baseURL }) => {
   const [chromium] = await users(browser, 1);
-  await chromium.goto('/call');
-  await chromium.getByRole('button', { name: 'Start a call' }).click();
-  await connected(chromium);
-  const link = (await chromium.getByTestId('invite-url').getAttribute('href'))!;
+  const link = await startCall(chromium);
   await withFirefoxPage(async (fox) => {
-    await fox.goto(`${baseURL}${new URL(link).pathname}${new URL(link).search}`);
+    await fox.goto(`${baseURL}${link}`);
     await expect(chromium.getByTestId('call-state')).toHaveText('In a call', { timeout: 30_000 });
     await waitInFirefox(fox, 'in a call', () =>
       document.querySelector('[data-testid="call-state"]')?.textContent === 'In a call', undefined);
-    await chromiumSeesMovingVideo(chromium, '[data-testid="Their camera"]');
+    await expectVideoMoves(chromium.getByTestId('Their camera'), 30_000);
     await firefoxSeesMovingVideo(fox, '[data-testid="Their camera"]');
   });
 });
@@ -115,7 +106,7 @@ test('a meeting of Chromium and Firefox: each plays the other\'s camera', async 
       /^Connected/.test(document.querySelector('[data-testid="connection"]')?.textContent ?? ''), undefined);
     await fox.type('#member-name', 'Fox');
     await clickButton(fox, 'Join');
-    await chromiumSeesMovingVideo(chromium, '.meet-tile[data-name="Fox"] video');
+    await expectVideoMoves(chromium.locator('.meet-tile[data-name="Fox"] video'), 30_000);
     await firefoxSeesMovingVideo(fox, '.meet-tile[data-name="Ada"] video');
   });
 });

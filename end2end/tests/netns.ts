@@ -8,6 +8,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { CHROMIUM_ARGS } from '../chromium';
 
 const run = promisify(execFile);
 const BINARY = resolve(__dirname, '../../target/debug/switchboard');
@@ -94,15 +95,7 @@ export class Topology {
     chmodSync(wrapper, 0o755);
     const browser = await chromium.launch({
       executablePath: wrapper,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--use-fake-ui-for-media-stream',
-        '--use-fake-device-for-media-stream',
-        `--unsafely-treat-insecure-origin-as-secure=${origin}`,
-      ],
+      args: [...CHROMIUM_ARGS, `--unsafely-treat-insecure-origin-as-secure=${origin}`],
     });
     this.browsers.push(browser);
     return browser;
