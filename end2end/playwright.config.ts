@@ -35,7 +35,7 @@ export default defineConfig({
   },
   webServer: {
     // No internet in the test namespace: the trades page uses the built-in demo market.
-    command: `../target/debug/switchboard --port ${PORT} --data-dir ${dataDir} --log-level warn --market demo --no-ice-servers`,
+    command: `../target/debug/switchboard --port ${PORT} --media-port 0 --data-dir ${dataDir} --log-level warn --market demo --no-ice-servers`,
     url: `http://127.0.0.1:${PORT}/healthz`,
     reuseExistingServer: false,
     stdout: 'ignore',

@@ -23,6 +23,29 @@ pub struct SiteConfig {
     pub market_name: String,
     /// How WebRTC pages find a path to each other (fresh TURN credentials in every answer).
     pub ice: IceConfig,
+    /// How `/meet` carries its media.
+    #[serde(default)]
+    pub meet: MeetConfig,
+}
+
+/// How `/meet` carries a meeting's media: through the server's SFU (each page sends its
+/// camera once, to the server) or over a full mesh between the pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetConfig {
+    pub sfu: bool,
+    /// How many people a room holds.
+    pub capacity: usize,
+}
+
+/// A mesh of four: what a server says that runs no SFU (and what a page assumes until the
+/// server has said).
+impl Default for MeetConfig {
+    fn default() -> Self {
+        MeetConfig {
+            sfu: false,
+            capacity: crate::protocol::meet::ROOM_CAPACITY,
+        }
+    }
 }
 
 /// The ICE part of an `RTCConfiguration`: which STUN/TURN servers, and whether only relayed

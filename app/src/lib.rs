@@ -26,7 +26,7 @@ mod routes;
 mod socketio;
 mod webrtc;
 
-pub use config::{IceConfig, IceServer, SiteConfig};
+pub use config::{IceConfig, IceServer, MeetConfig, SiteConfig};
 pub use router::App;
 pub use routes::is_page;
 

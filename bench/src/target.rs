@@ -98,6 +98,8 @@ impl Target {
         let mut args = vec![
             "--port".to_owned(),
             port.to_string(),
+            "--media-port".to_owned(),
+            "0".to_owned(),
             "--data-dir".to_owned(),
             data_dir.display().to_string(),
             "--site-dir".to_owned(),

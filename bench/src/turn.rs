@@ -184,6 +184,8 @@ impl RelayProcess {
                 let args = [
                     "--port",
                     &http.to_string(),
+                    "--media-port",
+                    "0",
                     "--data-dir",
                     &dir.display().to_string(),
                     "--site-dir",

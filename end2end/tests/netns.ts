@@ -70,7 +70,7 @@ export class Topology {
   /** Starts a server in the middle namespace, listening on every address there. */
   async startServer(port: number, flags: string[]): Promise<ChildProcess> {
     const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-netns-'));
-    const args = ['netns', 'exec', this.server, BINARY, '--bind', '0.0.0.0', '--port', String(port), '--data-dir', dataDir, '--log-level', 'warn', ...flags];
+    const args = ['netns', 'exec', this.server, BINARY, '--bind', '0.0.0.0', '--port', String(port), '--media-port', '0', '--data-dir', dataDir, '--log-level', 'warn', ...flags];
     const child = spawn('ip', args, { stdio: ['ignore', 'ignore', 'inherit'] });
     this.processes.push(child);
     // Healthy as seen from both sides.

@@ -47,7 +47,7 @@ export class OwnServer {
   }
 
   async start() {
-    const args = ['--port', String(this.port), '--data-dir', this.dataDir, '--log-level', 'warn', ...this.flags];
+    const args = ['--port', String(this.port), '--media-port', '0', '--data-dir', this.dataDir, '--log-level', 'warn', ...this.flags];
     const child = spawn(BINARY, args, {
       stdio: ['ignore', 'ignore', 'inherit'],
     });

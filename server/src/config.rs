@@ -258,6 +258,36 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_TURN_MAX_LIFETIME", default_value_t = 600,
           value_parser = clap::value_parser!(u32).range(60..=3600))]
     pub turn_max_lifetime: u32,
+
+    /// How /meet carries a meeting's media: `sfu`, through this server (each person sends
+    /// one camera, rooms of up to --meet-capacity), or `mesh`, browser to browser (rooms of
+    /// 4, no media through the server). A cluster (--redis-url) always meshes.
+    #[arg(long, env = "SWITCHBOARD_MEET_MEDIA", value_enum, default_value_t = MeetMedia::Sfu)]
+    pub meet_media: MeetMedia,
+
+    /// How many people one /meet room holds when its media go through the SFU.
+    #[arg(long, env = "SWITCHBOARD_MEET_CAPACITY", default_value_t = 25,
+          value_parser = clap::value_parser!(u16).range(2..=100))]
+    pub meet_capacity: u16,
+
+    /// The SFU's UDP port: every meeting's media, in and out (0 picks a free one).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_PORT", default_value_t = 3479)]
+    pub media_port: u16,
+
+    /// The address the SFU gives browsers to send media to: this machine's public address
+    /// when it is behind a 1:1 NAT (cloud VMs). Default: --bind, or the first LAN address
+    /// when --bind is 0.0.0.0 (as --turn-public-ip).
+    #[arg(long, env = "SWITCHBOARD_MEDIA_PUBLIC_IP")]
+    pub media_public_ip: Option<IpAddr>,
+}
+
+/// How /meet carries its media.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MeetMedia {
+    /// Through the server's selective forwarding unit.
+    Sfu,
+    /// Browser to browser, every pair connected (rooms of 4).
+    Mesh,
 }
 
 /// Where the trades page gets its market data.
@@ -391,6 +421,8 @@ impl Config {
             "0".into(),
             "--data-dir".into(),
             data_dir.into(),
+            "--media-port".into(),
+            "0".into(),
         ];
         args.extend(extra.iter().map(Into::into));
         Config::parse_from(args)

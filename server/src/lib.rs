@@ -15,6 +15,8 @@
 //!   sent them, and send only their own namespace's events.
 //! - `turn`: the embedded STUN and TURN relay (`--turn`), on its own port; it shares only
 //!   the configuration and the metrics.
+//! - `sfu`: the selective forwarding unit `/meet` rooms send their media through (one UDP
+//!   port, `--media-port`); `meet` signals it.
 //! - `cluster`: cluster mode (`--redis-url`): socketioxide's Redis adapter, and what nodes
 //!   share besides socket.io packets.
 //! - [`Switchboard`] wires it all: [`Switchboard::build`] (one process) or
@@ -52,6 +54,7 @@ mod private;
 mod relay;
 mod remote;
 mod rooms;
+mod sfu;
 mod shutdown;
 mod signal;
 mod simple_chat;
@@ -211,6 +214,11 @@ impl Switchboard {
     /// Where the TURN relay listens (UDP and TCP), when it runs (`--turn`).
     pub fn turn_addr(&self) -> Option<SocketAddr> {
         self.turn
+    }
+
+    /// Where the SFU takes meetings' media (UDP), when meetings go through it.
+    pub fn media_addr(&self) -> Option<SocketAddr> {
+        self.shared.meet.sfu.as_ref().map(|sfu| sfu.addr)
     }
 
     /// Where `/metrics` has a listener of its own (`--metrics-bind`).
@@ -419,6 +427,18 @@ where
     } = state;
     let ice = turn::Ice::bind(config, local, turn_secret)?;
     let trades = trades::Trades::new(config, tasks.tasks());
+    // A cluster meshes: an SFU room would have to live on one node (not built yet).
+    let sfu = match (config.meet_media, &cluster) {
+        (config::MeetMedia::Sfu, None) => Some(sfu::bind(config)?),
+        _ => None,
+    };
+    let meet = contract::MeetSettings {
+        sfu: sfu.as_ref().map(|bound| bound.sfu.clone()),
+        capacity: match sfu {
+            Some(_) => config.meet_capacity.into(),
+            None => app::protocol::meet::ROOM_CAPACITY,
+        },
+    };
     let shared = Arc::new(contract::Shared {
         metrics: Metrics::new(
             namespaces::paths(),
@@ -426,11 +446,19 @@ where
                 .as_ref()
                 .map(|relay| relay.counters.clone())
                 .unwrap_or_default(),
+            meet.sfu
+                .as_ref()
+                .map(|sfu| sfu.counters.clone())
+                .unwrap_or_default(),
         ),
         limits: config.limits(),
         cluster,
         tasks: tasks.tasks().clone(),
+        meet: meet.clone(),
     });
+    if let Some(sfu) = sfu {
+        sfu.spawn(tasks.tasks());
+    }
     let ready = namespaces::register_all(&io, &shared, &stores);
     let Stores { chat, board } = stores;
     draw::spawn_saver(board.clone(), tasks.tasks());
@@ -452,6 +480,10 @@ where
         market_feed: trades.feed_url.clone(),
         market_name: trades.market_name.clone(),
         ice: Default::default(),
+        meet: app::MeetConfig {
+            sfu: meet.sfu.is_some(),
+            capacity: meet.capacity,
+        },
     };
     let site = match &config.site_dir {
         Some(dir) => Site::load(dir),
@@ -524,7 +556,7 @@ pub async fn start(config: Config) -> Result<(), StartError> {
         }
         None => Switchboard::build(&config, local)?,
     };
-    print_urls(&config, local, server.turn_addr());
+    print_urls(&config, local, server.turn_addr(), server.media_addr());
     server.serve(tcp, tls, shutdown::requested()).await?;
     Ok(())
 }
@@ -550,7 +582,12 @@ pub fn configured_tls(config: &Config) -> Result<Option<Tls>, StartError> {
     }
 }
 
-fn print_urls(config: &Config, local: SocketAddr, turn: Option<SocketAddr>) {
+fn print_urls(
+    config: &Config,
+    local: SocketAddr,
+    turn: Option<SocketAddr>,
+    media: Option<SocketAddr>,
+) {
     let tls = config.serves_tls();
     println!("\nSwitchboard is running.");
     println!("  On this computer:  {}", net::local_url(local, tls));
@@ -566,6 +603,9 @@ fn print_urls(config: &Config, local: SocketAddr, turn: Option<SocketAddr>) {
     }
     if let Some(turn) = turn {
         println!("  TURN relay:        {turn} (UDP and TCP)");
+    }
+    if let Some(media) = media {
+        println!("  Meetings' media:   {media} (UDP)");
     }
     if !tls && !lan.is_empty() {
         println!("  Phones need HTTPS for the camera and the gyroscope: add --tls self-signed.");

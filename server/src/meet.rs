@@ -1,13 +1,15 @@
-//! `/meet`: rooms of up to four for a video meeting. The server keeps who is in which room
-//! (`rooms.rs`: in this process, or in the cluster's Redis, so a room can span nodes), tells
-//! a room's members of joins and leaves, and relays WebRTC signals between members of one
-//! room only, untouched.
+//! `/meet`: rooms for a video meeting. The server keeps who is in which room (`rooms.rs`: in
+//! this process, or in the cluster's Redis, so a room can span nodes) and tells a room's
+//! members of joins and leaves. The media go one of two ways (`--meet-media`): through the
+//! server's SFU (`sfu/`, rooms of up to `--meet-capacity`), which a seated member's
+//! `media-offer` connects it to; or in a mesh of up to four, browser to browser, for which
+//! the server relays WebRTC signals between members of one room only, untouched.
 
 use std::sync::Arc;
 
 use app::protocol::meet::{
-    Join, Joined, Leave, Meet, Member, MemberJoined, MemberLeft, MemberName, RoomName, RoomView,
-    SendSignal, Signal, ROOM_CAPACITY,
+    Join, Joined, Leave, MediaAnswer, MediaOffer, Meet, Member, MemberJoined, MemberLeft,
+    MemberName, RoomName, RoomView, SendSignal, SessionDescription, Signal,
 };
 use app::protocol::{Nothing, Payload, PeerId, Rejection, RelayEvent};
 use socketioxide::adapter::Adapter;
@@ -26,7 +28,7 @@ fn channel(room: &RoomName) -> String {
 }
 
 pub fn register<A: Served>(io: &SocketIo<A>, shared: &Arc<Shared>) -> A::InitRes {
-    let rooms = MeetRooms::new("meet", ROOM_CAPACITY, shared.cluster.clone());
+    let rooms = MeetRooms::new("meet", shared.meet.capacity, shared.cluster.clone());
     contract::serve(io, shared, rooms, listen::<A>, contract::nothing)
 }
 
@@ -34,6 +36,7 @@ fn listen<A: Adapter>(on: &Listener<Meet, MeetRooms, A>) {
     on.on::<Join, _, _>(join);
     on.on::<Leave, _, _>(leave);
     on.on::<SendSignal, _, _>(signal);
+    on.on::<MediaOffer, _, _>(media);
     on.on_disconnect(gone::<A>);
 }
 
@@ -75,8 +78,9 @@ async fn join<A: Adapter>(
         Ok(entered) => entered,
         Err(no_seat) => {
             cx.socket.leave(channel(&room));
+            let capacity = cx.nsp.shared().meet.capacity;
             return Err(no_seat.rejection(&format!(
-                "This room is full: {ROOM_CAPACITY} people are in it already."
+                "This room is full: {capacity} people are in it already."
             )));
         }
     };
@@ -108,6 +112,9 @@ async fn exit<A: Adapter>(cx: &Cx<Meet, MeetRooms, A>) {
         return;
     };
     cx.socket.leave(channel(&room));
+    if let Some(sfu) = &cx.nsp.shared().meet.sfu {
+        sfu.leave(me.clone());
+    }
     cx.state.exit(&me).await;
     cx.nsp
         .broadcast_in::<MemberLeft>(&channel(&room), &(me,))
@@ -130,5 +137,28 @@ async fn signal<A: Adapter>(
         // Seated, so connected to some node (until its lease runs out).
         None => cx.nsp.emit_elsewhere::<Signal>(&to, &args).await,
     }
+    Ok(())
+}
+
+/// Connects a seated member to the SFU: its offer in, the server's answer out.
+async fn media<A: Adapter>(
+    cx: Cx<Meet, MeetRooms, A>,
+    (offer,): (SessionDescription,),
+) -> Result<(), Rejection> {
+    let Some(sfu) = cx.nsp.shared().meet.sfu.clone() else {
+        return Err(Rejection::new(
+            "This server's meetings are browser to browser: send signals, not a media offer.",
+        ));
+    };
+    let me = cx.id();
+    let Some(room) = cx.state.room_of(&me) else {
+        return Err(Rejection::new("Join a room before you send your media."));
+    };
+    let answer = sfu
+        .join(room, me, offer.into())
+        .await
+        .map_err(Rejection::new)?;
+    let answer = SessionDescription::parse(&answer)?;
+    cx.reply::<MediaAnswer>(&(answer,));
     Ok(())
 }

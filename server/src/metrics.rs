@@ -91,6 +91,125 @@ pub struct Metrics {
     connection_lines: LogBudget,
     /// The TURN relay's counters (all zero without `--turn`); the relay holds a reference.
     pub relay: std::sync::Arc<RelayCounters>,
+    /// The SFU's counters (all zero when meetings mesh); the SFU holds a reference.
+    pub sfu: std::sync::Arc<SfuCounters>,
+}
+
+/// What the SFU counts (`server/src/sfu/`): gauges the loop sets, counters it adds to.
+#[derive(Debug, Default)]
+pub struct SfuCounters {
+    pub rooms: AtomicU64,
+    pub publishers: AtomicU64,
+    pub subscriptions: AtomicU64,
+    pub received_packets: AtomicU64,
+    pub sent_packets: AtomicU64,
+    pub sent_bytes: AtomicU64,
+    pub forwarded_frames: AtomicU64,
+    pub layer_switches: AtomicU64,
+    pub keyframe_requests: AtomicU64,
+    pub downlink_moves: AtomicU64,
+    pub dropped_packets: AtomicU64,
+    pub over_rate_packets: AtomicU64,
+    pub refused_offers: AtomicU64,
+    pub refused_tracks: AtomicU64,
+    pub bad_messages: AtomicU64,
+}
+
+impl SfuCounters {
+    pub fn add(&self, counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Relaxed);
+    }
+
+    pub fn set(&self, gauge: &AtomicU64, value: u64) {
+        gauge.store(value, Relaxed);
+    }
+
+    fn render(&self, family: &mut dyn FnMut(&str, &str, &str, String)) {
+        let read = |counter: &AtomicU64| counter.load(Relaxed).to_string();
+        for (name, help, gauge) in [
+            (
+                "switchboard_sfu_rooms",
+                "Meeting rooms with media through the SFU now.",
+                &self.rooms,
+            ),
+            (
+                "switchboard_sfu_publishers",
+                "People sending media to the SFU now.",
+                &self.publishers,
+            ),
+            (
+                "switchboard_sfu_subscriptions",
+                "Tracks the SFU forwards now (one per track and receiver).",
+                &self.subscriptions,
+            ),
+        ] {
+            family(name, "gauge", help, read(gauge));
+        }
+        for (name, help, counter) in [
+            (
+                "switchboard_sfu_received_packets_total",
+                "UDP packets the SFU received.",
+                &self.received_packets,
+            ),
+            (
+                "switchboard_sfu_sent_packets_total",
+                "UDP packets the SFU sent (forwarded media, RTCP, STUN, DTLS).",
+                &self.sent_packets,
+            ),
+            (
+                "switchboard_sfu_sent_bytes_total",
+                "Bytes the SFU sent.",
+                &self.sent_bytes,
+            ),
+            (
+                "switchboard_sfu_forwarded_frames_total",
+                "Media frames the SFU forwarded, one per receiver.",
+                &self.forwarded_frames,
+            ),
+            (
+                "switchboard_sfu_layer_switches_total",
+                "Times a receiver moved to another simulcast layer of a camera.",
+                &self.layer_switches,
+            ),
+            (
+                "switchboard_sfu_keyframe_requests_total",
+                "Keyframe requests (PLI or FIR) the SFU sent to senders.",
+                &self.keyframe_requests,
+            ),
+            (
+                "switchboard_sfu_downlink_moves_total",
+                "Times a receiver's loss moved its layer cap.",
+                &self.downlink_moves,
+            ),
+            (
+                "switchboard_sfu_dropped_packets_total",
+                "Packets the SFU dropped: unknown sender, malformed, or not sendable.",
+                &self.dropped_packets,
+            ),
+            (
+                "switchboard_sfu_over_rate_packets_total",
+                "Packets dropped because their sender sent more than its rate.",
+                &self.over_rate_packets,
+            ),
+            (
+                "switchboard_sfu_refused_offers_total",
+                "Offers refused: not SDP, too many media sections, no common codec.",
+                &self.refused_offers,
+            ),
+            (
+                "switchboard_sfu_refused_tracks_total",
+                "Tracks beyond a person's microphone, camera and screen, not forwarded.",
+                &self.refused_tracks,
+            ),
+            (
+                "switchboard_sfu_bad_messages_total",
+                "Data channel messages the SFU could not use.",
+                &self.bad_messages,
+            ),
+        ] {
+            family(name, "counter", help, read(counter));
+        }
+    }
 }
 
 /// What the TURN relay counts (`server/src/turn/`).
@@ -179,9 +298,11 @@ impl Metrics {
     pub fn new(
         namespaces: impl IntoIterator<Item = &'static str>,
         relay: std::sync::Arc<RelayCounters>,
+        sfu: std::sync::Arc<SfuCounters>,
     ) -> Metrics {
         Metrics {
             relay,
+            sfu,
             namespaces: namespaces
                 .into_iter()
                 .map(|path| (path, Namespace::default()))
@@ -422,14 +543,16 @@ impl Metrics {
             "The longest /cursors tick so far.",
             &mut unlabelled(seconds(self.tick_micros_max.load(Relaxed))),
         );
-        self.relay.render(&mut |name, kind, help, value| {
+        let mut one = |name: &str, kind: &str, help: &str, value: String| {
             family(
                 name,
                 kind,
                 help,
                 &mut std::iter::once((String::new(), value)),
             );
-        });
+        };
+        self.relay.render(&mut one);
+        self.sfu.render(&mut one);
         family(
             "process_resident_memory_bytes",
             "gauge",
@@ -468,7 +591,7 @@ mod tests {
 
     #[test]
     fn renders_every_family_in_prometheus_text() {
-        let metrics = Metrics::new(["/chat"], Default::default());
+        let metrics = Metrics::new(["/chat"], Default::default(), Default::default());
         metrics.connected("/chat");
         metrics.event_in("/chat");
         metrics.events_out("/chat", 500);

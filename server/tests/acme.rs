@@ -181,7 +181,14 @@ fn acme_without_a_domain_does_not_start() {
 fn start_server(data: &Path, port: u16, pebble: &Pebble, domain: &str) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     command
-        .args(["--port", &port.to_string(), "--log-level", "info"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--media-port",
+            "0",
+            "--log-level",
+            "info",
+        ])
         .arg("--site-dir")
         .arg(data.join("no-site"))
         .arg("--data-dir")

@@ -77,8 +77,8 @@ async fn members_learn_who_is_there_and_who_comes_and_goes() {
 }
 
 #[tokio::test]
-async fn a_fifth_person_is_told_the_room_is_full() {
-    let server = TestServer::start().await;
+async fn in_a_mesh_a_fifth_person_is_told_the_room_is_full() {
+    let server = TestServer::start_with(&["--meet-media", "mesh"]).await;
     let mut first = member(&server, "standup", "One").await;
     let mut others = Vec::new();
     for name in ["Two", "Three", "Four"] {
@@ -96,6 +96,24 @@ async fn a_fifth_person_is_told_the_room_is_full() {
     drop(others.pop());
     first.expect("left").await;
     assert_eq!(join(&mut fifth, "standup", "Five").await.len(), 3);
+}
+
+#[tokio::test]
+async fn through_the_sfu_a_room_holds_twenty_five_and_the_twenty_sixth_is_told_it_is_full() {
+    let server = TestServer::start().await;
+    let mut members = Vec::new();
+    for n in 0..25 {
+        let mut client = RawClient::connect(&server, NS).await;
+        assert_eq!(join(&mut client, "class", &format!("P{n}")).await.len(), n);
+        members.push(client);
+    }
+    let mut late = RawClient::connect(&server, NS).await;
+    late.emit("join", json!(["class", "Late"])).await;
+    let refusal = late.expect("meetError").await;
+    assert!(
+        refusal[0].as_str().unwrap().contains("full: 25 people"),
+        "{refusal:?}"
+    );
 }
 
 #[tokio::test]
@@ -143,7 +161,7 @@ async fn bad_rooms_and_names_are_refused_with_a_reason() {
 // Several worker threads: joins really run at the same time, as in the server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn six_who_join_at_once_are_four_who_know_each_other_and_two_told_it_is_full() {
-    let server = TestServer::start().await;
+    let server = TestServer::start_with(&["--meet-media", "mesh"]).await;
     joins_at_once(&[At(server.addr)], 20, 6).await;
 }
 

@@ -117,12 +117,116 @@ events! {
     server MemberJoined = "joined" (Member);
     /// server → the others in the room: someone left (or its page closed).
     server MemberLeft = "left" (PeerId);
+
+    /// client → server, where meetings go through the server's SFU (`SiteConfig::meet`):
+    /// `media-offer`(sdp), the page's one offer for its one connection to the server, once
+    /// seated. Later offers, both ways, go over that connection's data channel
+    /// ([`ToSfu`], [`FromSfu`]).
+    client MediaOffer = "media-offer" (SessionDescription), parsed by read_offer,
+        refused with MeetError;
+    /// server → that client: `media-answer`(sdp), the server's answer.
+    server MediaAnswer = "media-answer" (SessionDescription);
 }
+
+/// Largest session description, in bytes (a browser's offer with simulcast is about 6 KB).
+pub const MAX_SDP_BYTES: usize = 32 * 1024;
+
+/// The text of an SDP offer or answer: not empty, at most [`MAX_SDP_BYTES`], starting `v=0`.
+/// Only its length and first line are checked here; the server's WebRTC stack parses it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SessionDescription(String);
+
+impl SessionDescription {
+    pub fn parse(raw: &str) -> Result<SessionDescription, Rejection> {
+        if raw.len() > MAX_SDP_BYTES {
+            return Err(Rejection::new("A session description has at most 32 KiB."));
+        }
+        if !raw.starts_with("v=0") {
+            return Err(Rejection::new("A session description starts with v=0."));
+        }
+        Ok(SessionDescription(raw.to_owned()))
+    }
+}
+
+validated_text!(SessionDescription);
+
+fn read_offer(args: &RawArgs) -> Result<(SessionDescription,), Rejection> {
+    let sdp = args
+        .str(0)
+        .ok_or_else(|| Rejection::new("media-offer(sdp): the offer's SDP text."))?;
+    Ok((SessionDescription::parse(&sdp)?,))
+}
+
+/// Which of a camera's simulcast layers a page receives: the page sends each with the `rid`
+/// named here (`l` a quarter, `m` half, `h` the full size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layer {
+    Low,
+    Medium,
+    High,
+}
+
+impl Layer {
+    /// Lowest first.
+    pub const ALL: [Layer; 3] = [Layer::Low, Layer::Medium, Layer::High];
+
+    pub fn rid(self) -> &'static str {
+        match self {
+            Layer::Low => "l",
+            Layer::Medium => "m",
+            Layer::High => "h",
+        }
+    }
+
+    pub fn from_rid(rid: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|layer| layer.rid() == rid)
+    }
+
+    /// How much smaller than the camera this layer is sent (`scaleResolutionDownBy`).
+    pub fn scale_down_by(self) -> f64 {
+        match self {
+            Layer::Low => 4.0,
+            Layer::Medium => 2.0,
+            Layer::High => 1.0,
+        }
+    }
+}
+
+/// What a page sends the SFU over its data channel (label [`SFU_CHANNEL`]), as JSON text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ToSfu {
+    /// A new offer (when the page adds or stops a screen share).
+    Offer { sdp: String },
+    /// The answer to the SFU's offer.
+    Answer { sdp: String },
+    /// The layer the page wants of a member's camera (its tile's size).
+    Want { member: PeerId, layer: Layer },
+    /// For the others: my state or a chat line, as members send each other in a mesh.
+    Say { message: PeerMessage },
+}
+
+/// What the SFU sends a page over its data channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum FromSfu {
+    /// An offer: members' tracks came or went.
+    Offer { sdp: String },
+    /// The answer to the page's offer.
+    Answer { sdp: String },
+    /// What another member said (its state on connect and on every change, its chat).
+    Said { from: PeerId, message: PeerMessage },
+}
+
+/// The label of the data channel between a page and the SFU.
+pub const SFU_CHANNEL: &str = "sfu";
 
 /// What members tell each other over their data channels (the server never sees it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
-pub(crate) enum PeerMessage {
+pub enum PeerMessage {
     /// Whether my microphone and camera are on (sent on connect and on every change).
     State { muted: bool, camera_off: bool },
     /// A line of the room's text chat.

@@ -36,6 +36,15 @@ pub struct Shared {
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
     /// The server's tasks: every namespace's loops run here.
     pub tasks: crate::tasks::Tasks,
+    /// How `/meet` carries media.
+    pub meet: MeetSettings,
+}
+
+/// How `/meet` carries media: through the SFU (rooms of `capacity`), or a mesh of 4.
+#[derive(Clone)]
+pub struct MeetSettings {
+    pub sfu: Option<crate::sfu::Sfu>,
+    pub capacity: usize,
 }
 
 impl Shared {
@@ -63,6 +72,10 @@ impl Shared {
             limits: Limits::none(),
             cluster: None,
             tasks: tasks.clone(),
+            meet: MeetSettings {
+                sfu: None,
+                capacity: app::protocol::meet::ROOM_CAPACITY,
+            },
         })
     }
 }

@@ -59,12 +59,10 @@ impl Relay {
                 source,
             })?;
         let addr = udp.local_addr()?;
-        enlarge_buffers(&udp);
+        crate::net::enlarge_buffers(&udp);
         let relay_ip = config
             .turn_public_ip
-            .or((!config.bind.is_unspecified()).then_some(config.bind))
-            .or_else(|| crate::net::lan_addresses().first().copied())
-            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+            .unwrap_or_else(|| crate::net::reachable_ip(config.bind));
         let relay_bind = match (config.bind.is_unspecified(), relay_ip) {
             (false, _) => config.bind,
             (true, IpAddr::V4(_)) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
@@ -234,24 +232,6 @@ fn bind_both(
     Err(last.unwrap_or_else(|| std::io::Error::other("no free port")))
 }
 
-/// Socket buffers the UDP listener asks for (the kernel caps them at net.core.rmem_max and
-/// wmem_max, 4 MB on Debian): one socket carries every UDP client, so the default 208 KB,
-/// about 90 packets of media, overflowed after a few milliseconds without a turn on the CPU
-/// (`bench turn`: 4.5 % lost at 100 calls with the core 30 % busy).
-const LISTENER_BUFFER: usize = 4 << 20;
-
-fn enlarge_buffers(udp: &std::net::UdpSocket) {
-    let socket = socket2::SockRef::from(udp);
-    for (which, result) in [
-        ("receive", socket.set_recv_buffer_size(LISTENER_BUFFER)),
-        ("send", socket.set_send_buffer_size(LISTENER_BUFFER)),
-    ] {
-        if let Err(error) = result {
-            tracing::warn!(%error, "TURN: cannot enlarge the listener's {which} buffer");
-        }
-    }
-}
-
 /// This machine's addresses: a peer there on one of our ports would be ourselves.
 fn own_ips(config: &Config) -> HashSet<IpAddr> {
     let mut ips: HashSet<IpAddr> = if_addrs::get_if_addrs()
@@ -264,30 +244,4 @@ fn own_ips(config: &Config) -> HashSet<IpAddr> {
     ips.insert(IpAddr::V4(Ipv4Addr::LOCALHOST));
     ips.insert(IpAddr::V6(Ipv6Addr::LOCALHOST));
     ips
-}
-
-#[cfg(test)]
-mod listener_buffers {
-    use super::*;
-
-    #[test]
-    fn the_listener_asks_for_buffers_for_many_clients() {
-        let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-        let before = socket2::SockRef::from(&udp)
-            .recv_buffer_size()
-            .expect("size");
-        enlarge_buffers(&udp);
-        let after = socket2::SockRef::from(&udp)
-            .recv_buffer_size()
-            .expect("size");
-        // The kernel caps the request at net.core.rmem_max (and reports twice what it keeps).
-        let cap = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
-            .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        assert!(
-            after >= before.max(2 * cap.min(LISTENER_BUFFER)),
-            "{before} → {after}"
-        );
-    }
 }

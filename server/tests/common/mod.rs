@@ -9,6 +9,7 @@
 #![allow(dead_code)]
 
 pub mod rooms;
+pub mod sfu_bot;
 pub mod turn;
 
 use std::net::SocketAddr;
@@ -183,7 +184,15 @@ impl ProcessServer {
     pub async fn start(data_dir: &std::path::Path, flags: &[&str]) -> ProcessServer {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .args(["--port", "0", "--log-level", "warn", "--site-dir"])
+            .args([
+                "--port",
+                "0",
+                "--media-port",
+                "0",
+                "--log-level",
+                "warn",
+                "--site-dir",
+            ])
             .arg(data_dir.join("no-site"))
             .arg("--data-dir")
             .arg(data_dir)

@@ -1,0 +1,561 @@
+//! One person's connection to the SFU: its `Rtc`, the tracks it publishes, the tracks of the
+//! others it receives (one m-line each, added and stopped by the server's own offers over the
+//! data channel), and which layer of each camera it gets.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use app::protocol::meet::{FromSfu, Layer, PeerMessage, RoomName, ToSfu};
+use app::protocol::PeerId;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
+use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::{Event, IceConnectionState, Output, Rtc};
+
+use super::layer::{self, DownlinkCap, LayerSet};
+use super::Counters;
+
+/// The engine's name for a connection (a member who reconnects gets a new one).
+pub type ClientId = u64;
+
+/// Tracks one person may publish: a microphone, a camera and a shared screen.
+const MAX_TRACKS_IN: usize = 3;
+/// Largest data channel message we read, in bytes (an offer of a full room is about 30 KB).
+const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Longest chat line passed on, in characters.
+const MAX_CHAT_CHARS: usize = 2000;
+/// A publisher is asked for a keyframe of one layer at most this often.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(300);
+
+/// A track someone publishes, as the others' connections refer to it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub origin: ClientId,
+    pub member: PeerId,
+    pub mid: Mid,
+    pub kind: MediaKind,
+    /// Its second video track: a shared screen.
+    pub screen: bool,
+}
+
+impl Source {
+    /// The track id receivers see (`MediaStreamTrack.id` in a page); the stream id is the
+    /// member's id.
+    fn track_id(&self) -> String {
+        let what = match (self.kind, self.screen) {
+            (MediaKind::Audio, _) => "microphone",
+            (MediaKind::Video, false) => "camera",
+            (MediaKind::Video, true) => "screen",
+        };
+        format!("{}-{what}", self.member)
+    }
+}
+
+/// What a publisher sends on one track.
+#[derive(Debug)]
+struct TrackIn {
+    source: Source,
+    sending: LayerSet,
+    keyframe_asked: HashMap<Option<Rid>, Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutState {
+    ToOpen,
+    Negotiating(Mid),
+    Open(Mid),
+    ToStop(Mid),
+    NegotiatingStop(Mid),
+}
+
+/// One track of another member this client receives.
+#[derive(Debug)]
+struct TrackOut {
+    source: Source,
+    state: OutState,
+    /// The layer forwarded now (`None` before the first keyframe, and for tracks without
+    /// simulcast, where `started` says whether one came).
+    current: Option<Layer>,
+    started: bool,
+}
+
+/// What a client's output means for the others; the engine passes it on. Media, the most
+/// frequent, is the largest: boxing it would cost an allocation per frame.
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum Propagated {
+    TrackOpened(Source),
+    Media {
+        origin: ClientId,
+        data: MediaData,
+        sending: LayerSet,
+    },
+    KeyframeRequest {
+        publisher: ClientId,
+        mid: Mid,
+        rid: Option<Rid>,
+    },
+    Said(PeerMessage),
+    /// Its data channel opened: it can be told the others' state.
+    ChannelOpened,
+}
+
+pub struct Client {
+    pub id: ClientId,
+    pub member: PeerId,
+    pub room: RoomName,
+    pub rtc: Rtc,
+    channel: Option<ChannelId>,
+    pending: Option<SdpPendingOffer>,
+    tracks_in: Vec<TrackIn>,
+    tracks_out: Vec<TrackOut>,
+    wants: HashMap<PeerId, Layer>,
+    cap: DownlinkCap,
+    /// Its last state message, replayed to whoever joins later.
+    pub state: Option<PeerMessage>,
+    /// Messages for its data channel until it opens.
+    outbox: VecDeque<String>,
+    pub next_timeout: Instant,
+}
+
+impl Client {
+    pub fn new(id: ClientId, member: PeerId, room: RoomName, rtc: Rtc, now: Instant) -> Client {
+        Client {
+            id,
+            member,
+            room,
+            rtc,
+            channel: None,
+            pending: None,
+            tracks_in: Vec::new(),
+            tracks_out: Vec::new(),
+            wants: HashMap::new(),
+            cap: DownlinkCap::default(),
+            state: None,
+            outbox: VecDeque::new(),
+            next_timeout: now,
+        }
+    }
+
+    /// The tracks it publishes (for a newcomer, who receives them all).
+    pub fn sources(&self) -> impl Iterator<Item = &Source> {
+        self.tracks_in.iter().map(|t| &t.source)
+    }
+
+    pub fn publishes(&self) -> bool {
+        !self.tracks_in.is_empty()
+    }
+
+    /// Starts receiving another member's track (the next offer adds it).
+    pub fn subscribe(&mut self, source: Source) {
+        self.tracks_out.push(TrackOut {
+            source,
+            state: OutState::ToOpen,
+            current: None,
+            started: false,
+        });
+    }
+
+    /// Stops receiving every track of a client that went.
+    pub fn unsubscribe(&mut self, origin: ClientId) {
+        self.tracks_out.retain_mut(|track| {
+            if track.source.origin != origin {
+                return true;
+            }
+            match track.state {
+                OutState::ToOpen => false,
+                OutState::Negotiating(mid) | OutState::Open(mid) => {
+                    track.state = OutState::ToStop(mid);
+                    true
+                }
+                OutState::ToStop(_) | OutState::NegotiatingStop(_) => true,
+            }
+        });
+    }
+
+    pub fn subscriptions(&self) -> usize {
+        self.tracks_out
+            .iter()
+            .filter(|t| matches!(t.state, OutState::Open(_)))
+            .count()
+    }
+
+    /// Sends a message over its data channel (or holds it until the channel opens).
+    pub fn tell(&mut self, message: &FromSfu) {
+        let Ok(text) = serde_json::to_string(message) else {
+            return;
+        };
+        self.outbox.push_back(text);
+        self.flush_outbox();
+    }
+
+    fn flush_outbox(&mut self) {
+        let Some(mut channel) = self.channel.and_then(|id| self.rtc.channel(id)) else {
+            return;
+        };
+        while let Some(text) = self.outbox.front() {
+            match channel.write(false, text.as_bytes()) {
+                Ok(_) => {
+                    self.outbox.pop_front();
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Offers the tracks that came and stops those that went, when no offer is out.
+    fn negotiate(&mut self) {
+        if self.channel.is_none() || self.pending.is_some() {
+            return;
+        }
+        let mut change = self.rtc.sdp_api();
+        for track in &mut self.tracks_out {
+            match track.state {
+                OutState::ToOpen => {
+                    let mid = change.add_media(
+                        track.source.kind,
+                        Direction::SendOnly,
+                        Some(track.source.member.to_string()),
+                        Some(track.source.track_id()),
+                        None,
+                    );
+                    track.state = OutState::Negotiating(mid);
+                }
+                OutState::ToStop(mid) => {
+                    change.stop_media(mid);
+                    track.state = OutState::NegotiatingStop(mid);
+                }
+                _ => {}
+            }
+        }
+        if !change.has_changes() {
+            return;
+        }
+        let Some((offer, pending)) = change.apply() else {
+            return;
+        };
+        self.pending = Some(pending);
+        self.tell(&FromSfu::Offer {
+            sdp: offer.to_sdp_string(),
+        });
+    }
+
+    /// Polls its `Rtc` for one output, after offering what changed. `Ok(None)` means
+    /// nothing for the others (a packet was sent, or an event kept to itself).
+    pub fn poll(
+        &mut self,
+        counters: &Counters,
+        send: &mut impl FnMut(std::net::SocketAddr, &[u8]),
+    ) -> Result<Polled, str0m::RtcError> {
+        self.negotiate();
+        Ok(match self.rtc.poll_output()? {
+            Output::Timeout(at) => {
+                self.next_timeout = at;
+                Polled::Timeout
+            }
+            Output::Transmit(transmit) => {
+                send(transmit.destination, &transmit.contents);
+                Polled::Nothing
+            }
+            Output::Event(event) => match self.on_event(event, counters) {
+                Some(p) => Polled::Propagate(p),
+                None => Polled::Nothing,
+            },
+        })
+    }
+
+    fn on_event(&mut self, event: Event, counters: &Counters) -> Option<Propagated> {
+        match event {
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                self.rtc.disconnect();
+                None
+            }
+            Event::MediaAdded(added) => self.on_media_added(added.mid, added.kind, counters),
+            Event::MediaData(data) => self.on_media_in(data),
+            Event::StreamPaused(paused) => {
+                let layer = paused.rid.as_deref().and_then(Layer::from_rid)?;
+                let track = self
+                    .tracks_in
+                    .iter_mut()
+                    .find(|t| t.source.mid == paused.mid)?;
+                track.sending.set(layer, !paused.paused);
+                None
+            }
+            Event::KeyframeRequest(request) => {
+                let track = self
+                    .tracks_out
+                    .iter()
+                    .find(|t| t.state == OutState::Open(request.mid))?;
+                Some(Propagated::KeyframeRequest {
+                    publisher: track.source.origin,
+                    mid: track.source.mid,
+                    rid: track.current.map(|l| l.rid().into()),
+                })
+            }
+            Event::MediaEgressStats(stats) => {
+                if let Some(loss) = stats.loss {
+                    if self.cap.report(loss, stats.timestamp) {
+                        counters.add(&counters.downlink_moves, 1);
+                    }
+                }
+                None
+            }
+            Event::ChannelOpen(id, _) => {
+                self.channel = Some(id);
+                self.flush_outbox();
+                Some(Propagated::ChannelOpened)
+            }
+            Event::ChannelData(data) => {
+                if data.data.len() > MAX_MESSAGE_BYTES {
+                    counters.add(&counters.bad_messages, 1);
+                    return None;
+                }
+                match serde_json::from_slice::<ToSfu>(&data.data) {
+                    Ok(message) => self.on_message(message, counters),
+                    Err(_) => {
+                        counters.add(&counters.bad_messages, 1);
+                        None
+                    }
+                }
+            }
+            Event::ChannelBufferedAmountLow(_) => {
+                self.flush_outbox();
+                None
+            }
+            _ => None,
+        }
+    }
+
+    fn on_media_added(
+        &mut self,
+        mid: Mid,
+        kind: MediaKind,
+        counters: &Counters,
+    ) -> Option<Propagated> {
+        // Our direction: a track the page sends is one we receive.
+        let direction = self.rtc.media(mid).map(|m| m.direction());
+        if direction != Some(Direction::RecvOnly) {
+            return None;
+        }
+        if self.tracks_in.len() >= MAX_TRACKS_IN {
+            counters.add(&counters.refused_tracks, 1);
+            return None;
+        }
+        let videos = self
+            .tracks_in
+            .iter()
+            .filter(|t| t.source.kind == MediaKind::Video)
+            .count();
+        let source = Source {
+            origin: self.id,
+            member: self.member.clone(),
+            mid,
+            kind,
+            screen: kind == MediaKind::Video && videos > 0,
+        };
+        self.tracks_in.push(TrackIn {
+            source: source.clone(),
+            sending: LayerSet::default(),
+            keyframe_asked: HashMap::new(),
+        });
+        Some(Propagated::TrackOpened(source))
+    }
+
+    fn on_media_in(&mut self, data: MediaData) -> Option<Propagated> {
+        let track = self
+            .tracks_in
+            .iter_mut()
+            .find(|t| t.source.mid == data.mid)?;
+        if let Some(layer) = data.rid.as_deref().and_then(Layer::from_rid) {
+            track.sending.set(layer, true);
+        }
+        Some(Propagated::Media {
+            origin: self.id,
+            sending: track.sending,
+            data,
+        })
+    }
+
+    fn on_message(&mut self, message: ToSfu, counters: &Counters) -> Option<Propagated> {
+        match message {
+            ToSfu::Offer { sdp } => {
+                let answer = SdpOffer::from_sdp_string(&sdp)
+                    .map_err(|e| e.to_string())
+                    .and_then(|offer| self.accept_offer(offer));
+                match answer {
+                    Ok(answer) => self.tell(&FromSfu::Answer {
+                        sdp: answer.to_sdp_string(),
+                    }),
+                    Err(_) => counters.add(&counters.bad_messages, 1),
+                }
+                None
+            }
+            ToSfu::Answer { sdp } => {
+                let accepted = match (SdpAnswer::from_sdp_string(&sdp), self.pending.take()) {
+                    (Ok(answer), Some(pending)) => {
+                        self.rtc.sdp_api().accept_answer(pending, answer).is_ok()
+                    }
+                    _ => false,
+                };
+                if !accepted {
+                    counters.add(&counters.bad_messages, 1);
+                }
+                self.settle(accepted);
+                None
+            }
+            ToSfu::Want { member, layer } => {
+                self.wants.insert(member, layer);
+                None
+            }
+            ToSfu::Say { message } => {
+                if let PeerMessage::Chat { text } = &message {
+                    if text.chars().count() > MAX_CHAT_CHARS {
+                        counters.add(&counters.bad_messages, 1);
+                        return None;
+                    }
+                }
+                if matches!(message, PeerMessage::State { .. }) {
+                    self.state = Some(message.clone());
+                }
+                Some(Propagated::Said(message))
+            }
+        }
+    }
+
+    /// Accepts the page's own offer (it shares or stops sharing its screen). An offer of
+    /// ours still out is void then: its tracks are offered again.
+    pub fn accept_offer(&mut self, offer: SdpOffer) -> Result<SdpAnswer, String> {
+        let answer = self
+            .rtc
+            .sdp_api()
+            .accept_offer(offer)
+            .map_err(|e| e.to_string())?;
+        if self.pending.take().is_some() {
+            self.settle(false);
+        }
+        // A track it stopped is gone for the others.
+        Ok(answer)
+    }
+
+    /// After our offer was answered (or voided): the tracks in it are open (or to offer
+    /// again).
+    fn settle(&mut self, answered: bool) {
+        for track in &mut self.tracks_out {
+            track.state = match (track.state, answered) {
+                (OutState::Negotiating(mid), true) => OutState::Open(mid),
+                (OutState::Negotiating(_), false) => OutState::ToOpen,
+                (OutState::NegotiatingStop(mid), false) => OutState::ToStop(mid),
+                (state, _) => state,
+            };
+        }
+        if answered {
+            self.tracks_out
+                .retain(|t| !matches!(t.state, OutState::NegotiatingStop(_)));
+        }
+    }
+
+    /// Forwards another member's media, if this client receives that track and (for a
+    /// camera) that layer. Returns the keyframe request to make when it waits for one.
+    pub fn forward(
+        &mut self,
+        origin: ClientId,
+        data: &MediaData,
+        sending: LayerSet,
+        counters: &Counters,
+    ) -> Option<Propagated> {
+        let track = self
+            .tracks_out
+            .iter_mut()
+            .find(|t| t.source.origin == origin && t.source.mid == data.mid)?;
+        let OutState::Open(mid) = track.state else {
+            return None;
+        };
+        let video = track.source.kind == MediaKind::Video;
+        let ask = |rid: Option<Rid>| Propagated::KeyframeRequest {
+            publisher: origin,
+            mid: data.mid,
+            rid,
+        };
+        match data.rid.as_deref().map(Layer::from_rid) {
+            // A rid we never asked for.
+            Some(None) => return None,
+            Some(Some(layer)) => {
+                let wanted = self.wants.get(&track.source.member).copied().unwrap_or(
+                    if track.source.screen {
+                        Layer::High
+                    } else {
+                        Layer::Low
+                    },
+                );
+                let target = layer::choose(wanted, self.cap.get(), sending)?;
+                if track.current != Some(layer) {
+                    if layer != target {
+                        return None;
+                    }
+                    if !data.is_keyframe() {
+                        return Some(ask(data.rid));
+                    }
+                    if track.current.is_some() {
+                        counters.add(&counters.layer_switches, 1);
+                    }
+                    track.current = Some(layer);
+                }
+            }
+            None if video && !track.started => {
+                if !data.is_keyframe() {
+                    return Some(ask(None));
+                }
+                track.started = true;
+            }
+            None => {}
+        }
+        let writer = self.rtc.writer(mid)?;
+        let pt = writer.match_params(data.params)?;
+        if writer
+            .write(pt, data.network_time, data.time, data.data.clone())
+            .is_ok()
+        {
+            counters.add(&counters.forwarded_frames, 1);
+        }
+        None
+    }
+
+    /// Asks its browser for a keyframe of one of its tracks, unless asked just now.
+    pub fn request_keyframe(
+        &mut self,
+        mid: Mid,
+        rid: Option<Rid>,
+        now: Instant,
+        counters: &Counters,
+    ) {
+        let Some(track) = self.tracks_in.iter_mut().find(|t| t.source.mid == mid) else {
+            return;
+        };
+        if let Some(at) = track.keyframe_asked.get(&rid) {
+            if now.duration_since(*at) < KEYFRAME_INTERVAL {
+                return;
+            }
+        }
+        track.keyframe_asked.insert(rid, now);
+        let Some(mut writer) = self.rtc.writer(mid) else {
+            return;
+        };
+        let kind = if writer.is_request_keyframe_possible(KeyframeRequestKind::Pli) {
+            KeyframeRequestKind::Pli
+        } else {
+            KeyframeRequestKind::Fir
+        };
+        if writer.request_keyframe(rid, kind).is_ok() {
+            counters.add(&counters.keyframe_requests, 1);
+        }
+    }
+}
+
+/// One step of [`Client::poll`].
+#[allow(clippy::large_enum_variant)]
+pub enum Polled {
+    /// Nothing more until this client's `next_timeout`.
+    Timeout,
+    Nothing,
+    Propagate(Propagated),
+}

@@ -1,0 +1,411 @@
+//! The SFU's loop: one UDP socket for every connection, one task owning every `Rtc` (str0m
+//! is sans-IO: this loop feeds it packets and the time, and sends what it writes). Packets
+//! find their connection by source address; what one connection receives is passed to the
+//! others in its room.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use app::protocol::meet::{FromSfu, RoomName};
+use app::protocol::PeerId;
+use str0m::change::SdpOffer;
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Input, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+use super::client::{Client, ClientId, Polled, Propagated};
+use super::{Command, Counters};
+
+/// m-lines in a first offer: a microphone, a camera, a screen and the data channel.
+const MAX_FIRST_MLINES: usize = 4;
+/// What one person may send us, in bytes per second (three camera layers and a screen take
+/// about 3 Mbit/s; a browser never sends 12).
+const MAX_INGRESS_BYTES_PER_SECOND: u64 = 1_500_000;
+/// The loop wakes at least this often, to notice connections that went.
+const LONGEST_SLEEP: Duration = Duration::from_millis(100);
+
+pub struct Engine {
+    socket: Arc<UdpSocket>,
+    local: SocketAddr,
+    candidates: Vec<Candidate>,
+    clients: HashMap<ClientId, Client>,
+    by_member: HashMap<PeerId, ClientId>,
+    by_addr: HashMap<SocketAddr, ClientId>,
+    rooms: HashMap<RoomName, Vec<ClientId>>,
+    ingress: HashMap<ClientId, Ingress>,
+    next_id: ClientId,
+    counters: Arc<Counters>,
+    /// Connections to poll: something happened to them.
+    dirty: HashSet<ClientId>,
+}
+
+/// Bytes one connection sent us in the current second.
+struct Ingress {
+    second: Instant,
+    bytes: u64,
+}
+
+impl Engine {
+    pub fn new(
+        socket: UdpSocket,
+        candidates: Vec<Candidate>,
+        counters: Arc<Counters>,
+    ) -> std::io::Result<Engine> {
+        let local = socket.local_addr()?;
+        Ok(Engine {
+            socket: Arc::new(socket),
+            local,
+            candidates,
+            clients: HashMap::new(),
+            by_member: HashMap::new(),
+            by_addr: HashMap::new(),
+            rooms: HashMap::new(),
+            ingress: HashMap::new(),
+            next_id: 1,
+            counters,
+            dirty: HashSet::new(),
+        })
+    }
+
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let socket = self.socket.clone();
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let now = Instant::now();
+            let wake = self
+                .clients
+                .values()
+                .map(|c| c.next_timeout)
+                .min()
+                .unwrap_or(now + LONGEST_SLEEP)
+                .min(now + LONGEST_SLEEP);
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command),
+                    None => return,
+                },
+                received = socket.recv_from(&mut buf) => {
+                    if let Ok((n, from)) = received {
+                        self.receive(&buf[..n], from);
+                    }
+                }
+                () = tokio::time::sleep_until(wake.into()) => {}
+            }
+            self.timeouts(Instant::now());
+            self.drive();
+            self.reap();
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        match command {
+            Command::Join {
+                room,
+                member,
+                offer,
+                answer,
+            } => {
+                let _ = answer.send(self.join(room, member, &offer));
+            }
+            Command::Leave { member } => {
+                if let Some(id) = self.by_member.get(&member).copied() {
+                    self.remove(id);
+                }
+            }
+        }
+    }
+
+    /// A member's first offer: a new connection (replacing any it had), which receives
+    /// every track the room's others publish.
+    fn join(&mut self, room: RoomName, member: PeerId, offer: &str) -> Result<String, String> {
+        let mlines = offer.matches("\nm=").count();
+        if mlines > MAX_FIRST_MLINES {
+            self.counters.add(&self.counters.refused_offers, 1);
+            return Err(format!(
+                "An offer has at most {MAX_FIRST_MLINES} media sections (it had {mlines})."
+            ));
+        }
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| {
+            self.counters.add(&self.counters.refused_offers, 1);
+            format!("That offer is not valid SDP: {e}")
+        })?;
+        if let Some(old) = self.by_member.get(&member).copied() {
+            self.remove(old);
+        }
+        let now = Instant::now();
+        let mut rtc = Rtc::builder()
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .set_stats_interval(Some(Duration::from_secs(1)))
+            .build(now);
+        for candidate in &self.candidates {
+            rtc.add_local_candidate(candidate.clone());
+        }
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| {
+            self.counters.add(&self.counters.refused_offers, 1);
+            format!("The server cannot take that offer: {e}")
+        })?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut client = Client::new(id, member.clone(), room.clone(), rtc, now);
+        let members = self.rooms.entry(room).or_default();
+        for other in members.iter() {
+            if let Some(other) = self.clients.get(other) {
+                for source in other.sources() {
+                    client.subscribe(source.clone());
+                }
+            }
+        }
+        members.push(id);
+        self.clients.insert(id, client);
+        self.by_member.insert(member, id);
+        self.dirty.insert(id);
+        self.drive();
+        self.update_gauges();
+        Ok(answer.to_sdp_string())
+    }
+
+    fn receive(&mut self, bytes: &[u8], from: SocketAddr) {
+        self.counters.add(&self.counters.received_packets, 1);
+        let Ok(contents) = bytes.try_into() else {
+            self.counters.add(&self.counters.dropped_packets, 1);
+            return;
+        };
+        let now = Instant::now();
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source: from,
+                destination: self.local,
+                contents,
+            },
+        );
+        let id = match self.by_addr.get(&from) {
+            Some(id) => *id,
+            None => match self.clients.values().find(|c| c.rtc.accepts(&input)) {
+                Some(client) => {
+                    self.by_addr.insert(from, client.id);
+                    client.id
+                }
+                None => {
+                    self.counters.add(&self.counters.dropped_packets, 1);
+                    return;
+                }
+            },
+        };
+        let ingress = self.ingress.entry(id).or_insert(Ingress {
+            second: now,
+            bytes: 0,
+        });
+        if now.duration_since(ingress.second) >= Duration::from_secs(1) {
+            *ingress = Ingress {
+                second: now,
+                bytes: 0,
+            };
+        }
+        ingress.bytes += bytes.len() as u64;
+        if ingress.bytes > MAX_INGRESS_BYTES_PER_SECOND {
+            self.counters.add(&self.counters.over_rate_packets, 1);
+            return;
+        }
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if client.rtc.handle_input(input).is_err() {
+            client.rtc.disconnect();
+        }
+        self.dirty.insert(id);
+        self.drive();
+    }
+
+    fn timeouts(&mut self, now: Instant) {
+        for client in self.clients.values_mut() {
+            if client.next_timeout <= now {
+                if client.rtc.handle_input(Input::Timeout(now)).is_err() {
+                    client.rtc.disconnect();
+                }
+                self.dirty.insert(client.id);
+            }
+        }
+    }
+
+    /// Polls every connection something happened to until it waits for time, and passes
+    /// what they produced on to the others (which makes those dirty in turn).
+    fn drive(&mut self) {
+        let mut passed: VecDeque<(ClientId, Propagated)> = VecDeque::new();
+        while !self.dirty.is_empty() || !passed.is_empty() {
+            let dirty: Vec<ClientId> = self.dirty.drain().collect();
+            for id in dirty {
+                self.poll_until_timeout(id, &mut passed);
+            }
+            while let Some((from, propagated)) = passed.pop_front() {
+                self.pass_on(from, propagated, &mut passed);
+            }
+        }
+    }
+
+    fn poll_until_timeout(&mut self, id: ClientId, passed: &mut VecDeque<(ClientId, Propagated)>) {
+        let socket = &self.socket;
+        let counters = &self.counters;
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let mut send = |to: SocketAddr, bytes: &[u8]| match socket.try_send_to(bytes, to) {
+            Ok(_) => {
+                counters.add(&counters.sent_packets, 1);
+                counters.add(&counters.sent_bytes, bytes.len() as u64);
+            }
+            Err(_) => counters.add(&counters.dropped_packets, 1),
+        };
+        while client.rtc.is_alive() {
+            match client.poll(counters, &mut send) {
+                Ok(Polled::Timeout) => return,
+                Ok(Polled::Nothing) => {}
+                Ok(Polled::Propagate(p)) => passed.push_back((id, p)),
+                Err(_) => client.rtc.disconnect(),
+            }
+        }
+        client.next_timeout = Instant::now();
+    }
+
+    fn pass_on(
+        &mut self,
+        from: ClientId,
+        propagated: Propagated,
+        passed: &mut VecDeque<(ClientId, Propagated)>,
+    ) {
+        let Some(sender) = self.clients.get(&from) else {
+            return;
+        };
+        let member = sender.member.clone();
+        let others: Vec<ClientId> = self
+            .rooms
+            .get(&sender.room)
+            .map(|ids| ids.iter().copied().filter(|id| *id != from).collect())
+            .unwrap_or_default();
+        match propagated {
+            Propagated::TrackOpened(source) => {
+                for id in others {
+                    if let Some(other) = self.clients.get_mut(&id) {
+                        other.subscribe(source.clone());
+                        self.dirty.insert(id);
+                    }
+                }
+                self.update_gauges();
+            }
+            Propagated::Media {
+                origin,
+                data,
+                sending,
+            } => {
+                for id in others {
+                    if let Some(other) = self.clients.get_mut(&id) {
+                        if let Some(ask) = other.forward(origin, &data, sending, &self.counters) {
+                            passed.push_back((id, ask));
+                        }
+                        self.dirty.insert(id);
+                    }
+                }
+            }
+            Propagated::KeyframeRequest {
+                publisher,
+                mid,
+                rid,
+            } => {
+                if let Some(publisher) = self.clients.get_mut(&publisher) {
+                    publisher.request_keyframe(mid, rid, Instant::now(), &self.counters);
+                    self.dirty.insert(publisher.id);
+                }
+            }
+            Propagated::Said(message) => {
+                let said = FromSfu::Said {
+                    from: member,
+                    message,
+                };
+                for id in others {
+                    if let Some(other) = self.clients.get_mut(&id) {
+                        other.tell(&said);
+                        self.dirty.insert(id);
+                    }
+                }
+            }
+            Propagated::ChannelOpened => {
+                let states: Vec<FromSfu> = others
+                    .iter()
+                    .filter_map(|id| self.clients.get(id))
+                    .filter_map(|other| {
+                        Some(FromSfu::Said {
+                            from: other.member.clone(),
+                            message: other.state.clone()?,
+                        })
+                    })
+                    .collect();
+                if let Some(client) = self.clients.get_mut(&from) {
+                    for state in &states {
+                        client.tell(state);
+                    }
+                    self.dirty.insert(from);
+                }
+            }
+        }
+    }
+
+    /// Removes connections that closed, failed or timed out.
+    fn reap(&mut self) {
+        let dead: Vec<ClientId> = self
+            .clients
+            .values()
+            .filter(|c| !c.rtc.is_alive())
+            .map(|c| c.id)
+            .collect();
+        for id in dead {
+            self.remove(id);
+        }
+    }
+
+    fn remove(&mut self, id: ClientId) {
+        let Some(client) = self.clients.remove(&id) else {
+            return;
+        };
+        if self.by_member.get(&client.member) == Some(&id) {
+            self.by_member.remove(&client.member);
+        }
+        self.by_addr.retain(|_, owner| *owner != id);
+        self.ingress.remove(&id);
+        if let Some(members) = self.rooms.get_mut(&client.room) {
+            members.retain(|m| *m != id);
+            for other in members.iter() {
+                if let Some(other) = self.clients.get_mut(other) {
+                    other.unsubscribe(id);
+                    self.dirty.insert(other.id);
+                }
+            }
+            if members.is_empty() {
+                self.rooms.remove(&client.room);
+            }
+        }
+        self.drive();
+        self.update_gauges();
+    }
+
+    fn update_gauges(&self) {
+        let c = &self.counters;
+        c.set(&c.rooms, self.rooms.len() as u64);
+        c.set(
+            &c.publishers,
+            self.clients.values().filter(|c| c.publishes()).count() as u64,
+        );
+        c.set(
+            &c.subscriptions,
+            self.clients
+                .values()
+                .map(|c| c.subscriptions())
+                .sum::<usize>() as u64,
+        );
+    }
+}
