@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHROMIUM_ARGS } from './chromium';
 
-export const PORT = 4173;
+import { MESH_PORT, PORT } from './ports';
 const dataDir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-'));
+const meshDataDir = mkdtempSync(join(tmpdir(), 'switchboard-e2e-mesh-'));
 
 export default defineConfig({
   testDir: './tests',
@@ -33,13 +34,24 @@ export default defineConfig({
       args: [...CHROMIUM_ARGS, '--allow-loopback-in-peer-connection'],
     },
   },
-  webServer: {
-    // No internet in the test namespace: the trades page uses the built-in demo market.
-    command: `../target/debug/switchboard --port ${PORT} --media-port 0 --data-dir ${dataDir} --log-level warn --market demo --no-ice-servers`,
-    url: `http://127.0.0.1:${PORT}/healthz`,
-    reuseExistingServer: false,
-    stdout: 'ignore',
-    stderr: 'pipe',
-    timeout: 60_000,
-  },
+  webServer: [
+    {
+      // No internet in the test namespace: the trades page uses the built-in demo market.
+      command: `../target/debug/switchboard --port ${PORT} --media-port 0 --data-dir ${dataDir} --log-level ${process.env.SERVER_LOG ?? "warn"} --market demo --no-ice-servers`,
+      url: `http://127.0.0.1:${PORT}/healthz`,
+      reuseExistingServer: false,
+      // SERVER_LOG=debug shows the server's log (it writes to standard output).
+      stdout: process.env.SERVER_LOG ? 'pipe' : 'ignore',
+      stderr: 'pipe',
+      timeout: 60_000,
+    },
+    {
+      command: `../target/debug/switchboard --port ${MESH_PORT} --meet-media mesh --data-dir ${meshDataDir} --log-level warn --no-ice-servers`,
+      url: `http://127.0.0.1:${MESH_PORT}/healthz`,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+      timeout: 60_000,
+    },
+  ],
 });

@@ -1,7 +1,7 @@
 // Calls and meetings between the two browsers people use: Chromium (driven by Playwright) and
 // Debian's Firefox ESR (driven by puppeteer-core over WebDriver BiDi: Playwright cannot drive a
 // stock Firefox). Each sees the other's camera move, both ways, in a private call and in a
-// meeting.
+// meeting (through the SFU: the default server's meetings).
 import { test, expect, Page } from '@playwright/test';
 import puppeteer, { Browser as Firefox, Page as FirefoxPage } from 'puppeteer-core';
 import { closeUsers, connected, users } from './support';

@@ -1,12 +1,14 @@
-// The video meeting in real Chromium with fake cameras: three people in one room see each
-// other, mute shows on the others' grids, the room chat goes over the data channels, a page
+// The video meeting over a full mesh (a server started with --meet-media mesh), in real
+// Chromium with fake cameras: three people in one room see each other, mute shows on the others' grids, the room chat goes over the data channels, a page
 // that closes leaves every grid; without a camera one joins with the microphone; a fifth is
 // told the room is full; five who click Join at the same moment are four who see each other
 // and one told the room is full, room after room.
 import { test, expect, Page } from '@playwright/test';
 import { io, Socket } from 'socket.io-client';
 import { closeUsers, connected, users } from './support';
+import { MESH_PORT } from '../ports';
 
+test.use({ baseURL: `http://127.0.0.1:${MESH_PORT}` });
 test.afterEach(closeUsers);
 
 const VIEW = { width: 900, height: 700 };

@@ -8,7 +8,7 @@ use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 
 use super::Peer;
-use crate::config::{get_site_config, IceConfig};
+use crate::config::{get_site_config, IceConfig, MeetConfig};
 
 /// Share of the credentials' lifetime after which a fresh configuration is fetched.
 const RENEW_AT: f64 = 0.8;
@@ -24,6 +24,8 @@ pub struct Ice {
     known: Memo<bool>,
     /// Connections to renew: those made through [`Ice::track`] and not closed yet.
     open: StoredValue<Vec<Peer>, LocalStorage>,
+    /// How `/meet` carries media, from the same answer (`None` until it comes).
+    meet: RwSignal<Option<MeetConfig>>,
 }
 
 /// The page's ICE configuration, fetched now and again before its credentials expire.
@@ -33,6 +35,7 @@ pub fn use_ice() -> Ice {
         config,
         known: Memo::new(move |_| config.with(Option::is_some)),
         open: StoredValue::new_local(Vec::new()),
+        meet: RwSignal::new(None),
     };
     leptos::task::spawn_local(async move {
         loop {
@@ -59,6 +62,15 @@ impl Ice {
             .unwrap_or_default()
     }
 
+    /// How `/meet` carries media: asks the server if its answer is not in yet.
+    pub async fn meet(&self) -> MeetConfig {
+        if let Some(meet) = self.meet.try_get_untracked().flatten() {
+            return meet;
+        }
+        self.fetch().await;
+        self.meet.try_get_untracked().flatten().unwrap_or_default()
+    }
+
     /// Keeps `peer` up to date with every renewal while it is open.
     pub fn track(&self, peer: &Peer) {
         self.open.try_update_value(|open| {
@@ -76,7 +88,10 @@ impl Ice {
     /// Fetches the configuration, renews the open connections with it; when to fetch again
     /// (`None` once the page is gone, or when nothing in it expires).
     async fn fetch(&self) -> Option<Duration> {
-        let answer = get_site_config().await.map(|site| site.ice);
+        let answer = get_site_config().await.map(|site| {
+            let _ = self.meet.try_set(Some(site.meet));
+            site.ice
+        });
         if self.config.is_disposed() {
             return None;
         }

@@ -16,6 +16,14 @@ const EVERY_MS: u32 = 2_000;
 /// The quality line of the connection `peer` returns (none while there is no connection),
 /// read again every [`EVERY_MS`] for as long as the calling component lives.
 pub fn watch(peer: impl Fn() -> Option<Peer> + 'static) -> ReadSignal<Option<String>> {
+    watch_stats(move || peer().map(|peer| async move { peer.stats().await }))
+}
+
+/// The quality line of whatever connection `stats` reads a `getStats()` report of.
+pub fn watch_stats<F>(stats: impl Fn() -> Option<F> + 'static) -> ReadSignal<Option<String>>
+where
+    F: std::future::Future<Output = Option<JsValue>> + 'static,
+{
     let (line, set_line) = signal(None::<String>);
     leptos::task::spawn_local(async move {
         let mut meter = Meter::default();
@@ -24,8 +32,8 @@ pub fn watch(peer: impl Fn() -> Option<Peer> + 'static) -> ReadSignal<Option<Str
             if set_line.is_disposed() {
                 break;
             }
-            let report = match peer() {
-                Some(peer) => peer.stats().await,
+            let report = match stats() {
+                Some(reading) => reading.await,
                 None => None,
             };
             if set_line.is_disposed() {

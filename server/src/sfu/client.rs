@@ -39,8 +39,18 @@ pub struct Source {
 }
 
 impl Source {
-    /// The track id receivers see (`MediaStreamTrack.id` in a page); the stream id is the
-    /// member's id.
+    /// The stream receivers see it in (`MediaStream.id` in a page): the member's id for its
+    /// camera and microphone, `<id>-screen` for its screen (a socket id is 16 characters, so
+    /// never ends so). Letters, digits, `-` and `_` only: a `~` did not reach the page.
+    fn stream_id(&self) -> String {
+        if self.screen {
+            format!("{}-screen", self.member)
+        } else {
+            self.member.to_string()
+        }
+    }
+
+    /// The track id receivers see (`MediaStreamTrack.id` in a page).
     fn track_id(&self) -> String {
         let what = match (self.kind, self.screen) {
             (MediaKind::Audio, _) => "microphone",
@@ -85,6 +95,8 @@ struct TrackOut {
 #[allow(clippy::large_enum_variant)]
 pub enum Propagated {
     TrackOpened(Source),
+    /// A track it stopped sending (a screen share ended).
+    TrackClosed(Source),
     Media {
         origin: ClientId,
         data: MediaData,
@@ -156,10 +168,10 @@ impl Client {
         });
     }
 
-    /// Stops receiving every track of a client that went.
-    pub fn unsubscribe(&mut self, origin: ClientId) {
+    /// Stops receiving every track of a client that went (`mid` `None`), or one of them.
+    pub fn unsubscribe(&mut self, origin: ClientId, mid: Option<Mid>) {
         self.tracks_out.retain_mut(|track| {
-            if track.source.origin != origin {
+            if track.source.origin != origin || mid.is_some_and(|m| m != track.source.mid) {
                 return true;
             }
             match track.state {
@@ -215,7 +227,7 @@ impl Client {
                     let mid = change.add_media(
                         track.source.kind,
                         Direction::SendOnly,
-                        Some(track.source.member.to_string()),
+                        Some(track.source.stream_id()),
                         Some(track.source.track_id()),
                         None,
                     );
@@ -271,6 +283,13 @@ impl Client {
                 None
             }
             Event::MediaAdded(added) => self.on_media_added(added.mid, added.kind, counters),
+            Event::MediaChanged(changed) if !changed.direction.is_receiving() => {
+                let at = self
+                    .tracks_in
+                    .iter()
+                    .position(|t| t.source.mid == changed.mid)?;
+                Some(Propagated::TrackClosed(self.tracks_in.remove(at).source))
+            }
             Event::MediaData(data) => self.on_media_in(data),
             Event::StreamPaused(paused) => {
                 let layer = paused.rid.as_deref().and_then(Layer::from_rid)?;
@@ -337,6 +356,7 @@ impl Client {
         if direction != Some(Direction::RecvOnly) {
             return None;
         }
+        tracing::debug!(member = %self.member, ?mid, ?kind, "SFU: a track in");
         if self.tracks_in.len() >= MAX_TRACKS_IN {
             counters.add(&counters.refused_tracks, 1);
             return None;
@@ -386,7 +406,10 @@ impl Client {
                     Ok(answer) => self.tell(&FromSfu::Answer {
                         sdp: answer.to_sdp_string(),
                     }),
-                    Err(_) => counters.add(&counters.bad_messages, 1),
+                    Err(error) => {
+                        tracing::warn!(member = %self.member, %error, "SFU: an offer refused");
+                        counters.add(&counters.bad_messages, 1);
+                    }
                 }
                 None
             }
@@ -398,6 +421,7 @@ impl Client {
                     _ => false,
                 };
                 if !accepted {
+                    tracing::warn!(member = %self.member, "SFU: an answer refused");
                     counters.add(&counters.bad_messages, 1);
                 }
                 self.settle(accepted);

@@ -298,6 +298,15 @@ impl Engine {
                 }
                 self.update_gauges();
             }
+            Propagated::TrackClosed(source) => {
+                for id in others {
+                    if let Some(other) = self.clients.get_mut(&id) {
+                        other.unsubscribe(source.origin, Some(source.mid));
+                        self.dirty.insert(id);
+                    }
+                }
+                self.update_gauges();
+            }
             Propagated::Media {
                 origin,
                 data,
@@ -381,7 +390,7 @@ impl Engine {
             members.retain(|m| *m != id);
             for other in members.iter() {
                 if let Some(other) = self.clients.get_mut(other) {
-                    other.unsubscribe(id);
+                    other.unsubscribe(id, None);
                     self.dirty.insert(other.id);
                 }
             }

@@ -357,7 +357,8 @@ impl Member {
             return;
         };
         self.frame += 1;
-        let keyframe = self.keyframe_due || self.frame.is_multiple_of(self.publishing.keyframe_every);
+        let keyframe =
+            self.keyframe_due || self.frame.is_multiple_of(self.publishing.keyframe_every);
         self.keyframe_due = false;
         let time = MediaTime::from_90khz((started.elapsed().as_micros() * 9 / 100) as u64);
         for (index, layer) in Layer::ALL.into_iter().enumerate() {

@@ -1,9 +1,14 @@
-//! `/meet?room=<name>`: a video meeting for up to four. Everyone in the room sees and hears
-//! everyone else over a full mesh of WebRTC connections; the server only keeps the room and
-//! relays signals. Mute and camera off show on the others' grids; the room's text chat goes
-//! over the data channels. Without a camera it joins with the microphone alone, without
-//! either it joins to watch and chat. A room is a name anyone who knows it can use; `New
-//! meeting` makes one nobody can guess.
+//! `/meet?room=<name>`: a video meeting. Everyone in the room sees and hears everyone else:
+//! through the server's SFU (each page sends its camera once; rooms of up to 25 by default),
+//! or, where the server says so, over a full mesh of WebRTC connections (rooms of four; the
+//! server only keeps the room and relays signals). Mute and camera off show on the others'
+//! grids; the room's text chat goes over the data channel(s). Through the SFU a person can
+//! be pinned, the one speaking is highlighted, and a screen can be shared. Without a camera
+//! it joins with the microphone alone, without either it joins to watch and chat. A room is a
+//! name anyone who knows it can use; `New meeting` makes one nobody can guess.
+
+mod grid;
+mod media;
 
 use std::rc::Rc;
 
@@ -14,21 +19,24 @@ use leptos_router::hooks::use_query_map;
 use crate::components::browser::random_id;
 use crate::components::{
     append_line, use_media_switches, ChatLine, ChatLog, Composer, ConnectionBadge, Invite,
-    MediaButtons, MediaSwitches, VideoView,
+    MediaButtons, MediaSwitches,
 };
 use crate::protocol::call::NEW_ID_CHARS;
 use crate::protocol::chat::ChatText;
 use crate::protocol::meet::{
-    Join, Joined, Leave, Meet, MeetError, Member, MemberJoined, MemberLeft, MemberName,
-    PeerMessage, RoomName, SendSignal, Signal as SignalFrom, ROOM_CAPACITY,
+    Join, Joined, Leave, MediaAnswer, MediaOffer, Meet, MeetError, Member, MemberJoined,
+    MemberLeft, MemberName, PeerMessage, RoomName, SendSignal, SessionDescription,
+    Signal as SignalFrom,
 };
-use crate::protocol::{Nothing, Payload, PeerId};
+use crate::protocol::{Nothing, Payload, PeerId, Rejection};
 use crate::socketio::use_socket;
 use crate::webrtc::ice::use_ice;
 use crate::webrtc::media::open_for_call;
-use crate::webrtc::mesh::{Link, Links, Mesh, Other, RoomSeat};
-use crate::webrtc::quality;
+use crate::webrtc::mesh::{Links, Other, RoomSeat};
+use crate::webrtc::sfu_room::SfuLinks;
 use crate::webrtc::signalling::StreamSlot;
+use grid::{Grid, ScreenButton};
+use media::RoomMedia;
 
 /// News of the room (held while our `room` reply is on its way, see [`RoomSeat`]).
 enum RoomNews {
@@ -82,7 +90,7 @@ fn PickRoom(invalid: bool) -> impl IntoView {
     view! {
         <section class="meet">
             <h1>"Video meeting"</h1>
-            <p class="lead">{format!("Up to {ROOM_CAPACITY} people see and hear each other. Start a new meeting and share its link, or pick a room by name.")}</p>
+            <p class="lead">"Everyone in a room sees and hears everyone else. Start a new meeting and share its link, or pick a room by name."</p>
             <button type="button" on:click=new_meeting>"New meeting"</button>
             <p class="muted">"A new meeting gets a room nobody can guess: only people with its link can join."</p>
             <form class="composer" on:submit=go>
@@ -103,7 +111,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let state = socket.state();
     let socket = StoredValue::new_local(socket);
     let ice = use_ice();
-    let mesh = Mesh::new();
+    let media = RoomMedia::new();
     let camera: StreamSlot = RwSignal::new_local(None);
     let problem = RwSignal::new(None::<String>);
     let notice = RwSignal::new(None::<String>);
@@ -116,27 +124,51 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let room = StoredValue::new(room);
     let seat = RoomSeat::<RoomNews>::default();
 
-    let links = move || Links {
-        me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
+    let heard = Rc::new(move |name: String, text| append_line(chat, Some(name), text, false));
+    let our_state = Rc::new(move || PeerMessage::State {
+        muted: muted.get_untracked(),
+        camera_off: camera_off.get_untracked(),
+    });
+    let mesh_links = {
+        let (heard, our_state) = (heard.clone(), our_state.clone());
+        move || Links {
+            me: me.get_untracked().unwrap_or_else(|| PeerId::of_socket("")),
+            ice,
+            stream: camera.get_untracked(),
+            say: Rc::new(move |to: &PeerId, data| {
+                let sent = Payload::new(&data)
+                    .map_err(|e| e.to_string())
+                    .and_then(|data| {
+                        socket
+                            .with_value(|s| s.emit::<SendSignal>((to.clone(), data)))
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(error) = sent {
+                    notice.set(Some(format!("A signal was not sent: {error}.")));
+                }
+            }),
+            heard: heard.clone(),
+            state: our_state.clone(),
+        }
+    };
+    let sfu_links = move || SfuLinks {
         ice,
         stream: camera.get_untracked(),
-        say: Rc::new(move |to: &PeerId, data| {
-            let sent = Payload::new(&data)
-                .map_err(|e| e.to_string())
-                .and_then(|data| {
-                    socket
-                        .with_value(|s| s.emit::<SendSignal>((to.clone(), data)))
-                        .map_err(|e| e.to_string())
-                });
+        offer: Rc::new(move |sdp: String| {
+            let sent = SessionDescription::parse(&sdp).and_then(|sdp| {
+                socket
+                    .with_value(|s| s.emit::<MediaOffer>((sdp,)))
+                    .map_err(|e| Rejection::new(e.to_string()))
+            });
             if let Err(error) = sent {
-                notice.set(Some(format!("A signal was not sent: {error}.")));
+                notice.set(Some(format!(
+                    "Could not reach the meeting server: {error}."
+                )));
             }
         }),
-        heard: Rc::new(move |name: String, text| append_line(chat, Some(name), text, false)),
-        state: Rc::new(move || PeerMessage::State {
-            muted: muted.get_untracked(),
-            camera_off: camera_off.get_untracked(),
-        }),
+        heard: heard.clone(),
+        state: our_state.clone(),
+        notice: Rc::new(move |text| notice.set(Some(text))),
     };
     let join = move || {
         if let Some(name) = joined_as.get_untracked() {
@@ -154,20 +186,14 @@ fn Meeting(room: RoomName) -> impl IntoView {
     let news = move |news: RoomNews| match seat.news(news) {
         Some(RoomNews::Joined(member)) => {
             let name = member.name.to_string();
-            if mesh.add(other(member), false) {
+            if media.add(other(member), false) {
                 append_line(chat, None, format!("{name} joined"), false);
             }
         }
         Some(RoomNews::Left(id)) => {
-            let name = mesh.members.with_untracked(|m| {
-                m.iter()
-                    .find(|(member, _)| member.id == id)
-                    .map(|(member, _)| member.name.clone())
-            });
-            if let Some(name) = name {
+            if let Some(name) = media.remove(&id) {
                 append_line(chat, None, format!("{name} left"), false);
             }
-            mesh.remove(&id);
         }
         None => {}
     };
@@ -176,10 +202,10 @@ fn Meeting(room: RoomName) -> impl IntoView {
         s.on::<Joined>(move |(view,)| {
             problem.set(None);
             me.set(Some(view.you));
-            mesh.start(links());
+            media.start(mesh_links(), sfu_links());
             // Those already there: we are the newer one, so we offer.
             for member in view.members {
-                mesh.add(other(member), true);
+                media.add(other(member), true);
             }
             for held in seat.entered() {
                 news(held);
@@ -188,18 +214,19 @@ fn Meeting(room: RoomName) -> impl IntoView {
         s.on::<MemberJoined>(move |(member,)| news(RoomNews::Joined(member)));
         s.on::<MemberLeft>(move |(id,)| news(RoomNews::Left(id)));
         s.on::<SignalFrom>(move |(from, data)| match data.decode() {
-            Ok(data) => mesh.signal(&from, data),
+            Ok(data) => media.mesh.signal(&from, data),
             Err(_) => notice.set(Some(format!("A signal from {from} could not be read."))),
         });
+        s.on::<MediaAnswer>(move |(sdp,)| media.sfu.answer(sdp.to_string()));
         s.on::<MeetError>(move |(why,)| {
             problem.set(Some(why));
             seat.leave();
             joined_as.set(None);
-            mesh.clear();
+            media.clear();
         });
         // After a reconnect the server has forgotten us: join again (the others reconnect to us).
         s.on_connect(move || {
-            mesh.clear();
+            media.clear();
             join();
         });
     });
@@ -213,6 +240,7 @@ fn Meeting(room: RoomName) -> impl IntoView {
         };
         problem.set(None);
         leptos::task::spawn_local(async move {
+            media.via_sfu.set(ice.meet().await.sfu);
             if camera.get_untracked().is_none() {
                 let opened = open_for_call().await;
                 camera_off.set(opened.camera_off);
@@ -227,21 +255,21 @@ fn Meeting(room: RoomName) -> impl IntoView {
         let _ = socket.with_value(|s| s.emit::<Leave>(Nothing));
         seat.leave();
         joined_as.set(None);
-        mesh.clear();
+        media.clear();
         chat.set(Vec::new());
     };
     // Everyone sees our switches.
     Effect::new(move |_| {
-        mesh.tell_all(&PeerMessage::State {
+        media.tell_all(&PeerMessage::State {
             muted: muted.get(),
             camera_off: camera_off.get(),
         });
     });
-    on_cleanup(move || mesh.clear());
+    on_cleanup(move || media.clear());
 
     let say = move |text: ChatText, clear: Box<dyn Fn()>| {
         let text = text.to_string();
-        mesh.tell_all(&PeerMessage::Chat { text: text.clone() });
+        media.tell_all(&PeerMessage::Chat { text: text.clone() });
         append_line(chat, Some("you".into()), text, true);
         clear();
     };
@@ -262,52 +290,10 @@ fn Meeting(room: RoomName) -> impl IntoView {
                     <button type="submit">"Join"</button>
                 </form>
             }>
-                <div class="meet-grid" data-testid="grid">
-                    <figure class="meet-tile mine" data-name="you">
-                        <VideoView stream=camera label="My camera" local=true/>
-                        <figcaption>"You" {move || muted.get().then_some(" · muted")} {move || camera_off.get().then_some(" · camera off")}</figcaption>
-                    </figure>
-                    <For each=move || mesh.members.get() key=|(m, _)| m.id.clone() let:entry>
-                        {
-                            let (member, tile) = entry;
-                            let id = member.id.clone();
-                            let quality = quality::watch(move || mesh.peer(&id));
-                            view! {
-                                <figure class="meet-tile" data-name=member.name.to_string()
-                                    class:waiting=move || tile.link.get() != Link::Connected
-                                    class:failed=move || matches!(tile.link.get(), Link::Failed | Link::Lost)>
-                                    <VideoView stream=tile.stream label="Member camera"/>
-                                    <figcaption>
-                                        <span class="name">{member.name.to_string()}</span>
-                                        {move || tile.muted.get().then(|| view! { <span class="badge" data-testid="muted">" · muted"</span> })}
-                                        {move || tile.camera_off.get().then(|| view! { <span class="badge" data-testid="camera-off">" · camera off"</span> })}
-                                        {move || match tile.link.get() {
-                                            Link::Connecting => " · connecting…",
-                                            Link::Reconnecting => " · reconnecting…",
-                                            _ => "",
-                                        }}
-                                        {
-                                            let name = member.name.to_string();
-                                            move || {
-                                                let why = match tile.link.get() {
-                                                    Link::Failed => "could not connect to",
-                                                    Link::Lost => "could not reconnect to",
-                                                    _ => return None,
-                                                };
-                                                Some(view! {
-                                                    <span class="problem" role="alert">{format!(" · {why} {name}")}</span>
-                                                })
-                                            }
-                                        }
-                                        <small class="muted quality" data-testid="tile-quality">{move || quality.get()}</small>
-                                    </figcaption>
-                                </figure>
-                            }
-                        }
-                    </For>
-                </div>
+                <Grid media=media camera=camera switches=switches/>
                 <div class="call-controls">
                     <MediaButtons switches=switches/>
+                    <ScreenButton media=media notice=notice/>
                     <button class="danger" on:click=leave>"Leave"</button>
                 </div>
                 <div class="call-chat">
