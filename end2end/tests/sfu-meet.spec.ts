@@ -4,7 +4,7 @@
 // is told the room is full; mute, chat, pin and a shared screen reach the others.
 import { test, expect, Page } from '@playwright/test';
 import { io, Socket } from 'socket.io-client';
-import { closeUsers, connected, users } from './support';
+import { closeUsers, connected, OwnServer, users } from './support';
 
 test.afterEach(closeUsers);
 
@@ -176,4 +176,27 @@ test('mute, camera off, chat, pin and a shared screen reach the others through t
   for (const page of [bo, cy]) {
     await expect(page.getByTestId('screen')).toHaveCount(0, { timeout: 10_000 });
   }
+});
+
+test.describe('through the relay only', () => {
+  // --relay-only: pages may use relayed paths only; no --turn-allow-loopback: the relay
+  // refuses loopback peers, all but this server's own SFU.
+  const relayed = new OwnServer(4205, ['--turn', '--turn-port', '4206', '--relay-only']);
+  test.beforeAll(() => relayed.start());
+  test.afterAll(() => relayed.stop());
+
+  test('a browser that reaches the server only through its relay still gets its meeting', async ({ browser }) => {
+    const room = newRoom();
+    const [ada, bo] = await users(browser, 2, SMALL);
+    for (const [page, name] of [[ada, 'Ada'], [bo, 'Bo']] as const) {
+      await page.goto(`${relayed.url}/meet?room=${room}`);
+      await connected(page);
+      await page.getByLabel('Your name').fill(name);
+      await page.getByRole('button', { name: 'Join' }).click();
+    }
+    for (const [page, other] of [[ada, 'Bo'], [bo, 'Ada']] as const) {
+      await expect.poll(() => playing(page, other), { timeout: 20_000 }).toBe(true);
+      await expect(page.getByTestId('server-quality')).toContainText('relayed through the TURN server', { timeout: 10_000 });
+    }
+  });
 });

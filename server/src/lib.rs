@@ -425,13 +425,14 @@ where
         stores,
         turn_secret,
     } = state;
-    let ice = turn::Ice::bind(config, local, turn_secret)?;
-    let trades = trades::Trades::new(config, tasks.tasks());
     // A cluster meshes: an SFU room would have to live on one node (not built yet).
     let sfu = match (config.meet_media, &cluster) {
         (config::MeetMedia::Sfu, None) => Some(sfu::bind(config)?),
         _ => None,
     };
+    let media = sfu.as_ref().map(|s| s.sfu.addresses()).unwrap_or_default();
+    let ice = turn::Ice::bind(config, local, &media, turn_secret)?;
+    let trades = trades::Trades::new(config, tasks.tasks());
     let meet = contract::MeetSettings {
         sfu: sfu.as_ref().map(|bound| bound.sfu.clone()),
         capacity: match sfu {

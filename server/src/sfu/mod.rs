@@ -43,6 +43,8 @@ pub enum Command {
 pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
     pub addr: SocketAddr,
+    /// Where browsers are told to send media: `addr`, and the public address if given.
+    public: Option<SocketAddr>,
     pub counters: Arc<Counters>,
 }
 
@@ -78,11 +80,13 @@ pub fn bind(config: &Config) -> Result<Bound, StartError> {
     if let Ok(host) = Candidate::host(addr, "udp") {
         candidates.push(host);
     }
-    if let Some(public) = config.media_public_ip.filter(|p| *p != addr.ip()) {
+    let public = config
+        .media_public_ip
+        .filter(|p| *p != addr.ip())
+        .map(|ip| SocketAddr::new(ip, addr.port()));
+    if let Some(public) = public {
         // Behind a 1:1 NAT: browsers send to the public address, packets arrive at `addr`.
-        if let Ok(mapped) =
-            Candidate::server_reflexive(SocketAddr::new(public, addr.port()), addr, "udp")
-        {
+        if let Ok(mapped) = Candidate::server_reflexive(public, addr, "udp") {
             candidates.push(mapped);
         }
     }
@@ -93,6 +97,7 @@ pub fn bind(config: &Config) -> Result<Bound, StartError> {
         sfu: Sfu {
             commands: tx,
             addr,
+            public,
             counters,
         },
         engine,
@@ -101,6 +106,11 @@ pub fn bind(config: &Config) -> Result<Bound, StartError> {
 }
 
 impl Sfu {
+    /// Where browsers send media to it.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        std::iter::once(self.addr).chain(self.public).collect()
+    }
+
     /// Takes a seated member's first offer; returns the server's answer, or why not.
     pub async fn join(
         &self,

@@ -51,6 +51,9 @@ pub struct PeerPolicy {
     pub own_ips: HashSet<IpAddr>,
     /// The ports the server listens on (TURN, HTTP): never a peer on one of our addresses.
     pub own_ports: Vec<u16>,
+    /// The SFU's addresses (its socket, its public address): always a peer, even on
+    /// loopback or a private address, so that relayed browsers reach their meetings.
+    pub our_sfu: Vec<SocketAddr>,
 }
 
 /// Why a peer is refused.
@@ -71,6 +74,13 @@ impl PeerPolicy {
         let ip = canonical(peer.ip());
         if peer.port() == 0 || !is_unicast(ip) {
             return Err(PeerRefused::NotUnicast);
+        }
+        if self
+            .our_sfu
+            .iter()
+            .any(|sfu| sfu.port() == peer.port() && canonical(sfu.ip()) == ip)
+        {
+            return Ok(());
         }
         if self.own_ports.contains(&peer.port()) && (ip.is_loopback() || self.own_ips.contains(&ip))
         {
@@ -211,7 +221,28 @@ mod tests {
             allow_private: false,
             own_ips: ["203.0.113.7".parse().unwrap()].into_iter().collect(),
             own_ports: vec![3478, 3000],
+            our_sfu: vec![
+                "10.0.0.9:3479".parse().unwrap(),
+                "127.0.0.1:3479".parse().unwrap(),
+            ],
         }
+    }
+
+    #[test]
+    fn our_own_sfu_is_always_a_peer_and_only_at_its_port() {
+        let strict = policy(false);
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        for sfu in ["10.0.0.9:3479", "127.0.0.1:3479", "[::ffff:127.0.0.1]:3479"] {
+            assert_eq!(strict.check(addr(sfu)), Ok(()), "{sfu}");
+        }
+        assert_eq!(
+            strict.check(addr("10.0.0.9:3480")),
+            Err(PeerRefused::Private)
+        );
+        assert_eq!(
+            strict.check(addr("127.0.0.1:3480")),
+            Err(PeerRefused::Loopback)
+        );
     }
 
     #[test]

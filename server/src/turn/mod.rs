@@ -51,7 +51,14 @@ pub(crate) struct Relay {
 impl Relay {
     /// Binds the TURN port (UDP and TCP) as `config` says, for a server whose HTTP side
     /// listens on `http`, checking credentials made from `secret`. Runs inside tokio.
-    pub fn bind(config: &Config, http: SocketAddr, secret: String) -> Result<Relay, StartError> {
+    /// `media` are the SFU's addresses: always a peer, whatever the address (a browser that
+    /// reaches this server only through the relay must still reach its meetings).
+    pub fn bind(
+        config: &Config,
+        http: SocketAddr,
+        media: &[SocketAddr],
+        secret: String,
+    ) -> Result<Relay, StartError> {
         let counters = Arc::new(RelayCounters::default());
         let (udp, tcp) =
             bind_both(config.bind, config.turn_port).map_err(|source| StartError::Bind {
@@ -83,6 +90,7 @@ impl Relay {
             allow_private: config.turn_allow_private,
             own_ips: own_ips(config),
             own_ports: vec![addr.port(), http.port()],
+            our_sfu: media.to_vec(),
         };
         let settings = protocol::Settings {
             realm: REALM.to_owned(),
@@ -144,10 +152,11 @@ impl Ice {
     pub fn bind(
         config: &Config,
         http: SocketAddr,
+        media: &[SocketAddr],
         secret: Option<String>,
     ) -> Result<Ice, StartError> {
         let relay = match (&secret, config.turn) {
-            (Some(secret), true) => Some(Relay::bind(config, http, secret.clone())?),
+            (Some(secret), true) => Some(Relay::bind(config, http, media, secret.clone())?),
             _ => None,
         };
         let issuer = IceIssuer::new(config, relay.as_ref().map(|r| r.addr.port()), secret);

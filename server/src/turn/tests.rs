@@ -62,6 +62,7 @@ fn harness(allow_loopback: bool, limits: Limits) -> Harness {
             allow_private: false,
             own_ips: Default::default(),
             own_ports: vec![3478, 3000],
+            our_sfu: Vec::new(),
         },
     };
     let start = Instant::now();
