@@ -40,6 +40,13 @@ fn lowest(index: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Forgets what was recorded (a measurement window starts).
+    pub fn clear(&self) {
+        for count in self.counts.iter() {
+            count.store(0, Relaxed);
+        }
+    }
+
     pub fn record(&self, micros: u64) {
         self.counts[bucket(micros)].fetch_add(1, Relaxed);
     }

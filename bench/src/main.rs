@@ -18,6 +18,7 @@ mod histogram;
 mod idle;
 mod lean;
 mod metrics;
+mod sfu;
 mod signal;
 mod stats;
 mod target;
@@ -170,6 +171,18 @@ enum Scenario {
         step_seconds: u64,
         #[arg(long, default_value_t = 0.5)]
         loss_percent: f64,
+    },
+    /// Rooms of bots against the SFU: forwarded video streams, packets, CPU per packet,
+    /// forwarding delay and loss, step by step.
+    Sfu {
+        #[arg(long, default_value_t = 10)]
+        room_size: usize,
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,6,8,10,12,15")]
+        rooms: Vec<usize>,
+        #[arg(long, default_value_t = 3)]
+        warmup_seconds: u64,
+        #[arg(long, default_value_t = 5)]
+        step_seconds: u64,
     },
 }
 
@@ -363,6 +376,21 @@ async fn main() {
                 turn::print(report);
             }
             turn::summary(&reports, loss_percent);
+        }
+        Scenario::Sfu {
+            room_size,
+            ref rooms,
+            warmup_seconds,
+            step_seconds,
+        } => {
+            sfu::run(sfu::Setup {
+                binary: cli.switchboard.clone(),
+                room_size,
+                rooms: rooms.clone(),
+                warmup: Duration::from_secs(warmup_seconds),
+                measure: Duration::from_secs(step_seconds),
+            })
+            .await
         }
         Scenario::Cluster => cluster(&cli).await,
         Scenario::Compare => compare(&cli).await,
