@@ -12,11 +12,11 @@ const root = resolve(import.meta.dirname, '../..');
  * a function that stops it (also called when the process exits). `SITE_DIR` serves another
  * build of the web app (e.g. a copy of dist/ from before a change), `SERVER_BIN` runs another
  * binary (e.g. one built from before a change). */
-export async function startServer(port) {
+export async function startServer(port, flags = []) {
   const base = `http://127.0.0.1:${port}`;
   const site = process.env.SITE_DIR ? ['--site-dir', process.env.SITE_DIR] : [];
   const server = spawn(process.env.SERVER_BIN ?? join(root, 'target/release/switchboard'),
-    ['--port', String(port), '--data-dir', mkdtempSync(join(tmpdir(), 'sb-bench-')), '--log-level', 'warn', '--no-ice-servers', ...site],
+    ['--port', String(port), '--data-dir', mkdtempSync(join(tmpdir(), 'sb-bench-')), '--log-level', 'warn', '--no-ice-servers', '--media-port', '0', ...site, ...flags],
     { stdio: ['ignore', 'ignore', 'inherit'] });
   const stop = () => server.kill('SIGTERM');
   process.on('exit', stop);

@@ -1,11 +1,12 @@
 // Benchmark (not a test): how long a video meeting takes to set up, on loopback, in Debian's
-// Chromium with its fake camera. For rooms of 3 and 4: the others are in the room already,
-// the last one clicks "Join"; measured is the time from that click until every remote video
-// on every page of the room shows a frame (camera opening, joining, one connection per pair).
-// Prints the median of 5 rooms of each size. Then the way a meeting starts: four click Join
-// at the same moment, over 20 rooms: from the clicks until every remote video plays on every
-// page, median and worst, and how many rooms never got there within 30 s. It starts its own
-// release server.
+// Chromium with its fake camera, over a mesh (a server with --meet-media mesh: rooms of 3 and
+// 4) and through the SFU (the default server: rooms of 3, 4 and 6). The others are in the room
+// already, the last one clicks "Join"; measured is the time from that click until every remote
+// video on every page of the room shows a frame (camera opening, joining, connecting). Prints
+// the median of 5 rooms of each size. Then the way a meeting starts, on the mesh: four click
+// Join at the same moment, over 20 rooms: from the clicks until every remote video plays on
+// every page, median and worst, and how many rooms never got there within 30 s. It starts its
+// own release servers.
 //
 //   node bench/browser/meet-setup.mjs [--rooms 5] [--at-once 20]   (make bench runs it in a netns)
 import { launchBrowser, median, startServer } from './common.mjs';
@@ -17,11 +18,12 @@ const arg = (name, fallback) => {
 const rooms = arg('--rooms', 5);
 const atOnceRooms = arg('--at-once', 20);
 const GIVE_UP_MS = 30_000;
-const { base, stop } = await startServer(4291);
+const mesh = await startServer(4291, ['--meet-media', 'mesh']);
+const sfu = await startServer(4292);
 const browser = await launchBrowser();
 
-async function openRoom(room) {
-  const p = await (await browser.newContext()).newPage();
+async function openRoom(room, base = mesh.base) {
+  const p = await (await browser.newContext({ viewport: { width: 640, height: 480 } })).newPage();
   await p.goto(`${base}/meet?room=${room}`);
   await p.getByTestId('connection').filter({ hasText: /^Connected/ }).waitFor();
   return p;
@@ -55,12 +57,12 @@ const clickJoin = (p, name) => p.evaluate((name) => {
   return t;
 }, name);
 
-async function measure(size) {
+async function measure(size, base) {
   const samples = [];
   for (let r = 0; r < rooms; r++) {
     const room = `bench-${size}-${r}-${Date.now()}`;
     const pages = [];
-    for (let i = 0; i < size; i++) pages.push(await openRoom(room));
+    for (let i = 0; i < size; i++) pages.push(await openRoom(room, base));
     // Everyone but the last joins and settles first.
     for (let i = 0; i < size - 1; i++) {
       await clickJoin(pages[i], `member${i}`);
@@ -96,9 +98,12 @@ async function atOnce(r) {
 }
 
 if (rooms > 0) console.log(`\nMeeting set-up: last member's "Join" → every remote video playing on every page, loopback, ${rooms} rooms each\n`);
-for (const size of rooms > 0 ? [3, 4] : []) {
-  const xs = await measure(size);
-  console.log(`  ${size} members   median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0)}   max ${Math.max(...xs).toFixed(0)}`);
+const kinds = [['mesh', mesh.base, [3, 4]], ['SFU', sfu.base, [3, 4, 6]]];
+for (const [kind, base, sizes] of rooms > 0 ? kinds : []) {
+  for (const size of sizes) {
+    const xs = await measure(size, base);
+    console.log(`  ${kind.padEnd(4)} ${size} members   median ${median(xs).toFixed(0).padStart(4)} ms   min ${Math.min(...xs).toFixed(0)}   max ${Math.max(...xs).toFixed(0)}`);
+  }
 }
 if (atOnceRooms > 0) {
   const results = [];
@@ -109,4 +114,5 @@ if (atOnceRooms > 0) {
 }
 console.log();
 await browser.close();
-stop();
+mesh.stop();
+sfu.stop();

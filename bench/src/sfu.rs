@@ -262,7 +262,13 @@ impl Bot {
         for (rid, _) in LAYERS {
             simulcast.add_send_layer(SimulcastLayer::new(rid));
         }
-        let camera = change.add_media(MediaKind::Video, Direction::SendOnly, None, None, Some(simulcast));
+        let camera = change.add_media(
+            MediaKind::Video,
+            Direction::SendOnly,
+            None,
+            None,
+            Some(simulcast),
+        );
         let microphone = change.add_media(MediaKind::Audio, Direction::SendOnly, None, None, None);
         change.add_channel("sfu".into());
         let (offer, pending) = change.apply().ok_or("no offer")?;
@@ -445,7 +451,9 @@ impl Bot {
             frame.extend(sent.to_be_bytes());
             frame.resize(bytes, 0x55);
             if let Some(writer) = self.rtc.writer(self.camera) {
-                let _ = writer.rid(rid.into()).write(pt, Instant::now(), time, frame);
+                let _ = writer
+                    .rid(rid.into())
+                    .write(pt, Instant::now(), time, frame);
             }
         }
         self.counts.video_sent.fetch_add(1, Relaxed);

@@ -119,6 +119,7 @@ async fn a_receiver_that_joins_gets_the_sender_to_make_a_keyframe() {
     // A sender that makes a keyframe only when asked (after its first).
     let rare = Publishing {
         keyframe_every: u64::MAX,
+        ..Publishing::default()
     };
     let sender = Bot::join_with(&server, "keyframes", "sender", rare).await;
     let early = Bot::join(&server, "keyframes", "early").await;
@@ -214,4 +215,37 @@ fn many_mlines(n: usize) -> String {
         sdp += "m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n";
     }
     sdp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sender_that_floods_is_capped_and_the_others_go_on() {
+    let server = TestServer::start().await;
+    let ada = Bot::join(&server, "flood", "ada").await;
+    let bo = Bot::join(&server, "flood", "bo").await;
+    // 50 Mbit/s of junk besides its media.
+    let wild = Publishing {
+        flood: 50_000_000 / 8,
+        ..Publishing::default()
+    };
+    let flooder = Bot::join_with(&server, "flood", "flooder", wild).await;
+    eventually_within(SETTLE, "the flood is noticed", async || {
+        metric(&server, "switchboard_sfu_over_rate_packets_total").await > 1000.0
+    })
+    .await;
+    // The others still get each other's media, during the flood.
+    let flooding = Instant::now();
+    eventually_within(SETTLE, "20 frames each way during the flood", async || {
+        let fresh = |bot: &Bot, from: &Bot| {
+            bot.seen
+                .lock()
+                .unwrap()
+                .video_from(&from.id)
+                .iter()
+                .filter(|f| f.at > flooding)
+                .count()
+        };
+        fresh(&ada, &bo) >= 20 && fresh(&bo, &ada) >= 20
+    })
+    .await;
+    drop(flooder);
 }

@@ -77,11 +77,16 @@ impl Seen {
 pub struct Publishing {
     /// A keyframe every this many frames (besides those asked for).
     pub keyframe_every: u64,
+    /// Junk sent to the SFU besides the media, in bytes a second (a sender gone wild).
+    pub flood: usize,
 }
 
 impl Default for Publishing {
     fn default() -> Self {
-        Publishing { keyframe_every: 30 }
+        Publishing {
+            keyframe_every: 30,
+            flood: 0,
+        }
     }
 }
 
@@ -157,6 +162,7 @@ impl Bot {
             frame: 0,
             keyframe_due: true,
             started: None,
+            sfu: None,
         };
         tokio::spawn(member.run(controls));
         Bot {
@@ -206,6 +212,8 @@ struct Member {
     frame: u64,
     keyframe_due: bool,
     started: Option<Instant>,
+    /// Where the SFU is (the first address str0m sent to).
+    sfu: Option<SocketAddr>,
 }
 
 /// A 20 fps camera (as Chromium's fake one) and 50 audio packets a second.
@@ -245,7 +253,10 @@ impl Member {
                     }
                 }
                 _ = video.tick() => self.write_video(),
-                _ = audio.tick() => self.write_audio(),
+                _ = audio.tick() => {
+                    self.write_audio();
+                    self.flood();
+                }
                 () = tokio::time::sleep(sleep) => {}
             }
             let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
@@ -261,6 +272,7 @@ impl Member {
             match self.rtc.poll_output().ok()? {
                 Output::Timeout(at) => return Some(at),
                 Output::Transmit(t) => {
+                    self.sfu.get_or_insert(t.destination);
                     let _ = self.socket.try_send_to(&t.contents, t.destination);
                 }
                 Output::Event(event) => self.on_event(event),
@@ -376,6 +388,18 @@ impl Member {
                     .rid(layer.rid().into())
                     .write(pt, Instant::now(), time, frame);
             }
+        }
+    }
+
+    /// A 50th of a second's junk: RTP-looking packets (version 2) of 1200 bytes.
+    fn flood(&mut self) {
+        let (Some(sfu), Some(_)) = (self.sfu, self.started) else {
+            return;
+        };
+        let mut junk = vec![0x55u8; 1200];
+        junk[0] = 0x80;
+        for _ in 0..self.publishing.flood / 50 / junk.len() {
+            let _ = self.socket.try_send_to(&junk, sfu);
         }
     }
 
