@@ -34,7 +34,8 @@ pids+=($!)
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$REDIS_PORT") 2>/dev/null && break; sleep 0.05; done
 
 for n in 1 2; do
-  "$BINARY" --port "300$n" --data-dir "data/node$n" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
+  # Each node's SFU has a UDP port of its own: browsers send a room's media to its node directly.
+  "$BINARY" --port "300$n" --media-port "348$n" --data-dir "data/node$n" --redis-url "redis://127.0.0.1:$REDIS_PORT" \
     --public-url "$PUBLIC" --max-connections-per-ip 0 --trusted-proxy 127.0.0.1 \
     --metrics-bind "127.0.0.1:910$n" --log-level warn $* \
     >"data/node$n.log" 2>&1 &

@@ -96,6 +96,10 @@ test('six people each play the five others over one connection that sends one ca
   for (const page of pages.filter((_, i) => i !== 2)) {
     await expect(tile(page, 'P3')).toHaveCount(0, { timeout: 2_000 });
   }
+  // The server's offers that stop P3's tracks left the others' media as they were.
+  for (const [page, other] of [[pages[0], 'P7'], [pages[6], 'P1'], [pages[5], 'P2']] as const) {
+    await expect.poll(() => playing(page, other), { timeout: 10_000 }).toBe(true);
+  }
 });
 
 test('the 26th person is told a room of 25 is full', async ({ browser, baseURL }) => {

@@ -261,7 +261,7 @@ pub struct Config {
 
     /// How /meet carries a meeting's media: `sfu`, through this server (each person sends
     /// one camera, rooms of up to --meet-capacity), or `mesh`, browser to browser (rooms of
-    /// 4, no media through the server). A cluster (--redis-url) always meshes.
+    /// 4, no media through the server). In a cluster a room's media live on one node.
     #[arg(long, env = "SWITCHBOARD_MEET_MEDIA", value_enum, default_value_t = MeetMedia::Sfu)]
     pub meet_media: MeetMedia,
 

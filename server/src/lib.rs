@@ -218,7 +218,7 @@ impl Switchboard {
 
     /// Where the SFU takes meetings' media (UDP), when meetings go through it.
     pub fn media_addr(&self) -> Option<SocketAddr> {
-        self.shared.meet.sfu.as_ref().map(|sfu| sfu.addr)
+        self.shared.meet.sfu.as_ref().map(|route| route.sfu.addr)
     }
 
     /// Where `/metrics` has a listener of its own (`--metrics-bind`).
@@ -425,16 +425,17 @@ where
         stores,
         turn_secret,
     } = state;
-    // A cluster meshes: an SFU room would have to live on one node (not built yet).
-    let sfu = match (config.meet_media, &cluster) {
-        (config::MeetMedia::Sfu, None) => Some(sfu::bind(config)?),
-        _ => None,
+    let sfu = match config.meet_media {
+        config::MeetMedia::Sfu => Some(sfu::bind(config)?),
+        config::MeetMedia::Mesh => None,
     };
     let media = sfu.as_ref().map(|s| s.sfu.addresses()).unwrap_or_default();
     let ice = turn::Ice::bind(config, local, &media, turn_secret)?;
     let trades = trades::Trades::new(config, tasks.tasks());
     let meet = contract::MeetSettings {
-        sfu: sfu.as_ref().map(|bound| bound.sfu.clone()),
+        sfu: sfu
+            .as_ref()
+            .map(|bound| sfu::MediaRoute::new(bound.sfu.clone(), cluster.clone(), tasks.tasks())),
         capacity: match sfu {
             Some(_) => config.meet_capacity.into(),
             None => app::protocol::meet::ROOM_CAPACITY,
@@ -449,7 +450,7 @@ where
                 .unwrap_or_default(),
             meet.sfu
                 .as_ref()
-                .map(|sfu| sfu.counters.clone())
+                .map(|route| route.sfu.counters.clone())
                 .unwrap_or_default(),
         ),
         limits: config.limits(),

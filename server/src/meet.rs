@@ -1,9 +1,10 @@
 //! `/meet`: rooms for a video meeting. The server keeps who is in which room (`rooms.rs`: in
 //! this process, or in the cluster's Redis, so a room can span nodes) and tells a room's
 //! members of joins and leaves. The media go one of two ways (`--meet-media`): through the
-//! server's SFU (`sfu/`, rooms of up to `--meet-capacity`), which a seated member's
-//! `media-offer` connects it to; or in a mesh of up to four, browser to browser, for which
-//! the server relays WebRTC signals between members of one room only, untouched.
+//! server's SFU (`sfu/`, rooms of up to `--meet-capacity`; in a cluster, the SFU of the node
+//! that holds the room), which a seated member's `media-offer` connects it to; or in a mesh of
+//! up to four, browser to browser, for which the server relays WebRTC signals between members
+//! of one room only, untouched.
 
 use std::sync::Arc;
 

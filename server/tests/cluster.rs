@@ -8,7 +8,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{eventually, named, RawClient, SioClient, TestServer, PATIENCE};
+use common::sfu_bot::Bot;
+use common::{
+    eventually, eventually_within, metric, named, RawClient, SioClient, TestServer, PATIENCE,
+};
 use serde_json::{json, Value};
 use server::ClusterRedis;
 use server::{MemoryDriver, MemoryHub, MemoryKv};
@@ -25,10 +28,15 @@ struct Cluster {
 }
 
 async fn cluster() -> Cluster {
+    cluster_with(&[]).await
+}
+
+/// Two nodes started with `flags`.
+async fn cluster_with(flags: &'static [&'static str]) -> Cluster {
     let (hub, kv) = (MemoryHub::default(), MemoryKv::default());
     let node = |driver: MemoryDriver| {
         let kv = kv.clone();
-        async move { TestServer::start_clustered(ClusterRedis::InMemory { driver, kv }, &[]).await }
+        async move { TestServer::start_clustered(ClusterRedis::InMemory { driver, kv }, flags).await }
     };
     let b_driver = hub.driver();
     let a = node(hub.driver()).await;
@@ -367,7 +375,8 @@ async fn a_meeting_room_spans_nodes() {
 
 #[tokio::test]
 async fn joins_at_once_across_nodes_keep_the_room_invariant() {
-    let c = cluster().await;
+    // Rooms of four (a mesh): six who join at once are four seated and two refused.
+    let c = cluster_with(&["--meet-media", "mesh"]).await;
     let nodes = [At(c.a.addr), At(c.b.addr)];
     joins_at_once(&nodes, 20, 6).await;
     leaves_while_others_join(&nodes, 20, 2).await;
@@ -412,4 +421,29 @@ async fn a_call_spans_nodes_and_its_signals_reach_nobody_outside_it() {
     while let Ok(Some((event, _))) = tokio::time::timeout(QUIET, lobby.next_event()).await {
         assert_eq!(event, "clients");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sfu_room_lives_on_one_node_and_members_on_the_other_reach_it() {
+    let c = cluster().await;
+    let ada = Bot::join(&c.a, "spans-sfu", "ada").await;
+    let bo = Bot::join(&c.b, "spans-sfu", "bo").await;
+    eventually_within(
+        Duration::from_secs(30),
+        "each gets the other's video",
+        async || {
+            ada.seen.lock().unwrap().video_from(&bo.id).len() >= 5
+                && bo.seen.lock().unwrap().video_from(&ada.id).len() >= 5
+        },
+    )
+    .await;
+    // Both connections are on node a, which claimed the room first.
+    assert_eq!(metric(&c.a, "switchboard_sfu_publishers").await, 2.0);
+    assert_eq!(metric(&c.b, "switchboard_sfu_publishers").await, 0.0);
+    // Bo leaves through node b: node a drops its media.
+    bo.leave().await;
+    eventually("node a forwards Bo no more", async || {
+        metric(&c.a, "switchboard_sfu_publishers").await == 1.0
+    })
+    .await;
 }

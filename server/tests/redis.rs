@@ -9,7 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::rooms::{joins_at_once, leaves_while_others_join, At};
-use common::{eventually, metric, named, ProcessServer, RawClient, SioClient, PATIENCE};
+use common::sfu_bot::Bot;
+use common::{
+    eventually, eventually_within, metric, named, ProcessServer, RawClient, SioClient, PATIENCE,
+};
 use serde_json::json;
 
 /// A redis-server of this test's own.
@@ -64,6 +67,15 @@ impl Drop for Redis {
 
 async fn node(redis: &Redis, data: &tempfile::TempDir) -> ProcessServer {
     ProcessServer::start(data.path(), &["--redis-url", &redis.url()]).await
+}
+
+/// A node whose meetings mesh (rooms of four).
+async fn mesh_node(redis: &Redis, data: &tempfile::TempDir) -> ProcessServer {
+    ProcessServer::start(
+        data.path(),
+        &["--redis-url", &redis.url(), "--meet-media", "mesh"],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -289,8 +301,52 @@ async fn redis_down_for_three_seconds_then_back() {
 async fn meeting_rooms_hold_their_invariant_across_processes_on_redis() {
     let redis = Redis::start();
     let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b) = (node(&redis, &da).await, node(&redis, &db).await);
+    let (a, b) = (mesh_node(&redis, &da).await, mesh_node(&redis, &db).await);
     let nodes = [At(a.addr), At(b.addr)];
     joins_at_once(&nodes, 10, 6).await;
     leaves_while_others_join(&nodes, 10, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sfu_room_spans_processes_on_redis_and_moves_when_its_node_dies() {
+    let redis = Redis::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (node(&redis, &da).await, node(&redis, &db).await);
+    let ada = Bot::join(&a, "spans", "ada").await;
+    let bo = Bot::join(&b, "spans", "bo").await;
+    eventually_within(
+        Duration::from_secs(30),
+        "each gets the other's video",
+        async || {
+            ada.seen.lock().unwrap().video_from(&bo.id).len() >= 5
+                && bo.seen.lock().unwrap().video_from(&ada.id).len() >= 5
+        },
+    )
+    .await;
+    assert_eq!(metric(&a, "switchboard_sfu_publishers").await, 2.0);
+    // Node a, which holds the room's media, dies: once its lease has run out, the room's
+    // media start again on node b (a page reconnects the same way: a new offer).
+    a.kill();
+    let died = Instant::now();
+    let cy = loop {
+        match Bot::try_join(&b, "spans", "cy").await {
+            Ok(bot) => break bot,
+            Err(refused) => {
+                assert!(refused.contains("try again"), "{refused}");
+                assert!(
+                    died.elapsed() < Duration::from_secs(30),
+                    "the room never moved"
+                );
+                // (Each refused try already waited for node a's answer.)
+            }
+        }
+    };
+    let again = Bot::join(&b, "spans", "bo again").await;
+    eventually_within(
+        Duration::from_secs(30),
+        "the room's media flow on node b",
+        async || cy.seen.lock().unwrap().video_from(&again.id).len() >= 5,
+    )
+    .await;
+    assert_eq!(metric(&b, "switchboard_sfu_publishers").await, 2.0);
 }

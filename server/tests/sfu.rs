@@ -249,3 +249,38 @@ async fn a_sender_that_floods_is_capped_and_the_others_go_on() {
     .await;
     drop(flooder);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_that_floods_the_data_channel_is_held_to_its_rate() {
+    let server = TestServer::start().await;
+    let ada = Bot::join(&server, "chatty", "ada").await;
+    let bo = Bot::join(&server, "chatty", "bo").await;
+    eventually_within(SETTLE, "the channels open", async || {
+        ada.seen.lock().unwrap().connected && bo.seen.lock().unwrap().connected
+    })
+    .await;
+    for n in 0..500 {
+        bo.say(PeerMessage::Chat {
+            text: format!("line {n}"),
+        });
+    }
+    eventually_within(SETTLE, "most of the flood is dropped", async || {
+        metric(&server, "switchboard_sfu_bad_messages_total").await >= 400.0
+    })
+    .await;
+    let heard = ada.seen.lock().unwrap().said.len();
+    assert!(
+        heard <= 100,
+        "ada heard {heard} of 500 lines sent in a moment"
+    );
+    let flooded = Instant::now();
+    eventually_within(SETTLE, "the room goes on", async || {
+        let seen = ada.seen.lock().unwrap();
+        seen.video_from(&bo.id)
+            .iter()
+            .filter(|f| f.at > flooded)
+            .count()
+            >= 10
+    })
+    .await;
+}

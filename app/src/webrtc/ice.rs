@@ -62,13 +62,14 @@ impl Ice {
             .unwrap_or_default()
     }
 
-    /// How `/meet` carries media: asks the server if its answer is not in yet.
-    pub async fn meet(&self) -> MeetConfig {
+    /// How `/meet` carries media: asks the server if its answer is not in yet (`None` when
+    /// it does not answer).
+    pub async fn meet(&self) -> Option<MeetConfig> {
         if let Some(meet) = self.meet.try_get_untracked().flatten() {
-            return meet;
+            return Some(meet);
         }
         self.fetch().await;
-        self.meet.try_get_untracked().flatten().unwrap_or_default()
+        self.meet.try_get_untracked().flatten()
     }
 
     /// Keeps `peer` up to date with every renewal while it is open.

@@ -80,12 +80,19 @@ struct Inner {
     on_event: Box<dyn Fn(SfuEvent)>,
     /// The first offer went out; later ones go over the data channel.
     offered: Cell<bool>,
+    /// An offer of ours waits for the connection.
+    renegotiate_later: Cell<bool>,
+    /// Itself, for timers that must not keep it alive.
+    me: RefCell<Weak<Inner>>,
     connected: Cell<bool>,
     closed: Cell<bool>,
     streams: RefCell<HashMap<String, (PeerId, bool, MediaStream)>>,
     screen: RefCell<Option<RtcRtpTransceiver>>,
     callbacks: RefCell<Vec<Callback>>,
 }
+
+/// How long the server may take to answer one of our later offers.
+const ANSWER_WITHIN_MS: u32 = 5_000;
 
 /// The layers a camera is sent in: (layer, most kbit/s). Lower layers first, as browsers
 /// expect them.
@@ -113,12 +120,15 @@ impl SfuConnection {
             steps: RefCell::new(Some(steps)),
             on_event: Box::new(on_event),
             offered: Cell::new(false),
+            renegotiate_later: Cell::new(false),
+            me: RefCell::new(Weak::new()),
             connected: Cell::new(false),
             closed: Cell::new(false),
             streams: RefCell::default(),
             screen: RefCell::new(None),
             callbacks: RefCell::default(),
         });
+        *inner.me.borrow_mut() = Rc::downgrade(&inner);
         if let Some(stream) = &stream {
             inner.send_tracks(stream)?;
         }
@@ -324,6 +334,10 @@ impl Inner {
             && self.pc.connection_state() == RtcPeerConnectionState::Connected;
         if ready && !self.connected.replace(true) {
             self.emit(SfuEvent::Connected);
+            // A screen shared before we were connected is offered now.
+            if self.renegotiate_later.replace(false) {
+                self.queue(Step::Renegotiate);
+            }
         }
     }
 
@@ -332,8 +346,13 @@ impl Inner {
         self.emit(SfuEvent::Interrupted { failed });
     }
 
-    /// Makes an offer: the first is reported, later ones go over the data channel.
+    /// Makes an offer: the first is reported, later ones go over the data channel (once it
+    /// is open: until then the change waits).
     async fn offer(&self) {
+        if self.offered.get() && !self.connected.get() {
+            self.renegotiate_later.set(true);
+            return;
+        }
         let offer = match JsFuture::from(self.pc.create_offer()).await {
             Ok(offer) => offer,
             Err(error) => return self.emit(SfuEvent::Error(error_text(&error))),
@@ -348,7 +367,19 @@ impl Inner {
         if self.offered.replace(true) {
             if let Err(error) = self.send(&ToSfu::Offer { sdp }) {
                 self.emit(SfuEvent::Error(error));
+                self.emit(SfuEvent::Interrupted { failed: true });
+                return;
             }
+            // An offer the server never answers would hold every later change back.
+            let pc = self.pc.clone();
+            let weak = self.me.borrow().clone();
+            spawn_local(async move {
+                gloo_timers::future::TimeoutFuture::new(ANSWER_WITHIN_MS).await;
+                let unanswered = pc.signaling_state() == web_sys::RtcSignalingState::HaveLocalOffer;
+                if let (true, Some(inner)) = (unanswered, weak.upgrade()) {
+                    inner.emit(SfuEvent::Interrupted { failed: true });
+                }
+            });
         } else {
             self.emit(SfuEvent::Offer(sdp));
         }
@@ -365,22 +396,24 @@ impl Inner {
                 }
             }
             Step::Offer(sdp) => {
-                // The server's offer wins over one of ours still out: ours is made again.
-                let ours_out =
-                    self.pc.signaling_state() == web_sys::RtcSignalingState::HaveLocalOffer;
-                if let Err(error) = self.apply("offer", &sdp).await {
-                    return self.emit(SfuEvent::Error(error));
+                // Offers crossed: ours wins. The server drops its own offer when ours comes,
+                // answers ours, and offers its changes again after.
+                if self.pc.signaling_state() == web_sys::RtcSignalingState::HaveLocalOffer {
+                    return;
                 }
-                match self.answer().await {
-                    Ok(sdp) => {
-                        let _ = self.send(&ToSfu::Answer { sdp });
+                let answered = match self.apply("offer", &sdp).await {
+                    Ok(()) => self.answer().await,
+                    Err(error) => Err(error),
+                };
+                match answered.and_then(|sdp| self.send(&ToSfu::Answer { sdp })) {
+                    Ok(()) => self.forget_ended_streams(),
+                    // The server waits for this answer before it offers anything else: start
+                    // afresh rather than never hear of a member again.
+                    Err(error) => {
+                        self.emit(SfuEvent::Error(error));
+                        self.emit(SfuEvent::Interrupted { failed: true });
                     }
-                    Err(error) => self.emit(SfuEvent::Error(error)),
                 }
-                if ours_out {
-                    self.queue(Step::Renegotiate);
-                }
-                self.forget_ended_streams();
             }
             Step::Renegotiate => self.offer().await,
         }
@@ -437,6 +470,12 @@ impl Inner {
     fn close(&self) {
         if self.closed.replace(true) {
             return;
+        }
+        // The browser's "sharing your screen" ends with the connection.
+        if let Some(screen) = self.screen.borrow_mut().take() {
+            if let Some(track) = screen.sender().track() {
+                track.stop();
+            }
         }
         self.steps.borrow_mut().take();
         self.channel.set_onopen(None);

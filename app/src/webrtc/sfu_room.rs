@@ -81,6 +81,11 @@ pub struct SfuRoom {
     /// Bumped for every fresh connection: events of an older one are ignored.
     generation: StoredValue<u32>,
     attempts: StoredValue<u32>,
+    /// First offers sent and not answered yet: the server answers them in order, so only
+    /// the answer that brings this to 0 is for the connection we have now.
+    owed: StoredValue<u32>,
+    /// Whether a connection of this meeting ever worked (then failing is "lost").
+    ever_connected: StoredValue<bool>,
 }
 
 impl Default for SfuRoom {
@@ -104,6 +109,8 @@ impl SfuRoom {
             wanted: StoredValue::new_local(HashMap::new()),
             generation: StoredValue::new(0),
             attempts: StoredValue::new(0),
+            owed: StoredValue::new(0),
+            ever_connected: StoredValue::new(false),
         };
         room.watch_speakers();
         Effect::new(move |_| {
@@ -120,11 +127,18 @@ impl SfuRoom {
         self.clear();
         self.links.set_value(Some(links));
         self.attempts.set_value(0);
+        self.owed.set_value(0);
+        self.ever_connected.set_value(false);
         self.connect();
     }
 
-    /// The server's answer to our first offer.
+    /// The server's answer to a first offer: used if it is the one to our latest.
     pub fn answer(&self, sdp: String) {
+        let owed = self.owed.get_value().saturating_sub(1);
+        self.owed.set_value(owed);
+        if owed > 0 {
+            return;
+        }
         if let Some(conn) = self.conn.get_value() {
             conn.answer(sdp);
         }
@@ -213,7 +227,7 @@ impl SfuRoom {
         let ended = wasm_bindgen::closure::Closure::once_into_js(move || room.stop_screen());
         track.set_onended(Some(ended.unchecked_ref()));
         conn.share_screen(&track)?;
-        self.sharing.set(true);
+        let _ = self.sharing.try_set(true);
         Ok(())
     }
 
@@ -248,11 +262,13 @@ impl SfuRoom {
                 if let Some(old) = self.conn.try_update_value(|c| c.replace(conn)).flatten() {
                     old.close();
                 }
-                self.set_link(if self.attempts.get_value() == 0 {
-                    Link::Connecting
-                } else {
+                self.set_link(if self.ever_connected.get_value() {
                     Link::Reconnecting
+                } else {
+                    Link::Connecting
                 });
+                // A new connection carries no screen: sharing ended with the old one.
+                let _ = self.sharing.try_set(false);
                 let room = *self;
                 set_timeout(move || room.expire(generation), CONNECT_WITHIN);
             }
@@ -274,9 +290,13 @@ impl SfuRoom {
 
     fn on_event(&self, event: SfuEvent, links: &SfuLinks) {
         match event {
-            SfuEvent::Offer(sdp) => (links.offer)(sdp),
+            SfuEvent::Offer(sdp) => {
+                self.owed.update_value(|owed| *owed += 1);
+                (links.offer)(sdp)
+            }
             SfuEvent::Connected => {
                 self.attempts.set_value(0);
+                self.ever_connected.set_value(true);
                 self.set_link(Link::Connected);
                 if let Some(conn) = self.conn.get_value() {
                     let _ = conn.say(&(links.state)());
@@ -285,7 +305,9 @@ impl SfuRoom {
                 self.ask_layers();
             }
             SfuEvent::Interrupted { failed } => {
-                self.set_link(Link::Reconnecting);
+                if self.ever_connected.get_value() {
+                    self.set_link(Link::Reconnecting);
+                }
                 let generation = self.generation.get_value();
                 let room = *self;
                 let wait = if failed {
@@ -361,10 +383,10 @@ impl SfuRoom {
         let attempts = self.attempts.get_value() + 1;
         self.attempts.set_value(attempts);
         if attempts >= ATTEMPTS {
-            let lost = if self.link.get_untracked() == Link::Connecting {
-                Link::Failed
-            } else {
+            let lost = if self.ever_connected.get_value() {
                 Link::Lost
+            } else {
+                Link::Failed
             };
             if let Some(conn) = self.conn.try_update_value(Option::take).flatten() {
                 conn.close();
@@ -425,7 +447,7 @@ impl SfuRoom {
                     continue;
                 };
                 let loudest = loudest_member(&report);
-                if room.speaking.get_untracked() != loudest {
+                if room.speaking.try_get_untracked() != Some(loudest.clone()) {
                     let _ = room.speaking.try_set(loudest);
                 }
             }

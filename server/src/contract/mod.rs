@@ -43,7 +43,7 @@ pub struct Shared {
 /// How `/meet` carries media: through the SFU (rooms of `capacity`), or a mesh of 4.
 #[derive(Clone)]
 pub struct MeetSettings {
-    pub sfu: Option<crate::sfu::Sfu>,
+    pub sfu: Option<Arc<crate::sfu::MediaRoute>>,
     pub capacity: usize,
 }
 

@@ -20,8 +20,15 @@ pub type ClientId = u64;
 
 /// Tracks one person may publish: a microphone, a camera and a shared screen.
 const MAX_TRACKS_IN: usize = 3;
-/// Largest data channel message we read, in bytes (an offer of a full room is about 30 KB).
-const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// Largest data channel message we read, in bytes (an offer of a full room is about 30 KB,
+/// and stopped m-lines stay in it until the connection is made afresh).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// Data channel messages one person may send a second (state, chat, layer wishes, SDP);
+/// beyond, they are dropped: each chat line is written to everyone in the room.
+const MAX_MESSAGES_PER_SECOND: u32 = 50;
+/// Messages waiting for a member's data channel; beyond, its connection is closed (it takes
+/// nothing, or never opened its channel) and its page connects afresh.
+const MAX_OUTBOX: usize = 512;
 /// Longest chat line passed on, in characters.
 const MAX_CHAT_CHARS: usize = 2000;
 /// A publisher is asked for a keyframe of one layer at most this often.
@@ -125,8 +132,12 @@ pub struct Client {
     cap: DownlinkCap,
     /// Its last state message, replayed to whoever joins later.
     pub state: Option<PeerMessage>,
-    /// Messages for its data channel until it opens.
+    /// Messages for its data channel until it opens (or has room again).
     outbox: VecDeque<String>,
+    /// Messages it sent in the current second.
+    messages: (Instant, u32),
+    /// Loss its receiver reports gave in the current statistics interval: (when, sum, count).
+    loss: Option<(Instant, f32, u32)>,
     pub next_timeout: Instant,
 }
 
@@ -145,6 +156,8 @@ impl Client {
             cap: DownlinkCap::default(),
             state: None,
             outbox: VecDeque::new(),
+            messages: (now, 0),
+            loss: None,
             next_timeout: now,
         }
     }
@@ -183,6 +196,9 @@ impl Client {
                 OutState::ToStop(_) | OutState::NegotiatingStop(_) => true,
             }
         });
+        let received: std::collections::HashSet<&PeerId> =
+            self.tracks_out.iter().map(|t| &t.source.member).collect();
+        self.wants.retain(|member, _| received.contains(member));
     }
 
     pub fn subscriptions(&self) -> usize {
@@ -197,6 +213,11 @@ impl Client {
         let Ok(text) = serde_json::to_string(message) else {
             return;
         };
+        if self.outbox.len() >= MAX_OUTBOX {
+            tracing::warn!(member = %self.member, "SFU: a data channel that takes nothing: closed");
+            self.rtc.disconnect();
+            return;
+        }
         self.outbox.push_back(text);
         self.flush_outbox();
     }
@@ -207,10 +228,11 @@ impl Client {
         };
         while let Some(text) = self.outbox.front() {
             match channel.write(false, text.as_bytes()) {
-                Ok(_) => {
+                Ok(true) => {
                     self.outbox.pop_front();
                 }
-                Err(_) => break,
+                // Its buffer is full: the rest waits for `ChannelBufferedAmountLow`.
+                Ok(false) | Err(_) => break,
             }
         }
     }
@@ -290,7 +312,14 @@ impl Client {
                     .position(|t| t.source.mid == changed.mid)?;
                 Some(Propagated::TrackClosed(self.tracks_in.remove(at).source))
             }
-            Event::MediaData(data) => self.on_media_in(data),
+            Event::MediaData(data) => {
+                if !data.contiguous {
+                    // Packets were lost for good: the receivers need a keyframe to go on.
+                    let (mid, rid) = (data.mid, data.rid);
+                    self.request_keyframe(mid, rid, Instant::now(), counters);
+                }
+                self.on_media_in(data)
+            }
             Event::StreamPaused(paused) => {
                 let layer = paused.rid.as_deref().and_then(Layer::from_rid)?;
                 let track = self
@@ -312,19 +341,32 @@ impl Client {
                 })
             }
             Event::MediaEgressStats(stats) => {
-                if let Some(loss) = stats.loss {
-                    if self.cap.report(loss, stats.timestamp) {
-                        counters.add(&counters.downlink_moves, 1);
-                    }
+                let video = self.tracks_out.iter().any(|t| {
+                    t.state == OutState::Open(stats.mid) && t.source.kind == MediaKind::Video
+                });
+                if let (true, Some(loss)) = (video, stats.loss) {
+                    self.report_loss(loss, stats.timestamp, counters);
                 }
                 None
             }
             Event::ChannelOpen(id, _) => {
                 self.channel = Some(id);
+                if let Some(mut channel) = self.rtc.channel(id) {
+                    channel.set_buffered_amount_low_threshold(MAX_MESSAGE_BYTES);
+                }
                 self.flush_outbox();
                 Some(Propagated::ChannelOpened)
             }
             Event::ChannelData(data) => {
+                let now = Instant::now();
+                if now.duration_since(self.messages.0) >= Duration::from_secs(1) {
+                    self.messages = (now, 0);
+                }
+                self.messages.1 += 1;
+                if self.messages.1 > MAX_MESSAGES_PER_SECOND {
+                    counters.add(&counters.bad_messages, 1);
+                    return None;
+                }
                 if data.data.len() > MAX_MESSAGE_BYTES {
                     counters.add(&counters.bad_messages, 1);
                     return None;
@@ -342,6 +384,24 @@ impl Client {
                 None
             }
             _ => None,
+        }
+    }
+
+    /// Takes one video track's loss; the mean over a statistics interval moves the cap (at
+    /// most one step an interval, whatever the number of tiles).
+    fn report_loss(&mut self, loss: f32, at: Instant, counters: &Counters) {
+        match &mut self.loss {
+            Some((interval, sum, n)) if *interval == at => {
+                *sum += loss;
+                *n += 1;
+                return;
+            }
+            _ => {}
+        }
+        if let Some((interval, sum, n)) = self.loss.replace((at, loss, 1)) {
+            if self.cap.report(sum / n as f32, interval) {
+                counters.add(&counters.downlink_moves, 1);
+            }
         }
     }
 
@@ -420,15 +480,19 @@ impl Client {
                     }
                     _ => false,
                 };
-                if !accepted {
-                    tracing::warn!(member = %self.member, "SFU: an answer refused");
-                    counters.add(&counters.bad_messages, 1);
-                }
                 self.settle(accepted);
+                if !accepted {
+                    // The two sides no longer agree on the session: the page starts afresh.
+                    tracing::warn!(member = %self.member, "SFU: an answer refused: connection closed");
+                    counters.add(&counters.bad_messages, 1);
+                    self.rtc.disconnect();
+                }
                 None
             }
             ToSfu::Want { member, layer } => {
-                self.wants.insert(member, layer);
+                if self.tracks_out.iter().any(|t| t.source.member == member) {
+                    self.wants.insert(member, layer);
+                }
                 None
             }
             ToSfu::Say { message } => {

@@ -24,6 +24,8 @@ const MAX_FIRST_MLINES: usize = 4;
 /// What one person may send us, in bytes per second (three camera layers and a screen take
 /// about 3 Mbit/s; a browser never sends 12).
 const MAX_INGRESS_BYTES_PER_SECOND: u64 = 1_500_000;
+/// Source addresses one connection may use.
+const MAX_PATHS: usize = 8;
 /// The loop wakes at least this often, to notice connections that went.
 const LONGEST_SLEEP: Duration = Duration::from_millis(100);
 
@@ -115,6 +117,9 @@ impl Engine {
                     self.remove(id);
                 }
             }
+            Command::Rooms { reply } => {
+                let _ = reply.send(self.rooms.keys().cloned().collect());
+            }
         }
     }
 
@@ -132,9 +137,6 @@ impl Engine {
             self.counters.add(&self.counters.refused_offers, 1);
             format!("That offer is not valid SDP: {e}")
         })?;
-        if let Some(old) = self.by_member.get(&member).copied() {
-            self.remove(old);
-        }
         let now = Instant::now();
         let mut rtc = Rtc::builder()
             .clear_codecs()
@@ -149,6 +151,10 @@ impl Engine {
             self.counters.add(&self.counters.refused_offers, 1);
             format!("The server cannot take that offer: {e}")
         })?;
+        // A member's new connection replaces its old one, once the new offer is taken.
+        if let Some(old) = self.by_member.get(&member).copied() {
+            self.remove(old);
+        }
         let id = self.next_id;
         self.next_id += 1;
         let mut client = Client::new(id, member.clone(), room.clone(), rtc, now);
@@ -189,6 +195,13 @@ impl Engine {
             Some(id) => *id,
             None => match self.clients.values().find(|c| c.rtc.accepts(&input)) {
                 Some(client) => {
+                    // A connection tries a few paths (IPv4, IPv6, relay): more is an attack
+                    // on the map.
+                    let paths = self.by_addr.values().filter(|id| **id == client.id).count();
+                    if paths >= MAX_PATHS {
+                        self.counters.add(&self.counters.dropped_packets, 1);
+                        return;
+                    }
                     self.by_addr.insert(from, client.id);
                     client.id
                 }

@@ -12,6 +12,9 @@
 mod client;
 mod engine;
 mod layer;
+mod route;
+
+pub use route::MediaRoute;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -35,6 +38,10 @@ pub enum Command {
     },
     Leave {
         member: PeerId,
+    },
+    /// The rooms with media here now.
+    Rooms {
+        reply: oneshot::Sender<std::collections::HashSet<RoomName>>,
     },
 }
 
@@ -136,5 +143,14 @@ impl Sfu {
     /// Ends a member's media (it left, or its socket closed).
     pub fn leave(&self, member: PeerId) {
         let _ = self.commands.send(Command::Leave { member });
+    }
+
+    /// The rooms with media here now.
+    pub async fn rooms(&self) -> std::collections::HashSet<RoomName> {
+        let (reply, rooms) = oneshot::channel();
+        if self.commands.send(Command::Rooms { reply }).is_err() {
+            return Default::default();
+        }
+        rooms.await.unwrap_or_default()
     }
 }

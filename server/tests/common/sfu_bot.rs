@@ -114,6 +114,23 @@ impl Bot {
         name: &str,
         publishing: Publishing,
     ) -> Bot {
+        match Self::try_join_with(server, room, name, publishing).await {
+            Ok(bot) => bot,
+            Err(refused) => panic!("{name} could not connect its media: {refused}"),
+        }
+    }
+
+    /// Joins, or returns the server's refusal of its media (`meetError`).
+    pub async fn try_join(server: &impl Reachable, room: &str, name: &str) -> Result<Bot, String> {
+        Self::try_join_with(server, room, name, Publishing::default()).await
+    }
+
+    pub async fn try_join_with(
+        server: &impl Reachable,
+        room: &str,
+        name: &str,
+        publishing: Publishing,
+    ) -> Result<Bot, String> {
         str0m::crypto::from_feature_flags().install_process_default();
         let mut sio = SioClient::connect(server, "/meet").await;
         sio.emit("join", vec![json!(room), json!(name)]).await;
@@ -141,7 +158,13 @@ impl Bot {
         let (offer, pending) = change.apply().expect("an offer");
         sio.emit("media-offer", vec![json!(offer.to_sdp_string())])
             .await;
-        let answer = sio.expect("media-answer").await;
+        let answer = match sio.next().await {
+            (event, args) if event == "media-answer" => args,
+            (event, args) if event == "meetError" => {
+                return Err(args[0].as_str().unwrap_or_default().to_owned())
+            }
+            other => panic!("expected media-answer, got {other:?}"),
+        };
         let answer = SdpAnswer::from_sdp_string(answer[0].as_str().expect("sdp")).expect("answer");
         rtc.sdp_api()
             .accept_answer(pending, answer)
@@ -165,12 +188,12 @@ impl Bot {
             sfu: None,
         };
         tokio::spawn(member.run(controls));
-        Bot {
+        Ok(Bot {
             id,
             sio,
             seen,
             control,
-        }
+        })
     }
 
     /// Asks the SFU for `layer` of `member`'s camera.

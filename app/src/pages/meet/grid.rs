@@ -141,12 +141,16 @@ pub fn ScreenButton(media: RoomMedia, notice: RwSignal<Option<String>>) -> impl 
             match pick_screen().await {
                 Ok(stream) => {
                     if let Err(error) = sfu.share_screen(&stream) {
-                        notice.set(Some(format!("Could not share the screen: {error}.")));
+                        crate::webrtc::media::stop(&stream);
+                        let _ =
+                            notice.try_set(Some(format!("Could not share the screen: {error}.")));
                     }
                 }
                 // Closing the browser's picker is not a problem.
                 Err(error) if error == "NotAllowedError" => {}
-                Err(error) => notice.set(Some(format!("Could not share the screen: {error}."))),
+                Err(error) => {
+                    let _ = notice.try_set(Some(format!("Could not share the screen: {error}.")));
+                }
             }
         });
     };

@@ -220,6 +220,8 @@ fn Meeting(room: RoomName) -> impl IntoView {
         s.on::<MediaAnswer>(move |(sdp,)| media.sfu.answer(sdp.to_string()));
         s.on::<MeetError>(move |(why,)| {
             problem.set(Some(why));
+            // Out of the room for the others too (a refused media offer comes while seated).
+            let _ = socket.with_value(|s| s.emit::<Leave>(Nothing));
             seat.leave();
             joined_as.set(None);
             media.clear();
@@ -240,7 +242,15 @@ fn Meeting(room: RoomName) -> impl IntoView {
         };
         problem.set(None);
         leptos::task::spawn_local(async move {
-            media.via_sfu.set(ice.meet().await.sfu);
+            let Some(meet) = ice.meet().await else {
+                let _ = problem.try_set(Some(
+                    "The server did not say how its meetings work: try again.".into(),
+                ));
+                return;
+            };
+            if media.via_sfu.try_set(meet.sfu).is_some() {
+                return;
+            }
             if camera.get_untracked().is_none() {
                 let opened = open_for_call().await;
                 camera_off.set(opened.camera_off);
