@@ -6,33 +6,13 @@
 import { test, expect, Page } from '@playwright/test';
 import { io, Socket } from 'socket.io-client';
 import { closeUsers, connected, users } from './support';
+import { join, newRoom, playing, tile } from './meetings';
 import { MESH_PORT } from '../ports';
 
 test.use({ baseURL: `http://127.0.0.1:${MESH_PORT}` });
 test.afterEach(closeUsers);
 
 const VIEW = { width: 900, height: 700 };
-
-function newRoom() {
-  return `room-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-async function join(page: Page, room: string, name: string) {
-  await page.goto(`/meet?room=${room}`);
-  await connected(page);
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Join' }).click();
-  await expect(page.getByTestId('grid')).toBeVisible();
-}
-
-const tile = (page: Page, name: string) => page.locator(`.meet-tile[data-name="${name}"]`);
-
-/** Whether the tile's video shows frames (a remote camera arrived and plays). */
-async function playing(page: Page, name: string): Promise<boolean> {
-  return tile(page, name)
-    .locator('video')
-    .evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.readyState >= 2 && !v.paused);
-}
 
 test('three people see each other, each tile with its quality line; mute, the room chat and leaving show on every page', async ({ browser }) => {
   const room = newRoom();

@@ -5,15 +5,14 @@
 import { test, expect, Page } from '@playwright/test';
 import { io, Socket } from 'socket.io-client';
 import { closeUsers, connected, OwnServer, users } from './support';
+import { join, newRoom as roomNamed, playing, tile } from './meetings';
+
+const newRoom = () => roomNamed('sfu');
 
 test.afterEach(closeUsers);
 
 // Small pages: six Chromium pages encode and decode on two cores.
 const SMALL = { width: 480, height: 360 };
-
-function newRoom() {
-  return `sfu-${Math.random().toString(36).slice(2, 8)}`;
-}
 
 /** Keeps every RTCPeerConnection a page makes in `window.__pcs`, for its stats. */
 async function watchConnections(page: Page) {
@@ -28,22 +27,6 @@ async function watchConnections(page: Page) {
     } as any;
     window.RTCPeerConnection.prototype = Original.prototype;
   });
-}
-
-async function join(page: Page, room: string, name: string) {
-  await page.goto(`/meet?room=${room}`);
-  await connected(page);
-  await page.getByLabel('Your name').fill(name);
-  await page.getByRole('button', { name: 'Join' }).click();
-  await expect(page.getByTestId('grid')).toBeVisible();
-}
-
-const tile = (page: Page, name: string) => page.locator(`.meet-tile[data-name="${name}"]`);
-
-async function playing(page: Page, name: string): Promise<boolean> {
-  return tile(page, name)
-    .locator('video')
-    .evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.readyState >= 2 && !v.paused);
 }
 
 /** The page's open connections that send video, and the video streams they send. */
@@ -192,12 +175,8 @@ test.describe('through the relay only', () => {
   test('a browser that reaches the server only through its relay still gets its meeting', async ({ browser }) => {
     const room = newRoom();
     const [ada, bo] = await users(browser, 2, SMALL);
-    for (const [page, name] of [[ada, 'Ada'], [bo, 'Bo']] as const) {
-      await page.goto(`${relayed.url}/meet?room=${room}`);
-      await connected(page);
-      await page.getByLabel('Your name').fill(name);
-      await page.getByRole('button', { name: 'Join' }).click();
-    }
+    await join(ada, room, 'Ada', relayed.url);
+    await join(bo, room, 'Bo', relayed.url);
     for (const [page, other] of [[ada, 'Bo'], [bo, 'Ada']] as const) {
       await expect.poll(() => playing(page, other), { timeout: 20_000 }).toBe(true);
       await expect(page.getByTestId('server-quality')).toContainText('relayed through the TURN server', { timeout: 10_000 });
