@@ -18,13 +18,15 @@ export default defineConfig({
   expect: { timeout: 10_000 },
   workers: 2,
   reporter: [['list']],
-  // The meetings run after the other apps, then the calls with Firefox, each project alone:
+  // The meetings run after the other apps (the mesh's, then the SFU's: seven pages), then the
+  // calls with Firefox, each project alone:
   // four pages that each encode a fake camera per peer take both cores, and tests that play
   // in real time (the two-phone game) would lag behind.
   projects: [
     { name: 'apps', testIgnore: /(meet|firefox)\.spec\.ts/ },
-    { name: 'meetings', testMatch: /meet\.spec\.ts/, dependencies: ['apps'] },
-    { name: 'firefox', testMatch: /firefox\.spec\.ts/, dependencies: ['meetings'] },
+    { name: 'meetings', testMatch: /\/meet\.spec\.ts/, dependencies: ['apps'] },
+    { name: 'sfu-meetings', testMatch: /sfu-meet\.spec\.ts/, dependencies: ['meetings'] },
+    { name: 'firefox', testMatch: /firefox\.spec\.ts/, dependencies: ['sfu-meetings'] },
   ],
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,

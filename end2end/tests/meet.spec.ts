@@ -105,7 +105,7 @@ test('a fifth person is told the room is full', async ({ browser, baseURL }) => 
 });
 
 test('five who click Join at once: four see each other, one is told the room is full, in every room', async ({ browser }) => {
-  const ROOMS = Number(process.env.MEET_ROOMS ?? 20);
+  const ROOMS = Number(process.env.MEET_ROOMS ?? 10);
   test.setTimeout(ROOMS * 20_000);
   const pages = await users(browser, 5, { width: 640, height: 480 });
   for (let r = 0; r < ROOMS; r++) {
