@@ -4,9 +4,8 @@
 // told the room is full; five who click Join at the same moment are four who see each other
 // and one told the room is full, room after room.
 import { test, expect, Page } from '@playwright/test';
-import { io, Socket } from 'socket.io-client';
 import { closeUsers, connected, users } from './support';
-import { join, newRoom, playing, tile } from './meetings';
+import { join, newRoom, playing, seat, tile } from './meetings';
 import { MESH_PORT } from '../ports';
 
 test.use({ baseURL: `http://127.0.0.1:${MESH_PORT}` });
@@ -83,16 +82,8 @@ test('without a camera one joins with the microphone, and the others see the cam
 
 test('a fifth person is told the room is full', async ({ browser, baseURL }) => {
   const room = newRoom();
-  const sockets: Socket[] = [];
+  const sockets = await seat(baseURL!, room, ['One', 'Two', 'Three', 'Four']);
   try {
-    for (const name of ['One', 'Two', 'Three', 'Four']) {
-      const socket = io(`${baseURL}/meet`, { transports: ['websocket'] });
-      await new Promise<void>((resolve) => {
-        socket.once('room', () => resolve());
-        socket.emit('join', room, name);
-      });
-      sockets.push(socket);
-    }
     const [fifth] = await users(browser, 1, VIEW);
     await fifth.goto(`/meet?room=${room}`);
     await connected(fifth);

@@ -1,6 +1,7 @@
 // What the meeting tests share (the mesh's, meet.spec.ts, and the SFU's, sfu-meet.spec.ts):
 // joining a room from its page, a member's tile, and whether its video plays.
 import { expect, Page } from '@playwright/test';
+import { io, Socket } from 'socket.io-client';
 import { connected } from './support';
 
 /** A room name no other test uses. */
@@ -24,4 +25,19 @@ export async function playing(page: Page, name: string): Promise<boolean> {
   return tile(page, name)
     .locator('video')
     .evaluate((v: HTMLVideoElement) => v.videoWidth > 0 && v.readyState >= 2 && !v.paused);
+}
+
+/** Seats `names` in `room` with the official socket.io client (no media), one after the
+ * other; close the sockets to free the seats. */
+export async function seat(baseURL: string, room: string, names: string[]): Promise<Socket[]> {
+  const sockets: Socket[] = [];
+  for (const name of names) {
+    const socket = io(`${baseURL}/meet`, { transports: ['websocket'] });
+    sockets.push(socket);
+    await new Promise<void>((resolve) => {
+      socket.once('room', () => resolve());
+      socket.emit('join', room, name);
+    });
+  }
+  return sockets;
 }

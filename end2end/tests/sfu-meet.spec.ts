@@ -3,9 +3,8 @@
 // one connection; a seventh joins and everyone sees it; one leaves and its tile goes; a 26th
 // is told the room is full; mute, chat, pin and a shared screen reach the others.
 import { test, expect, Page } from '@playwright/test';
-import { io, Socket } from 'socket.io-client';
 import { closeUsers, connected, OwnServer, users } from './support';
-import { join, newRoom as roomNamed, playing, tile } from './meetings';
+import { join, newRoom as roomNamed, playing, seat, tile } from './meetings';
 
 const newRoom = () => roomNamed('sfu');
 
@@ -87,16 +86,9 @@ test('six people each play the five others over one connection that sends one ca
 
 test('the 26th person is told a room of 25 is full', async ({ browser, baseURL }) => {
   const room = newRoom();
-  const sockets: Socket[] = [];
+  const names = Array.from({ length: 25 }, (_, n) => `Bot ${n + 1}`);
+  const sockets = await seat(baseURL!, room, names);
   try {
-    for (let n = 1; n <= 25; n++) {
-      const socket = io(`${baseURL}/meet`, { transports: ['websocket'] });
-      await new Promise<void>((resolve) => {
-        socket.once('room', () => resolve());
-        socket.emit('join', room, `Bot ${n}`);
-      });
-      sockets.push(socket);
-    }
     const [late] = await users(browser, 1, SMALL);
     await late.goto(`/meet?room=${room}`);
     await connected(late);

@@ -521,7 +521,6 @@ impl Client {
         if self.pending.take().is_some() {
             self.settle(false);
         }
-        // A track it stopped is gone for the others.
         Ok(answer)
     }
 

@@ -295,7 +295,6 @@ impl Engine {
         let Some(sender) = self.clients.get(&from) else {
             return;
         };
-        let member = sender.member.clone();
         let others: Vec<ClientId> = self
             .rooms
             .get(&sender.room)
@@ -345,10 +344,10 @@ impl Engine {
                 }
             }
             Propagated::Said(message) => {
-                let said = FromSfu::Said {
-                    from: member,
-                    message,
+                let Some(from) = self.clients.get(&from).map(|c| c.member.clone()) else {
+                    return;
                 };
+                let said = FromSfu::Said { from, message };
                 for id in others {
                     if let Some(other) = self.clients.get_mut(&id) {
                         other.tell(&said);
