@@ -104,7 +104,7 @@ pub struct SfuCounters {
     pub received_packets: AtomicU64,
     pub sent_packets: AtomicU64,
     pub sent_bytes: AtomicU64,
-    pub forwarded_frames: AtomicU64,
+    pub forwarded_packets: AtomicU64,
     pub layer_switches: AtomicU64,
     pub keyframe_requests: AtomicU64,
     pub downlink_moves: AtomicU64,
@@ -162,9 +162,9 @@ impl SfuCounters {
                 &self.sent_bytes,
             ),
             (
-                "switchboard_sfu_forwarded_frames_total",
-                "Media frames the SFU forwarded, one per receiver.",
-                &self.forwarded_frames,
+                "switchboard_sfu_forwarded_packets_total",
+                "RTP packets the SFU forwarded, one per receiver.",
+                &self.forwarded_packets,
             ),
             (
                 "switchboard_sfu_layer_switches_total",

@@ -50,7 +50,7 @@ async fn in_a_room_of_ten_every_bot_receives_every_other_bots_media() {
     }
     assert_eq!(metric(&server, "switchboard_sfu_rooms").await, 1.0);
     assert_eq!(metric(&server, "switchboard_sfu_publishers").await, 10.0);
-    assert!(metric(&server, "switchboard_sfu_forwarded_frames_total").await > 0.0);
+    assert!(metric(&server, "switchboard_sfu_forwarded_packets_total").await > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

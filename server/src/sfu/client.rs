@@ -9,10 +9,13 @@ use app::protocol::meet::{FromSfu, Layer, PeerMessage, RoomName, ToSfu};
 use app::protocol::PeerId;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
-use str0m::media::{Direction, KeyframeRequestKind, MediaData, MediaKind, Mid, Rid};
+use str0m::format::Codec;
+use str0m::media::{Direction, KeyframeRequestKind, MediaKind, Mid, Pt, Rid};
+use str0m::rtp::{RtpPacket, RtpWrite, Ssrc};
 use str0m::{Event, IceConnectionState, Output, Rtc};
 
 use super::layer::{self, DownlinkCap, LayerSet};
+use super::rtp::{Packet, Rewriter};
 use super::Counters;
 
 /// The engine's name for a connection (a member who reconnects gets a new one).
@@ -94,10 +97,14 @@ struct TrackOut {
     /// simulcast, where `started` says whether one came).
     current: Option<Layer>,
     started: bool,
+    /// This receiver's numbering of the track.
+    rewriter: Rewriter,
+    /// The payload type it has on this connection, once open.
+    pt: Option<Pt>,
 }
 
 /// What a client's output means for the others; the engine passes it on. Media, the most
-/// frequent, is the largest: boxing it would cost an allocation per frame.
+/// frequent, is the largest: boxing it would cost an allocation per packet.
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum Propagated {
@@ -106,7 +113,7 @@ pub enum Propagated {
     TrackClosed(Source),
     Media {
         origin: ClientId,
-        data: MediaData,
+        packet: Packet,
         sending: LayerSet,
     },
     KeyframeRequest {
@@ -127,6 +134,8 @@ pub struct Client {
     channel: Option<ChannelId>,
     pending: Option<SdpPendingOffer>,
     tracks_in: Vec<TrackIn>,
+    /// Which track and layer each incoming SSRC is (asked of str0m once per SSRC).
+    ssrcs: Vec<(Ssrc, Mid, Option<Rid>)>,
     tracks_out: Vec<TrackOut>,
     wants: HashMap<PeerId, Layer>,
     cap: DownlinkCap,
@@ -151,6 +160,7 @@ impl Client {
             channel: None,
             pending: None,
             tracks_in: Vec::new(),
+            ssrcs: Vec::new(),
             tracks_out: Vec::new(),
             wants: HashMap::new(),
             cap: DownlinkCap::default(),
@@ -178,6 +188,8 @@ impl Client {
             state: OutState::ToOpen,
             current: None,
             started: false,
+            rewriter: Rewriter::default(),
+            pt: None,
         });
     }
 
@@ -312,14 +324,9 @@ impl Client {
                     .position(|t| t.source.mid == changed.mid)?;
                 Some(Propagated::TrackClosed(self.tracks_in.remove(at).source))
             }
-            Event::MediaData(data) => {
-                if !data.contiguous {
-                    // Packets were lost for good: the receivers need a keyframe to go on.
-                    let (mid, rid) = (data.mid, data.rid);
-                    self.request_keyframe(mid, rid, Instant::now(), counters);
-                }
-                self.on_media_in(data)
-            }
+            // Packets lost for good show as a gap at the receivers, whose keyframe requests
+            // come back here.
+            Event::RtpPacket(packet) => self.on_media_in(packet),
             Event::StreamPaused(paused) => {
                 let layer = paused.rid.as_deref().and_then(Layer::from_rid)?;
                 let track = self
@@ -441,18 +448,26 @@ impl Client {
         Some(Propagated::TrackOpened(source))
     }
 
-    fn on_media_in(&mut self, data: MediaData) -> Option<Propagated> {
-        let track = self
-            .tracks_in
-            .iter_mut()
-            .find(|t| t.source.mid == data.mid)?;
-        if let Some(layer) = data.rid.as_deref().and_then(Layer::from_rid) {
+    fn on_media_in(&mut self, packet: RtpPacket) -> Option<Propagated> {
+        let ssrc = packet.header.ssrc;
+        let (mid, rid) = match self.ssrcs.iter().find(|(s, ..)| *s == ssrc) {
+            Some((_, mid, rid)) => (*mid, *rid),
+            None => {
+                let mut api = self.rtc.direct_api();
+                let stream = api.stream_rx(&ssrc)?;
+                let (mid, rid) = (stream.mid(), stream.rid());
+                self.ssrcs.push((ssrc, mid, rid));
+                (mid, rid)
+            }
+        };
+        let track = self.tracks_in.iter_mut().find(|t| t.source.mid == mid)?;
+        if let Some(layer) = rid.as_deref().and_then(Layer::from_rid) {
             track.sending.set(layer, true);
         }
         Some(Propagated::Media {
             origin: self.id,
             sending: track.sending,
-            data,
+            packet: Packet::new(packet, mid, rid, track.source.kind),
         })
     }
 
@@ -541,29 +556,30 @@ impl Client {
         }
     }
 
-    /// Forwards another member's media, if this client receives that track and (for a
+    /// Forwards another member's packet, if this client receives that track and (for a
     /// camera) that layer. Returns the keyframe request to make when it waits for one.
     pub fn forward(
         &mut self,
         origin: ClientId,
-        data: &MediaData,
+        packet: &Packet,
         sending: LayerSet,
         counters: &Counters,
     ) -> Option<Propagated> {
         let track = self
             .tracks_out
             .iter_mut()
-            .find(|t| t.source.origin == origin && t.source.mid == data.mid)?;
+            .find(|t| t.source.origin == origin && t.source.mid == packet.mid)?;
         let OutState::Open(mid) = track.state else {
             return None;
         };
         let video = track.source.kind == MediaKind::Video;
+        let clock_rate = if video { 90_000 } else { 48_000 };
         let ask = |rid: Option<Rid>| Propagated::KeyframeRequest {
             publisher: origin,
-            mid: data.mid,
+            mid: packet.mid,
             rid,
         };
-        match data.rid.as_deref().map(Layer::from_rid) {
+        match packet.rid.as_deref().map(Layer::from_rid) {
             // A rid we never asked for.
             Some(None) => return None,
             Some(Some(layer)) => {
@@ -579,31 +595,53 @@ impl Client {
                     if layer != target {
                         return None;
                     }
-                    if !data.is_keyframe() {
-                        return Some(ask(data.rid));
+                    if !packet.keyframe {
+                        return Some(ask(packet.rid));
                     }
                     if track.current.is_some() {
                         counters.add(&counters.layer_switches, 1);
                     }
                     track.current = Some(layer);
+                    track.rewriter.start(packet, clock_rate);
                 }
             }
-            None if video && !track.started => {
-                if !data.is_keyframe() {
+            None if !track.started => {
+                if video && !packet.keyframe {
                     return Some(ask(None));
                 }
                 track.started = true;
+                track.rewriter.start(packet, clock_rate);
             }
             None => {}
         }
-        let writer = self.rtc.writer(mid)?;
-        let pt = writer.match_params(data.params)?;
-        if writer
-            .write(pt, data.network_time, data.time, data.data.clone())
-            .is_ok()
-        {
-            counters.add(&counters.forwarded_frames, 1);
+        let out = track.rewriter.rewrite(packet)?;
+        let pt = match track.pt {
+            Some(pt) => pt,
+            None => {
+                let codec = if video { Codec::Vp8 } else { Codec::Opus };
+                let pt = payload_type(&self.rtc, mid, codec)?;
+                track.pt = Some(pt);
+                pt
+            }
+        };
+        let mut write = RtpWrite::new(
+            pt,
+            out.seq.into(),
+            out.timestamp,
+            packet.arrival,
+            packet.payload.clone(),
+        )
+        .marker(packet.marker)
+        .ext_vals(packet.ext_vals())
+        .nackable(video);
+        if let Some(patch) = out.vp8 {
+            write = write.vp8_patch(patch);
         }
+        self.rtc
+            .direct_api()
+            .stream_tx_by_mid(mid, None)?
+            .write_rtp(write);
+        counters.add(&counters.forwarded_packets, 1);
         None
     }
 
@@ -624,18 +662,22 @@ impl Client {
             }
         }
         track.keyframe_asked.insert(rid, now);
-        let Some(mut writer) = self.rtc.writer(mid) else {
-            return;
-        };
-        let kind = if writer.is_request_keyframe_possible(KeyframeRequestKind::Pli) {
-            KeyframeRequestKind::Pli
-        } else {
-            KeyframeRequestKind::Fir
-        };
-        if writer.request_keyframe(rid, kind).is_ok() {
+        if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, rid) {
+            // Browsers take PLI for VP8 (and it is the one our offers and answers announce).
+            stream.request_keyframe(KeyframeRequestKind::Pli);
             counters.add(&counters.keyframe_requests, 1);
         }
     }
+}
+
+/// A connection's payload type for `codec` on one of its m-lines.
+fn payload_type(rtc: &Rtc, mid: Mid, codec: Codec) -> Option<Pt> {
+    let accepted = rtc.media(mid)?.remote_pts();
+    rtc.codec_config()
+        .params()
+        .iter()
+        .find(|p| p.spec().codec == codec && accepted.contains(&p.pt()))
+        .map(|p| p.pt())
 }
 
 /// One step of [`Client::poll`].

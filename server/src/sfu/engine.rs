@@ -28,6 +28,9 @@ const MAX_INGRESS_BYTES_PER_SECOND: u64 = 1_500_000;
 const MAX_PATHS: usize = 8;
 /// The loop wakes at least this often, to notice connections that went.
 const LONGEST_SLEEP: Duration = Duration::from_millis(100);
+/// Packets taken from the socket in one wake-up (timeouts and dead connections are looked
+/// at between batches, not after every packet).
+const RECEIVE_BATCH: usize = 64;
 
 pub struct Engine {
     socket: Arc<UdpSocket>,
@@ -92,6 +95,12 @@ impl Engine {
                 received = socket.recv_from(&mut buf) => {
                     if let Ok((n, from)) = received {
                         self.receive(&buf[..n], from);
+                        for _ in 1..RECEIVE_BATCH {
+                            let Ok((n, from)) = socket.try_recv_from(&mut buf) else {
+                                break;
+                            };
+                            self.receive(&buf[..n], from);
+                        }
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
@@ -139,6 +148,8 @@ impl Engine {
         })?;
         let now = Instant::now();
         let mut rtc = Rtc::builder()
+            // Packets are forwarded as they come, never reassembled into frames (`rtp.rs`).
+            .set_rtp_mode(true)
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
@@ -321,12 +332,12 @@ impl Engine {
             }
             Propagated::Media {
                 origin,
-                data,
+                packet,
                 sending,
             } => {
                 for id in others {
                     if let Some(other) = self.clients.get_mut(&id) {
-                        if let Some(ask) = other.forward(origin, &data, sending, &self.counters) {
+                        if let Some(ask) = other.forward(origin, &packet, sending, &self.counters) {
                             passed.push_back((id, ask));
                         }
                         self.dirty.insert(id);

@@ -13,6 +13,7 @@ mod client;
 mod engine;
 mod layer;
 mod route;
+mod rtp;
 
 pub use route::MediaRoute;
 
