@@ -183,6 +183,12 @@ enum Scenario {
         warmup_seconds: u64,
         #[arg(long, default_value_t = 5)]
         step_seconds: u64,
+        /// Bots publish their camera only (the shape); by default a microphone too.
+        #[arg(long)]
+        camera_only: bool,
+        /// Passed on to the server, e.g. `--server-flag=--media-loops=2`.
+        #[arg(long = "server-flag", allow_hyphen_values = true)]
+        server_flags: Vec<String>,
     },
 }
 
@@ -382,6 +388,8 @@ async fn main() {
             ref rooms,
             warmup_seconds,
             step_seconds,
+            camera_only,
+            ref server_flags,
         } => {
             sfu::run(sfu::Setup {
                 binary: cli.switchboard.clone(),
@@ -389,6 +397,8 @@ async fn main() {
                 rooms: rooms.clone(),
                 warmup: Duration::from_secs(warmup_seconds),
                 measure: Duration::from_secs(step_seconds),
+                microphones: !camera_only,
+                server_flags: server_flags.clone(),
             })
             .await
         }

@@ -42,6 +42,11 @@ pub struct Setup {
     pub rooms: Vec<usize>,
     pub warmup: Duration,
     pub measure: Duration,
+    /// Bots send their microphone too (a stream is then a camera layer and its audio);
+    /// without, the shape: cameras only.
+    pub microphones: bool,
+    /// Extra flags for the server (e.g. `--media-loops`).
+    pub server_flags: Vec<String>,
 }
 
 /// What every bot counts into.
@@ -67,15 +72,22 @@ struct Step {
 
 pub async fn run(setup: Setup) {
     str0m::crypto::from_feature_flags().install_process_default();
-    let target = Target::start_switchboard_with(
-        &setup.binary,
-        true,
-        &["--meet-capacity".to_owned(), setup.room_size.to_string()],
-    )
-    .await;
+    let mut flags = vec!["--meet-capacity".to_owned(), setup.room_size.to_string()];
+    flags.extend(setup.server_flags.iter().cloned());
+    let target = Target::start_switchboard_with(&setup.binary, true, &flags).await;
     println!(
-        "bench sfu: rooms of {}, the SFU pinned to CPU 0, the bots on the other core",
-        setup.room_size
+        "bench sfu: rooms of {}, the SFU pinned to CPU 0, the bots on the other core; {}{}",
+        setup.room_size,
+        if setup.microphones {
+            "cameras and microphones (a stream: a camera's medium layer and its audio)"
+        } else {
+            "cameras only (a stream: a camera's medium layer)"
+        },
+        if setup.server_flags.is_empty() {
+            String::new()
+        } else {
+            format!("; server flags {}", setup.server_flags.join(" "))
+        }
     );
     let epoch = Instant::now();
     let counts = Arc::new(Counts::default());
@@ -86,7 +98,15 @@ pub async fn run(setup: Setup) {
         while rooms_now < rooms {
             for n in 0..setup.room_size {
                 let room = format!("bench-{rooms_now}");
-                match Bot::start(target.addr, &room, n, epoch, counts.clone()).await {
+                let bot = Bot::start(
+                    target.addr,
+                    &room,
+                    n,
+                    epoch,
+                    setup.microphones,
+                    counts.clone(),
+                );
+                match bot.await {
                     Ok(bot) => bots.push(bot),
                     Err(error) => {
                         println!("  a bot could not join: {error}");
@@ -228,6 +248,7 @@ struct Bot {
     asked: std::collections::HashSet<String>,
     epoch: Instant,
     started: Option<Instant>,
+    microphone_on: bool,
     frame: u64,
     keyframe_due: bool,
     counts: Arc<Counts>,
@@ -242,6 +263,7 @@ impl Bot {
         room: &str,
         n: usize,
         epoch: Instant,
+        microphone_on: bool,
         counts: Arc<Counts>,
     ) -> Result<BotHandle, String> {
         let mut conn = Conn::connect(addr, "/meet", None).await?;
@@ -295,6 +317,7 @@ impl Bot {
             asked: Default::default(),
             epoch,
             started: None,
+            microphone_on,
             frame: 0,
             keyframe_due: true,
             counts,
@@ -328,7 +351,7 @@ impl Bot {
                     }
                 }
                 _ = video.tick() => self.write_video(),
-                _ = audio.tick() => self.write_audio(),
+                _ = audio.tick(), if self.microphone_on => self.write_audio(),
                 () = tokio::time::sleep(sleep) => {}
             }
             let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));

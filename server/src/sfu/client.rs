@@ -97,6 +97,8 @@ struct TrackOut {
     /// simulcast, where `started` says whether one came).
     current: Option<Layer>,
     started: bool,
+    /// The layer its page asked for (a copy of `Client::wants`, read for every packet).
+    wanted: Option<Layer>,
     /// This receiver's numbering of the track.
     rewriter: Rewriter,
     /// The payload type it has on this connection, once open.
@@ -184,6 +186,7 @@ impl Client {
     /// Starts receiving another member's track (the next offer adds it).
     pub fn subscribe(&mut self, source: Source) {
         self.tracks_out.push(TrackOut {
+            wanted: self.wants.get(&source.member).copied(),
             source,
             state: OutState::ToOpen,
             current: None,
@@ -456,6 +459,8 @@ impl Client {
                 let mut api = self.rtc.direct_api();
                 let stream = api.stream_rx(&ssrc)?;
                 let (mid, rid) = (stream.mid(), stream.rid());
+                // A layer restarted under a new SSRC replaces its old one.
+                self.ssrcs.retain(|(_, m, r)| (*m, *r) != (mid, rid));
                 self.ssrcs.push((ssrc, mid, rid));
                 (mid, rid)
             }
@@ -505,7 +510,14 @@ impl Client {
                 None
             }
             ToSfu::Want { member, layer } => {
-                if self.tracks_out.iter().any(|t| t.source.member == member) {
+                let mut known = false;
+                for track in self.tracks_out.iter_mut() {
+                    if track.source.member == member {
+                        track.wanted = Some(layer);
+                        known = true;
+                    }
+                }
+                if known {
                     self.wants.insert(member, layer);
                 }
                 None
@@ -583,14 +595,16 @@ impl Client {
             // A rid we never asked for.
             Some(None) => return None,
             Some(Some(layer)) => {
-                let wanted = self.wants.get(&track.source.member).copied().unwrap_or(
-                    if track.source.screen {
-                        Layer::High
-                    } else {
-                        Layer::Low
-                    },
-                );
+                let wanted = track.wanted.unwrap_or(if track.source.screen {
+                    Layer::High
+                } else {
+                    Layer::Low
+                });
                 let target = layer::choose(wanted, self.cap.get(), sending)?;
+                if track.current == Some(layer) && !track.rewriter.follows(packet) {
+                    // The sender restarted this layer: go on from its next keyframe.
+                    track.current = None;
+                }
                 if track.current != Some(layer) {
                     if layer != target {
                         return None;
@@ -605,7 +619,7 @@ impl Client {
                     track.rewriter.start(packet, clock_rate);
                 }
             }
-            None if !track.started => {
+            None if !track.started || !track.rewriter.follows(packet) => {
                 if video && !packet.keyframe {
                     return Some(ask(None));
                 }

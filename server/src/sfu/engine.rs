@@ -3,13 +3,14 @@
 //! find their connection by source address; what one connection receives is passed to the
 //! others in its room.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::protocol::meet::{FromSfu, RoomName};
 use app::protocol::PeerId;
+use rustc_hash::{FxHashMap, FxHashSet};
 use str0m::change::SdpOffer;
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Input, Rtc};
@@ -36,15 +37,17 @@ pub struct Engine {
     socket: Arc<UdpSocket>,
     local: SocketAddr,
     candidates: Vec<Candidate>,
-    clients: HashMap<ClientId, Client>,
+    clients: FxHashMap<ClientId, Client>,
     by_member: HashMap<PeerId, ClientId>,
-    by_addr: HashMap<SocketAddr, ClientId>,
+    by_addr: FxHashMap<SocketAddr, ClientId>,
     rooms: HashMap<RoomName, Vec<ClientId>>,
-    ingress: HashMap<ClientId, Ingress>,
+    ingress: FxHashMap<ClientId, Ingress>,
     next_id: ClientId,
     counters: Arc<Counters>,
     /// Connections to poll: something happened to them.
-    dirty: HashSet<ClientId>,
+    dirty: FxHashSet<ClientId>,
+    /// `dirty` taken for polling (kept for its allocation).
+    polling: Vec<ClientId>,
 }
 
 /// Bytes one connection sent us in the current second.
@@ -64,14 +67,15 @@ impl Engine {
             socket: Arc::new(socket),
             local,
             candidates,
-            clients: HashMap::new(),
+            clients: FxHashMap::default(),
             by_member: HashMap::new(),
-            by_addr: HashMap::new(),
+            by_addr: FxHashMap::default(),
             rooms: HashMap::new(),
-            ingress: HashMap::new(),
+            ingress: FxHashMap::default(),
             next_id: 1,
             counters,
-            dirty: HashSet::new(),
+            dirty: FxHashSet::default(),
+            polling: Vec::new(),
         })
     }
 
@@ -263,10 +267,12 @@ impl Engine {
     fn drive(&mut self) {
         let mut passed: VecDeque<(ClientId, Propagated)> = VecDeque::new();
         while !self.dirty.is_empty() || !passed.is_empty() {
-            let dirty: Vec<ClientId> = self.dirty.drain().collect();
-            for id in dirty {
+            let mut dirty = std::mem::take(&mut self.polling);
+            dirty.extend(self.dirty.drain());
+            for id in dirty.drain(..) {
                 self.poll_until_timeout(id, &mut passed);
             }
+            self.polling = dirty;
             while let Some((from, propagated)) = passed.pop_front() {
                 self.pass_on(from, propagated, &mut passed);
             }
@@ -306,6 +312,24 @@ impl Engine {
         let Some(sender) = self.clients.get(&from) else {
             return;
         };
+        if let Propagated::Media {
+            origin,
+            packet,
+            sending,
+        } = &propagated
+        {
+            // The most frequent by far: no list of the others is made.
+            let members = self.rooms.get(&sender.room).map_or(&[][..], Vec::as_slice);
+            for id in members.iter().filter(|id| **id != from) {
+                if let Some(other) = self.clients.get_mut(id) {
+                    if let Some(ask) = other.forward(*origin, packet, *sending, &self.counters) {
+                        passed.push_back((*id, ask));
+                    }
+                    self.dirty.insert(*id);
+                }
+            }
+            return;
+        }
         let others: Vec<ClientId> = self
             .rooms
             .get(&sender.room)
@@ -330,20 +354,8 @@ impl Engine {
                 }
                 self.update_gauges();
             }
-            Propagated::Media {
-                origin,
-                packet,
-                sending,
-            } => {
-                for id in others {
-                    if let Some(other) = self.clients.get_mut(&id) {
-                        if let Some(ask) = other.forward(origin, &packet, sending, &self.counters) {
-                            passed.push_back((id, ask));
-                        }
-                        self.dirty.insert(id);
-                    }
-                }
-            }
+            // Passed on above.
+            Propagated::Media { .. } => {}
             Propagated::KeyframeRequest {
                 publisher,
                 mid,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use str0m::media::{MediaKind, Mid, Rid};
-use str0m::rtp::{ExtensionValues, RtpPacket, Vp8Descriptor, Vp8Patch};
+use str0m::rtp::{ExtensionValues, RtpPacket, Ssrc, Vp8Descriptor, Vp8Patch};
 
 /// A receiver's first sequence number. Below 2^16 so that the SRTP rollover counter starts
 /// at 0, as a receiver assumes without being told.
@@ -20,6 +20,8 @@ const FIRST_SEQ: u64 = 1;
 pub struct Packet {
     pub mid: Mid,
     pub rid: Option<Rid>,
+    /// Its stream at the sender (a layer; a new one if the sender restarts it).
+    pub ssrc: Ssrc,
     /// The sender's extended sequence number (no wrap-around to handle).
     pub seq: u64,
     pub timestamp: u32,
@@ -46,6 +48,7 @@ impl Packet {
         Packet {
             mid,
             rid,
+            ssrc: packet.header.ssrc,
             seq: *packet.seq_no,
             timestamp: packet.header.timestamp,
             marker: packet.header.marker,
@@ -102,6 +105,8 @@ pub struct Rewriter {
     /// The sender's first sequence number since `start`: older packets of that stream
     /// would land on numbers the previous stream used.
     floor: u64,
+    /// The stream followed since `start`.
+    ssrc: Option<Ssrc>,
     last: Option<Last>,
 }
 
@@ -135,11 +140,18 @@ impl Rewriter {
             _ => 0,
         };
         self.floor = packet.seq;
+        self.ssrc = Some(packet.ssrc);
+    }
+
+    /// Whether `packet` belongs to the stream followed since `start`: a sender that restarts
+    /// a layer under a new SSRC numbers it afresh, so it needs a `start` of its own.
+    pub fn follows(&self, packet: &Packet) -> bool {
+        self.ssrc == Some(packet.ssrc)
     }
 
     /// Renumbers a packet of the current source stream; `None` for one older than its start.
     pub fn rewrite(&mut self, packet: &Packet) -> Option<Rewritten> {
-        if packet.seq < self.floor {
+        if !self.follows(packet) || packet.seq < self.floor {
             return None;
         }
         let seq = u64::try_from(packet.seq as i64 + self.seq_offset).ok()?;
@@ -223,6 +235,7 @@ mod tests {
         Packet {
             mid: Mid::from("0"),
             rid: None,
+            ssrc: Ssrc::from(7),
             seq,
             timestamp,
             marker: false,
@@ -310,5 +323,20 @@ mod tests {
         r.start(&b, 90_000);
         let out = r.rewrite(&b).expect("rewritten");
         assert_eq!(out.vp8, patch(&b, 0, 1), "0x7fff + 1 wraps to 0");
+    }
+
+    #[test]
+    fn a_restarted_sender_stream_is_not_followed_until_started_again() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::default();
+        let a = packet(70_000, 0, 1, 0, true, t0);
+        r.start(&a, 90_000);
+        r.rewrite(&a);
+        let mut restarted = packet(3, 3_000, 9, 0, true, t0 + Duration::from_millis(40));
+        restarted.ssrc = Ssrc::from(8);
+        assert!(!r.follows(&restarted));
+        assert_eq!(r.rewrite(&restarted), None);
+        r.start(&restarted, 90_000);
+        assert_eq!(r.rewrite(&restarted).map(|o| o.seq), Some(2));
     }
 }
