@@ -274,6 +274,13 @@ pub struct Config {
     #[arg(long, env = "SWITCHBOARD_MEDIA_PORT", default_value_t = 3479)]
     pub media_port: u16,
 
+    /// How many loops the SFU runs, each a task with its own UDP port (--media-port, the
+    /// next port, and so on): a room's media stay on one loop, rooms are spread over them.
+    /// One loop takes about one core at full load.
+    #[arg(long, env = "SWITCHBOARD_MEDIA_LOOPS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub media_loops: u16,
+
     /// The address the SFU gives browsers to send media to: this machine's public address
     /// when it is behind a 1:1 NAT (cloud VMs). Default: --bind, or the first LAN address
     /// when --bind is 0.0.0.0 (as --turn-public-ip).

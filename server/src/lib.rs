@@ -133,6 +133,8 @@ pub enum StartError {
     Redis(#[from] cluster::ConnectError),
     #[error("cannot join the cluster: {0}")]
     Cluster(String),
+    #[error("--media-port {port} with --media-loops {loops} runs past port 65535")]
+    MediaPorts { port: u16, loops: u16 },
     #[error("--relay-only needs a relay: add --turn, or a TURN --ice-server")]
     RelayOnlyWithoutRelay,
     #[error("--tls acme needs the names to get a certificate for: add --domain NAME (its DNS must point at this server)")]

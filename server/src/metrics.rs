@@ -120,8 +120,13 @@ impl SfuCounters {
         counter.fetch_add(n, Relaxed);
     }
 
-    pub fn set(&self, gauge: &AtomicU64, value: u64) {
-        gauge.store(value, Relaxed);
+    /// Moves a gauge several loops share from one loop's `old` share to its `new` one.
+    pub fn shift(&self, gauge: &AtomicU64, old: u64, new: u64) {
+        if new >= old {
+            gauge.fetch_add(new - old, Relaxed);
+        } else {
+            gauge.fetch_sub(old - new, Relaxed);
+        }
     }
 
     fn render(&self, family: &mut dyn FnMut(&str, &str, &str, String)) {

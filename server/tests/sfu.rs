@@ -284,3 +284,34 @@ async fn a_member_that_floods_the_data_channel_is_held_to_its_rate() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_two_loops_rooms_are_spread_over_both_ports_and_each_works() {
+    let server = TestServer::start_with(&["--media-loops", "2"]).await;
+    let mut rooms = Vec::new();
+    for room in ["east", "west"] {
+        let a = Bot::join(&server, room, "a").await;
+        let b = Bot::join(&server, room, "b").await;
+        assert_eq!(
+            a.media_port, b.media_port,
+            "a room's members share its loop"
+        );
+        rooms.push((a, b));
+    }
+    assert_ne!(
+        rooms[0].0.media_port, rooms[1].0.media_port,
+        "the second room goes to the second loop"
+    );
+    eventually_within(
+        SETTLE,
+        "in each room each gets the other's media",
+        async || {
+            rooms.iter().all(|(a, b)| {
+                a.seen.lock().unwrap().video_from(&b.id).len() >= 5
+                    && b.seen.lock().unwrap().video_from(&a.id).len() >= 5
+            })
+        },
+    )
+    .await;
+    assert_eq!(metric(&server, "switchboard_sfu_rooms").await, 2.0);
+}

@@ -48,6 +48,7 @@ pub struct Engine {
     dirty: FxHashSet<ClientId>,
     /// `dirty` taken for polling (kept for its allocation).
     polling: Vec<ClientId>,
+    gauges: Gauges,
 }
 
 /// Bytes one connection sent us in the current second.
@@ -76,6 +77,7 @@ impl Engine {
             counters,
             dirty: FxHashSet::default(),
             polling: Vec::new(),
+            gauges: Gauges::default(),
         })
     }
 
@@ -437,19 +439,28 @@ impl Engine {
         self.update_gauges();
     }
 
-    fn update_gauges(&self) {
-        let c = &self.counters;
-        c.set(&c.rooms, self.rooms.len() as u64);
-        c.set(
-            &c.publishers,
-            self.clients.values().filter(|c| c.publishes()).count() as u64,
-        );
-        c.set(
-            &c.subscriptions,
-            self.clients
+    /// This loop's share of the gauges the loops share: rooms, publishers, subscriptions.
+    fn update_gauges(&mut self) {
+        let now = Gauges {
+            rooms: self.rooms.len() as u64,
+            publishers: self.clients.values().filter(|c| c.publishes()).count() as u64,
+            subscriptions: self
+                .clients
                 .values()
-                .map(|c| c.subscriptions())
-                .sum::<usize>() as u64,
-        );
+                .map(|c| c.subscriptions() as u64)
+                .sum(),
+        };
+        let (was, c) = (&self.gauges, &self.counters);
+        c.shift(&c.rooms, was.rooms, now.rooms);
+        c.shift(&c.publishers, was.publishers, now.publishers);
+        c.shift(&c.subscriptions, was.subscriptions, now.subscriptions);
+        self.gauges = now;
     }
+}
+
+#[derive(Default)]
+struct Gauges {
+    rooms: u64,
+    publishers: u64,
+    subscriptions: u64,
 }

@@ -97,6 +97,8 @@ enum Control {
 
 pub struct Bot {
     pub id: String,
+    /// The SFU's UDP port its answer named (the loop its room is on).
+    pub media_port: u16,
     pub sio: SioClient,
     pub seen: Arc<Mutex<Seen>>,
     control: mpsc::UnboundedSender<Control>,
@@ -165,7 +167,14 @@ impl Bot {
             }
             other => panic!("expected media-answer, got {other:?}"),
         };
-        let answer = SdpAnswer::from_sdp_string(answer[0].as_str().expect("sdp")).expect("answer");
+        let answer = answer[0].as_str().expect("sdp");
+        let media_port = answer
+            .lines()
+            .find(|line| line.starts_with("a=candidate"))
+            .and_then(|line| line.split_whitespace().nth(5))
+            .and_then(|port| port.parse().ok())
+            .expect("a candidate with a port in the answer");
+        let answer = SdpAnswer::from_sdp_string(answer).expect("answer");
         rtc.sdp_api()
             .accept_answer(pending, answer)
             .expect("accept the answer");
@@ -190,6 +199,7 @@ impl Bot {
         tokio::spawn(member.run(controls));
         Ok(Bot {
             id,
+            media_port,
             sio,
             seen,
             control,
