@@ -108,5 +108,10 @@ test('a meeting of Chromium and Firefox: each plays the other\'s camera', async 
     await clickButton(fox, 'Join');
     await expectVideoMoves(chromium.locator('.meet-tile[data-name="Fox"] video'), 30_000);
     await firefoxSeesMovingVideo(fox, '.meet-tile[data-name="Ada"] video');
+    // Firefox's fake microphone is a steady tone: the Chromium page outlines Fox as the one
+    // speaking (from the audio level Firefox's packets carry through the SFU).
+    await expect(chromium.locator('.meet-tile[data-name="Fox"]')).toHaveClass(/\bspeaking\b/, {
+      timeout: 30_000,
+    });
   });
 });

@@ -50,6 +50,12 @@ async fn in_a_room_of_ten_every_bot_receives_every_other_bots_media() {
     }
     assert_eq!(metric(&server, "switchboard_sfu_rooms").await, 1.0);
     assert_eq!(metric(&server, "switchboard_sfu_publishers").await, 10.0);
+    // Each bot receives the 9 others' camera and microphone: the gauge counts them once
+    // answered, without waiting for some later event.
+    assert_eq!(
+        metric(&server, "switchboard_sfu_subscriptions").await,
+        10.0 * 9.0 * 2.0
+    );
     assert!(metric(&server, "switchboard_sfu_forwarded_packets_total").await > 0.0);
 }
 

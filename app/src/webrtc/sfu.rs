@@ -16,8 +16,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     MediaStream, MediaStreamTrack, MessageEvent, RtcConfiguration, RtcDataChannel,
-    RtcDataChannelState, RtcPeerConnection, RtcPeerConnectionState, RtcRtpTransceiver,
-    RtcRtpTransceiverInit, RtcSessionDescriptionInit, RtcTrackEvent,
+    RtcDataChannelState, RtcPeerConnection, RtcPeerConnectionState, RtcRtpReceiver,
+    RtcRtpTransceiver, RtcRtpTransceiverInit, RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use super::js::{error_text, to_js};
@@ -87,6 +87,8 @@ struct Inner {
     connected: Cell<bool>,
     closed: Cell<bool>,
     streams: RefCell<HashMap<String, (PeerId, bool, MediaStream)>>,
+    /// Each member's microphone as it comes in, for its audio level.
+    microphones: RefCell<HashMap<PeerId, RtcRtpReceiver>>,
     screen: RefCell<Option<RtcRtpTransceiver>>,
     callbacks: RefCell<Vec<Callback>>,
 }
@@ -125,6 +127,7 @@ impl SfuConnection {
             connected: Cell::new(false),
             closed: Cell::new(false),
             streams: RefCell::default(),
+            microphones: RefCell::default(),
             screen: RefCell::new(None),
             callbacks: RefCell::default(),
         });
@@ -191,6 +194,32 @@ impl SfuConnection {
             transceiver.stop();
             self.inner.queue(Step::Renegotiate);
         }
+    }
+
+    /// The audio level (0 to 1) of each member's microphone, from the level its last packets
+    /// carried (`getSynchronizationSources`, which Chromium and Firefox both fill from the
+    /// RTP header extension the SFU passes on; Firefox's `getStats` names no track).
+    pub fn audio_levels(&self) -> Vec<(PeerId, f64)> {
+        let level_of = |source: JsValue| {
+            js_sys::Reflect::get(&source, &"audioLevel".into())
+                .ok()
+                .and_then(|level| level.as_f64())
+        };
+        self.inner
+            .microphones
+            .borrow()
+            .iter()
+            .filter_map(|(member, receiver)| {
+                let level = receiver
+                    .get_synchronization_sources()
+                    .iter()
+                    .filter_map(level_of)
+                    .fold(None, |max: Option<f64>, l| {
+                        Some(max.map_or(l, |m| m.max(l)))
+                    })?;
+                Some((member.clone(), level))
+            })
+            .collect()
     }
 
     /// The connection's `getStats()` report (`None` once closed).
@@ -284,6 +313,12 @@ impl Inner {
             let Ok(member) = PeerId::parse(member) else {
                 return;
             };
+            if !screen && event.track().kind() == "audio" {
+                inner
+                    .microphones
+                    .borrow_mut()
+                    .insert(member.clone(), event.receiver());
+            }
             let new = !inner.streams.borrow().contains_key(&id);
             if new {
                 inner

@@ -16,12 +16,10 @@ use std::rc::Rc;
 
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
-use serde::Deserialize;
 use wasm_bindgen::JsCast;
 use web_sys::{MediaStream, MediaStreamTrack};
 
 use super::ice::Ice;
-use super::js::from_js;
 use super::mesh::{Link, Other, Tile, ATTEMPTS, CONNECT_WITHIN, RESTART_AFTER};
 use super::sfu::{SfuConnection, SfuEvent};
 use crate::protocol::meet::{Layer, PeerMessage};
@@ -443,10 +441,7 @@ impl SfuRoom {
                 let Some(conn) = room.connection() else {
                     continue;
                 };
-                let Some(report) = conn.stats().await else {
-                    continue;
-                };
-                let loudest = loudest_member(&report);
+                let loudest = loudest(conn.audio_levels());
                 if room.speaking.try_get_untracked() != Some(loudest.clone()) {
                     let _ = room.speaking.try_set(loudest);
                 }
@@ -455,44 +450,11 @@ impl SfuRoom {
     }
 }
 
-/// One entry of a `getStats()` report, as far as the speaker needs it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AudioIn {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    track_identifier: Option<String>,
-    #[serde(default)]
-    audio_level: Option<f64>,
-}
-
-/// The member whose microphone is loudest above [`SPEAKING`]: its track is `<id>-microphone`.
-fn loudest_member(report: &wasm_bindgen::JsValue) -> Option<PeerId> {
-    let mut loudest: Option<(f64, PeerId)> = None;
-    let entries = js_sys::try_iter(report).ok().flatten()?;
-    for entry in entries.flatten() {
-        let Some(value) = js_sys::Reflect::get(&entry, &1.into()).ok() else {
-            continue;
-        };
-        let Some(stat) = from_js::<AudioIn>(&value) else {
-            continue;
-        };
-        let (Some(level), Some(track)) = (stat.audio_level, stat.track_identifier) else {
-            continue;
-        };
-        if stat.kind != "inbound-rtp" || level < SPEAKING {
-            continue;
-        }
-        let Some(id) = track
-            .strip_suffix("-microphone")
-            .and_then(|id| PeerId::parse(id).ok())
-        else {
-            continue;
-        };
-        if loudest.as_ref().is_none_or(|(l, _)| level > *l) {
-            loudest = Some((level, id));
-        }
-    }
-    loudest.map(|(_, id)| id)
+/// The member whose microphone is loudest above [`SPEAKING`].
+fn loudest(levels: Vec<(PeerId, f64)>) -> Option<PeerId> {
+    levels
+        .into_iter()
+        .filter(|(_, level)| *level >= SPEAKING)
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(member, _)| member)
 }

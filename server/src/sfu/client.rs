@@ -126,6 +126,8 @@ pub enum Propagated {
     Said(PeerMessage),
     /// Its data channel opened: it can be told the others' state.
     ChannelOpened,
+    /// It answered our offer: the tracks in it are open (or stopped) now.
+    Negotiated,
 }
 
 pub struct Client {
@@ -506,8 +508,9 @@ impl Client {
                     tracing::warn!(member = %self.member, "SFU: an answer refused: connection closed");
                     counters.add(&counters.bad_messages, 1);
                     self.rtc.disconnect();
+                    return None;
                 }
-                None
+                Some(Propagated::Negotiated)
             }
             ToSfu::Want { member, layer } => {
                 let mut known = false;

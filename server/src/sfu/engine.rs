@@ -380,6 +380,7 @@ impl Engine {
                     }
                 }
             }
+            Propagated::Negotiated => self.update_gauges(),
             Propagated::ChannelOpened => {
                 let states: Vec<FromSfu> = others
                     .iter()
