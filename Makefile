@@ -45,9 +45,13 @@ cluster: frontend server
 	@scripts/tools.sh cluster
 	scripts/cluster.sh $(ARGS)
 
+## Every Rust test. The wasm entry (frontend/) has none, and built for the host beside the
+## server it only turned on Leptos's browser half for everything.
+RUST_TESTS = --workspace --exclude frontend
+
 test-rust: tools
 	@scripts/tools.sh test
-	cargo test --workspace
+	cargo test $(RUST_TESTS)
 
 ## Playwright drives Debian's Chromium against a debug server, inside a network namespace
 ## that has only loopback (see scripts/e2e.sh). The server is built as `cargo test` builds it
@@ -55,10 +59,12 @@ test-rust: tools
 ## `cargo build -p server` unified features afresh and rebuilt half the tree (2 minutes).
 test-e2e: frontend
 	@scripts/tools.sh browser
-	cargo test --workspace --no-run
+	cargo test $(RUST_TESTS) --no-run
 	scripts/e2e.sh
 
-test: test-rust test-e2e
+## The web app first: the server embeds dist/ (server/build.rs), so built after the Rust
+## tests it made the server and every test binary build again (over a minute).
+test: frontend test-rust test-e2e
 
 ## Benchmarks (print figures; assert nothing): every scenario on the course's Node server and
 ## on Switchboard, each pinned to CPU 0 (see docs/PERFORMANCE.md); the capacity of one core

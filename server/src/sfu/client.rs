@@ -678,10 +678,11 @@ impl Client {
                 return;
             }
         }
-        track.keyframe_asked.insert(rid, now);
+        // Before its first packet a layer has no stream to ask on: asked at its next packet.
         if let Some(stream) = self.rtc.direct_api().stream_rx_by_mid(mid, rid) {
             // Browsers take PLI for VP8 (and it is the one our offers and answers announce).
             stream.request_keyframe(KeyframeRequestKind::Pli);
+            track.keyframe_asked.insert(rid, now);
             counters.add(&counters.keyframe_requests, 1);
         }
     }
