@@ -431,10 +431,7 @@ async fn an_sfu_room_lives_on_one_node_and_members_on_the_other_reach_it() {
     eventually_within(
         Duration::from_secs(30),
         "each gets the other's video",
-        async || {
-            ada.seen.lock().unwrap().video_from(&bo.id).len() >= 5
-                && bo.seen.lock().unwrap().video_from(&ada.id).len() >= 5
-        },
+        async || ada.gets_video_of(&bo) && bo.gets_video_of(&ada),
     )
     .await;
     // Both connections are on node a, which claimed the room first.

@@ -317,10 +317,7 @@ async fn an_sfu_room_spans_processes_on_redis_and_moves_when_its_node_dies() {
     eventually_within(
         Duration::from_secs(30),
         "each gets the other's video",
-        async || {
-            ada.seen.lock().unwrap().video_from(&bo.id).len() >= 5
-                && bo.seen.lock().unwrap().video_from(&ada.id).len() >= 5
-        },
+        async || ada.gets_video_of(&bo) && bo.gets_video_of(&ada),
     )
     .await;
     assert_eq!(metric(&a, "switchboard_sfu_publishers").await, 2.0);
@@ -345,7 +342,7 @@ async fn an_sfu_room_spans_processes_on_redis_and_moves_when_its_node_dies() {
     eventually_within(
         Duration::from_secs(30),
         "the room's media flow on node b",
-        async || cy.seen.lock().unwrap().video_from(&again.id).len() >= 5,
+        async || cy.gets_video_of(&again),
     )
     .await;
     assert_eq!(metric(&b, "switchboard_sfu_publishers").await, 2.0);

@@ -64,10 +64,7 @@ async fn a_bot_that_leaves_stops_being_forwarded_within_a_second() {
     let server = TestServer::start().await;
     let stays = Bot::join(&server, "leaving", "stays").await;
     let goes = Bot::join(&server, "leaving", "goes").await;
-    eventually_within(SETTLE, "media flows", async || {
-        stays.seen.lock().unwrap().video_from(&goes.id).len() >= 5
-    })
-    .await;
+    eventually_within(SETTLE, "media flows", async || stays.gets_video_of(&goes)).await;
     goes.leave().await;
     let left = Instant::now();
     // Silence must last: watch past the second the SFU has.
@@ -136,7 +133,7 @@ async fn a_receiver_that_joins_gets_the_sender_to_make_a_keyframe() {
     let asked_before = sender.seen.lock().unwrap().keyframe_requests;
     let late = Bot::join(&server, "keyframes", "late").await;
     eventually_within(SETTLE, "the latecomer gets video", async || {
-        late.seen.lock().unwrap().video_from(&sender.id).len() >= 5
+        late.gets_video_of(&sender)
     })
     .await;
     assert!(sender.seen.lock().unwrap().keyframe_requests > asked_before);
@@ -209,7 +206,7 @@ async fn bad_offers_are_refused_and_the_room_goes_on() {
     assert!(metric(&server, "switchboard_sfu_refused_offers_total").await >= 2.0);
     let other = Bot::join(&server, "bad", "other").await;
     eventually_within(SETTLE, "the room still works", async || {
-        other.seen.lock().unwrap().video_from(&member.id).len() >= 5
+        other.gets_video_of(&member)
     })
     .await;
 }
@@ -312,10 +309,9 @@ async fn with_two_loops_rooms_are_spread_over_both_ports_and_each_works() {
         SETTLE,
         "in each room each gets the other's media",
         async || {
-            rooms.iter().all(|(a, b)| {
-                a.seen.lock().unwrap().video_from(&b.id).len() >= 5
-                    && b.seen.lock().unwrap().video_from(&a.id).len() >= 5
-            })
+            rooms
+                .iter()
+                .all(|(a, b)| a.gets_video_of(b) && b.gets_video_of(a))
         },
     )
     .await;

@@ -214,9 +214,7 @@ impl SfuConnection {
                     .get_synchronization_sources()
                     .iter()
                     .filter_map(level_of)
-                    .fold(None, |max: Option<f64>, l| {
-                        Some(max.map_or(l, |m| m.max(l)))
-                    })?;
+                    .reduce(f64::max)?;
                 Some((member.clone(), level))
             })
             .collect()
@@ -475,6 +473,9 @@ impl Inner {
                 .collect()
         };
         for (member, screen) in ended {
+            if !screen {
+                self.microphones.borrow_mut().remove(&member);
+            }
             self.emit(SfuEvent::StreamEnded { member, screen });
         }
     }

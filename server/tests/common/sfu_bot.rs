@@ -206,6 +206,11 @@ impl Bot {
         })
     }
 
+    /// Whether `other`'s camera reaches it (a few frames of it came).
+    pub fn gets_video_of(&self, other: &Bot) -> bool {
+        self.seen.lock().unwrap().video_from(&other.id).len() >= 5
+    }
+
     /// Asks the SFU for `layer` of `member`'s camera.
     pub fn want(&self, member: &str, layer: Layer) {
         let member = PeerId::parse(member).expect("an id");
