@@ -152,6 +152,9 @@ pub struct Client {
     /// Loss its receiver reports gave in the current statistics interval: (when, sum, count).
     loss: Option<(Instant, f32, u32)>,
     pub next_timeout: Instant,
+    /// Packets were written since it was last given the time: str0m sends a written
+    /// packet only once time moves on (its send queue stamps packets in `handle_timeout`).
+    pub written: bool,
 }
 
 impl Client {
@@ -173,6 +176,7 @@ impl Client {
             messages: (now, 0),
             loss: None,
             next_timeout: now,
+            written: false,
         }
     }
 
@@ -296,7 +300,7 @@ impl Client {
     pub fn poll(
         &mut self,
         counters: &Counters,
-        send: &mut impl FnMut(std::net::SocketAddr, &[u8]),
+        send: &mut impl FnMut(std::net::SocketAddr, str0m::net::DatagramSend),
     ) -> Result<Polled, str0m::RtcError> {
         self.negotiate();
         Ok(match self.rtc.poll_output()? {
@@ -305,7 +309,7 @@ impl Client {
                 Polled::Timeout
             }
             Output::Transmit(transmit) => {
-                send(transmit.destination, &transmit.contents);
+                send(transmit.destination, transmit.contents);
                 Polled::Nothing
             }
             Output::Event(event) => match self.on_event(event, counters) {
@@ -658,6 +662,7 @@ impl Client {
             .direct_api()
             .stream_tx_by_mid(mid, None)?
             .write_rtp(write);
+        self.written = true;
         counters.add(&counters.forwarded_packets, 1);
         None
     }

@@ -18,6 +18,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
 use super::client::{Client, ClientId, Polled, Propagated};
+use super::outbox::Outbox;
 use super::{Command, Counters};
 
 /// m-lines in a first offer: a microphone, a camera, a screen and the data channel.
@@ -48,6 +49,8 @@ pub struct Engine {
     dirty: FxHashSet<ClientId>,
     /// `dirty` taken for polling (kept for its allocation).
     polling: Vec<ClientId>,
+    /// What the connections wrote, sent together at the end of each batch.
+    outbox: Outbox,
     gauges: Gauges,
 }
 
@@ -77,6 +80,7 @@ impl Engine {
             counters,
             dirty: FxHashSet::default(),
             polling: Vec::new(),
+            outbox: Outbox::default(),
             gauges: Gauges::default(),
         })
     }
@@ -107,6 +111,8 @@ impl Engine {
                             };
                             self.receive(&buf[..n], from);
                         }
+                        // The receivers, once per batch however many packets each got.
+                        self.drive();
                     }
                 }
                 () = tokio::time::sleep_until(wake.into()) => {}
@@ -243,14 +249,33 @@ impl Engine {
             self.counters.add(&self.counters.over_rate_packets, 1);
             return;
         }
+        // Its own packet finds it drained (what was forwarded to it sent first).
+        if self.dirty.remove(&id) {
+            self.drain(id);
+        }
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
         if client.rtc.handle_input(input).is_err() {
             client.rtc.disconnect();
         }
-        self.dirty.insert(id);
-        self.drive();
+        self.drain(id);
+    }
+
+    /// Drains one connection and passes on what it produced. The connections it forwarded
+    /// to are only marked dirty, drained by the batch's `drive`. str0m's rule is a drain
+    /// after every mutation, but in str0m 0.25 (pinned) a forwarded packet only joins its
+    /// stream's send queue (`StreamTx::write_rtp`), as do keyframe requests and channel
+    /// writes, and the queue is sent once the time is given (`Client::written`). So a
+    /// receiver gets one input of the time and one drain per batch, however many packets
+    /// were forwarded to it, where the rule would cost two drains and a wake-up each. A
+    /// packet from the network still always meets a drained connection.
+    fn drain(&mut self, id: ClientId) {
+        let mut passed = VecDeque::new();
+        self.poll_until_timeout(id, &mut passed);
+        while let Some((from, propagated)) = passed.pop_front() {
+            self.pass_on(from, propagated, &mut passed);
+        }
     }
 
     fn timeouts(&mut self, now: Instant) {
@@ -279,21 +304,24 @@ impl Engine {
                 self.pass_on(from, propagated, &mut passed);
             }
         }
+        self.outbox.flush(&self.socket, &self.counters);
     }
 
     fn poll_until_timeout(&mut self, id: ClientId, passed: &mut VecDeque<(ClientId, Propagated)>) {
-        let socket = &self.socket;
-        let counters = &self.counters;
+        let (socket, counters, outbox) = (&self.socket, &self.counters, &mut self.outbox);
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        let mut send = |to: SocketAddr, bytes: &[u8]| match socket.try_send_to(bytes, to) {
-            Ok(_) => {
-                counters.add(&counters.sent_packets, 1);
-                counters.add(&counters.sent_bytes, bytes.len() as u64);
-            }
-            Err(_) => counters.add(&counters.dropped_packets, 1),
-        };
+        let mut send = |to, datagram| outbox.push(socket, to, datagram, counters);
+        // What was forwarded to it goes out in this drain, not after another wake-up.
+        if std::mem::take(&mut client.written)
+            && client
+                .rtc
+                .handle_input(Input::Timeout(Instant::now()))
+                .is_err()
+        {
+            client.rtc.disconnect();
+        }
         while client.rtc.is_alive() {
             match client.poll(counters, &mut send) {
                 Ok(Polled::Timeout) => return,

@@ -12,6 +12,7 @@
 mod client;
 mod engine;
 mod layer;
+mod outbox;
 mod route;
 mod rtp;
 
