@@ -238,16 +238,31 @@ async fn a_sender_that_floods_is_capped_and_the_others_go_on() {
     // The others still get each other's media, during the flood.
     let flooding = Instant::now();
     eventually_within(SETTLE, "20 frames each way during the flood", async || {
-        let fresh = |bot: &Bot, from: &Bot| {
-            bot.seen
-                .lock()
-                .unwrap()
-                .video_from(&from.id)
-                .iter()
-                .filter(|f| f.at > flooding)
-                .count()
-        };
-        fresh(&ada, &bo) >= 20 && fresh(&bo, &ada) >= 20
+        ada.frames_of_since(&bo, flooding) >= 20 && bo.frames_of_since(&ada, flooding) >= 20
+    })
+    .await;
+    drop(flooder);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_small_rtcp_packets_is_capped_and_the_others_go_on() {
+    let server = TestServer::start().await;
+    let ada = Bot::join(&server, "rtcp-flood", "ada").await;
+    let bo = Bot::join(&server, "rtcp-flood", "bo").await;
+    // 10,000 packets a second of 60 bytes: under the byte cap, over the packet cap.
+    let wild = Publishing {
+        flood: 600_000,
+        flood_packet: 60,
+        ..Publishing::default()
+    };
+    let flooder = Bot::join_with(&server, "rtcp-flood", "flooder", wild).await;
+    eventually_within(SETTLE, "the flood is noticed", async || {
+        metric(&server, "switchboard_sfu_over_rate_packets_total").await > 1000.0
+    })
+    .await;
+    let flooding = Instant::now();
+    eventually_within(SETTLE, "20 frames each way during the flood", async || {
+        ada.frames_of_since(&bo, flooding) >= 20 && bo.frames_of_since(&ada, flooding) >= 20
     })
     .await;
     drop(flooder);

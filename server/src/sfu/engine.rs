@@ -26,6 +26,9 @@ const MAX_FIRST_MLINES: usize = 4;
 /// What one person may send us, in bytes per second (three camera layers and a screen take
 /// about 3 Mbit/s; a browser never sends 12).
 const MAX_INGRESS_BYTES_PER_SECOND: u64 = 1_500_000;
+/// And in packets per second: a browser sends a few hundred (media, its repairs and its
+/// reports); thousands of small ones are a flood (of RTCP, say) that the byte cap lets by.
+const MAX_INGRESS_PACKETS_PER_SECOND: u64 = 2_000;
 /// Source addresses one connection may use.
 const MAX_PATHS: usize = 8;
 /// The loop wakes at least this often, to notice connections that went.
@@ -54,10 +57,21 @@ pub struct Engine {
     gauges: Gauges,
 }
 
-/// Bytes one connection sent us in the current second.
+/// What one connection sent us in the current second.
 struct Ingress {
     second: Instant,
     bytes: u64,
+    packets: u64,
+}
+
+impl Ingress {
+    fn starting(second: Instant) -> Ingress {
+        Ingress {
+            second,
+            bytes: 0,
+            packets: 0,
+        }
+    }
 }
 
 impl Engine {
@@ -234,18 +248,15 @@ impl Engine {
                 }
             },
         };
-        let ingress = self.ingress.entry(id).or_insert(Ingress {
-            second: now,
-            bytes: 0,
-        });
+        let ingress = self.ingress.entry(id).or_insert(Ingress::starting(now));
         if now.duration_since(ingress.second) >= Duration::from_secs(1) {
-            *ingress = Ingress {
-                second: now,
-                bytes: 0,
-            };
+            *ingress = Ingress::starting(now);
         }
         ingress.bytes += bytes.len() as u64;
-        if ingress.bytes > MAX_INGRESS_BYTES_PER_SECOND {
+        ingress.packets += 1;
+        if ingress.bytes > MAX_INGRESS_BYTES_PER_SECOND
+            || ingress.packets > MAX_INGRESS_PACKETS_PER_SECOND
+        {
             self.counters.add(&self.counters.over_rate_packets, 1);
             return;
         }

@@ -79,6 +79,9 @@ pub struct Publishing {
     pub keyframe_every: u64,
     /// Junk sent to the SFU besides the media, in bytes a second (a sender gone wild).
     pub flood: usize,
+    /// The size of each junk packet: RTP-looking at a full 1200 bytes, RTCP-looking (a
+    /// sender report's type) below.
+    pub flood_packet: usize,
 }
 
 impl Default for Publishing {
@@ -86,6 +89,7 @@ impl Default for Publishing {
         Publishing {
             keyframe_every: 30,
             flood: 0,
+            flood_packet: 1200,
         }
     }
 }
@@ -209,6 +213,15 @@ impl Bot {
     /// Whether `other`'s camera reaches it (a few frames of it came).
     pub fn gets_video_of(&self, other: &Bot) -> bool {
         self.seen.lock().unwrap().video_from(&other.id).len() >= 5
+    }
+
+    /// How many frames of `other`'s camera came after `since`.
+    pub fn frames_of_since(&self, other: &Bot, since: Instant) -> usize {
+        let seen = self.seen.lock().unwrap();
+        seen.video_from(&other.id)
+            .iter()
+            .filter(|f| f.at > since)
+            .count()
     }
 
     /// Asks the SFU for `layer` of `member`'s camera.
@@ -429,13 +442,16 @@ impl Member {
         }
     }
 
-    /// A 50th of a second's junk: RTP-looking packets (version 2) of 1200 bytes.
+    /// A 50th of a second's junk: packets of RTP's version 2, RTCP's type when small.
     fn flood(&mut self) {
         let (Some(sfu), Some(_)) = (self.sfu, self.started) else {
             return;
         };
-        let mut junk = vec![0x55u8; 1200];
+        let mut junk = vec![0x55u8; self.publishing.flood_packet.max(8)];
         junk[0] = 0x80;
+        if junk.len() < 1200 {
+            junk[1] = 200;
+        }
         for _ in 0..self.publishing.flood / 50 / junk.len() {
             let _ = self.socket.try_send_to(&junk, sfu);
         }
