@@ -285,12 +285,7 @@ async fn a_member_that_floods_the_data_channel_is_held_to_its_rate() {
     );
     let flooded = Instant::now();
     eventually_within(SETTLE, "the room goes on", async || {
-        let seen = ada.seen.lock().unwrap();
-        seen.video_from(&bo.id)
-            .iter()
-            .filter(|f| f.at > flooded)
-            .count()
-            >= 10
+        ada.frames_of_since(&bo, flooded) >= 10
     })
     .await;
 }

@@ -81,8 +81,10 @@ impl Engine {
         counters: Arc<Counters>,
     ) -> std::io::Result<Engine> {
         let local = socket.local_addr()?;
+        let socket = Arc::new(socket);
         Ok(Engine {
-            socket: Arc::new(socket),
+            outbox: Outbox::new(socket.clone(), counters.clone()),
+            socket,
             local,
             candidates,
             clients: FxHashMap::default(),
@@ -94,7 +96,6 @@ impl Engine {
             counters,
             dirty: FxHashSet::default(),
             polling: Vec::new(),
-            outbox: Outbox::default(),
             gauges: Gauges::default(),
         })
     }
@@ -301,7 +302,8 @@ impl Engine {
     }
 
     /// Polls every connection something happened to until it waits for time, and passes
-    /// what they produced on to the others (which makes those dirty in turn).
+    /// what they produced on to the others (which makes those dirty in turn), then sends
+    /// what they wrote.
     fn drive(&mut self) {
         let mut passed: VecDeque<(ClientId, Propagated)> = VecDeque::new();
         while !self.dirty.is_empty() || !passed.is_empty() {
@@ -315,15 +317,15 @@ impl Engine {
                 self.pass_on(from, propagated, &mut passed);
             }
         }
-        self.outbox.flush(&self.socket, &self.counters);
+        self.outbox.flush();
     }
 
     fn poll_until_timeout(&mut self, id: ClientId, passed: &mut VecDeque<(ClientId, Propagated)>) {
-        let (socket, counters, outbox) = (&self.socket, &self.counters, &mut self.outbox);
+        let (counters, outbox) = (&self.counters, &mut self.outbox);
         let Some(client) = self.clients.get_mut(&id) else {
             return;
         };
-        let mut send = |to, datagram| outbox.push(socket, to, datagram, counters);
+        let mut send = |to, datagram| outbox.push(to, datagram);
         // What was forwarded to it goes out in this drain, not after another wake-up.
         if std::mem::take(&mut client.written)
             && client

@@ -3,6 +3,7 @@
 //! one `sendmmsg` (elsewhere, one `send_to` each).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use str0m::net::DatagramSend;
 use tokio::net::UdpSocket;
@@ -12,32 +13,36 @@ use super::Counters;
 /// Sent before this many wait, so one `sendmmsg` stays well under the kernel's 1024.
 const MOST_WAITING: usize = 256;
 
-#[derive(Default)]
 pub struct Outbox {
+    socket: Arc<UdpSocket>,
+    counters: Arc<Counters>,
     waiting: Vec<(SocketAddr, DatagramSend)>,
 }
 
 impl Outbox {
-    pub fn push(
-        &mut self,
-        socket: &UdpSocket,
-        to: SocketAddr,
-        datagram: DatagramSend,
-        counters: &Counters,
-    ) {
+    pub fn new(socket: Arc<UdpSocket>, counters: Arc<Counters>) -> Outbox {
+        Outbox {
+            socket,
+            counters,
+            waiting: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, to: SocketAddr, datagram: DatagramSend) {
         self.waiting.push((to, datagram));
         if self.waiting.len() >= MOST_WAITING {
-            self.flush(socket, counters);
+            self.flush();
         }
     }
 
     /// Sends what waits. A datagram the socket cannot take now (its buffer full) or at all
     /// is dropped and counted, as a router would: media is never queued behind the kernel.
-    pub fn flush(&mut self, socket: &UdpSocket, counters: &Counters) {
+    pub fn flush(&mut self) {
         if self.waiting.is_empty() {
             return;
         }
-        let (sent, bytes) = send_all(socket, &self.waiting);
+        let (sent, bytes) = send_all(&self.socket, &self.waiting);
+        let counters = &self.counters;
         counters.add(&counters.sent_packets, sent as u64);
         counters.add(&counters.sent_bytes, bytes as u64);
         counters.add(
@@ -104,11 +109,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_datagram_that_cannot_go_is_counted_and_the_rest_still_go() {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let socket = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
         let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let counters = Counters::default();
-        let mut outbox = Outbox::default();
+        let counters = Arc::new(Counters::default());
+        let mut outbox = Outbox::new(socket, counters.clone());
         let to_a = a.local_addr().unwrap();
         let to_b = b.local_addr().unwrap();
         // An IPv6 address on an IPv4 socket: the system call refuses it.
@@ -119,9 +124,9 @@ mod tests {
             (to_b, "two"),
             (to_a, "three"),
         ] {
-            outbox.push(&socket, to, text.as_bytes().to_vec().into(), &counters);
+            outbox.push(to, text.as_bytes().to_vec().into());
         }
-        outbox.flush(&socket, &counters);
+        outbox.flush();
 
         let mut buf = [0u8; 16];
         let mut got = Vec::new();
