@@ -205,6 +205,17 @@ where
                 _namespace: PhantomData,
             };
             async move {
+                if let Some(cluster) = &listener.nsp.shared().cluster {
+                    // Reachable from the other nodes: everyone on this node, and this socket.
+                    // Joined here, before the client is told it is connected. The connect
+                    // handler runs later, in a task of its own: on a busy node an event the
+                    // client sent as soon as it was told (a page rejoining its meeting) was
+                    // served first, while the socket was in neither room, and the socket
+                    // heard its own `joined` (seen in a stress run of the Redis tests).
+                    listener
+                        .socket
+                        .join([cluster.node_room(), listener.socket.id.to_string()]);
+                }
                 log_unknown_events(&listener.socket, listener.nsp.clone());
                 // Counted and logged even where `listen` registers nothing for it.
                 listener.on_disconnect(nothing_on_disconnect);
@@ -221,11 +232,6 @@ where
         };
         let joined = joined.clone();
         async move {
-            if let Some(cluster) = &cx.nsp.shared().cluster {
-                // Reachable from the other nodes: everyone on this node, and this socket.
-                cx.socket
-                    .join([cluster.node_room(), cx.socket.id.to_string()]);
-            }
             if let Some(members) = cx.nsp.cluster_members() {
                 members.joined(&cx.socket.id.to_string());
             }
