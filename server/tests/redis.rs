@@ -347,3 +347,52 @@ async fn an_sfu_room_spans_processes_on_redis_and_moves_when_its_node_dies() {
     .await;
     assert_eq!(metric(&b, "switchboard_sfu_publishers").await, 2.0);
 }
+
+#[tokio::test]
+async fn a_burst_from_one_node_reaches_the_other_whole() {
+    let redis = Redis::start();
+    let (da, db) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let url = redis.url();
+    let flags = ["--redis-url", &url, "--no-rate-limits"];
+    let a = ProcessServer::start(da.path(), &flags).await;
+    let b = ProcessServer::start(db.path(), &flags).await;
+    const SENDERS: usize = 8;
+    const EACH: usize = 60;
+    let mut on_b = SioClient::connect(&b, "/simple-chat").await;
+    // Several senders: one client may have only so many events waiting on its node.
+    let mut senders = Vec::new();
+    for _ in 0..SENDERS {
+        senders.push(SioClient::connect(&a, "/simple-chat").await);
+    }
+    // Across once, so both nodes are subscribed and hear each other.
+    senders[0].emit("message", vec![json!("hello")]).await;
+    assert_eq!(on_b.expect("message").await, vec![json!("hello")]);
+    // Node b stalls while node a publishes a burst; once it goes on, its Redis connection
+    // hands the whole burst over at once. fred's default queue of 32 between it and
+    // socketioxide's adapter dropped most of it (a busy CI machine lost `joined`s so).
+    b.pause();
+    let burst = senders.iter().enumerate().flat_map(|(s, sender)| {
+        (0..EACH).map(move |i| sender.emit("message", vec![json!(format!("{s}:{i}"))]))
+    });
+    futures_util::future::join_all(burst).await;
+    // A node serves each client's events in order, each published before the next is
+    // served: once a sender's `end` is back, its burst is all in Redis.
+    for (s, sender) in senders.iter().enumerate() {
+        sender
+            .emit("message", vec![json!(format!("end {s}"))])
+            .await;
+    }
+    for (s, sender) in senders.iter_mut().enumerate() {
+        while sender.expect("message").await != vec![json!(format!("end {s}"))] {}
+    }
+    b.resume();
+    let all = SENDERS * (EACH + 1);
+    let mut heard = std::collections::BTreeSet::new();
+    while heard.len() < all {
+        let (_, args) = on_b
+            .next_within(PATIENCE)
+            .await
+            .unwrap_or_else(|| panic!("node b heard {} of {all} messages", heard.len()));
+        heard.insert(args[0].as_str().expect("text").to_owned());
+    }
+}

@@ -39,6 +39,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(1);
 pub const NODE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Channel and key prefix of everything Switchboard keeps in Redis.
 pub const PREFIX: &str = "switchboard";
+/// Messages from other nodes that may wait to be read (see [`connect`]).
+const SUBSCRIBER_QUEUE: usize = 1024;
 
 /// This node's view of the cluster. Cheap to share (`Arc`).
 pub struct Cluster {
@@ -212,7 +214,9 @@ impl RedisClients {
         use fred::prelude::ClientLike;
         let mut performance = self.commands.perf_config();
         performance.default_command_timeout = REQUEST_TIMEOUT;
-        self.commands.update_perf_config(performance.clone());
+        self.commands.update_perf_config(performance);
+        let mut performance = self.subscriber.perf_config();
+        performance.default_command_timeout = REQUEST_TIMEOUT;
         self.subscriber.update_perf_config(performance);
     }
 
@@ -312,7 +316,17 @@ pub async fn connect(url: &str, tasks: &Tasks) -> Result<RedisClients, ConnectEr
         reason: e.to_string(),
     };
     let commands = builder().build().map_err(unreachable)?;
-    let subscriber = builder().build_subscriber_client().map_err(unreachable)?;
+    let subscriber = builder()
+        .with_performance_config(|performance| {
+            // Every message the node hears (each socket.io broadcast from another node, each
+            // cursor move) passes through one of fred's broadcast channels, whose default of
+            // 32 dropped messages whenever the task that reads it waited a moment: a busy
+            // node lost a burst of `joined` (seen in a CI run). As many as the adapter's own
+            // queue behind it holds.
+            performance.broadcast_channel_capacity = SUBSCRIBER_QUEUE;
+        })
+        .build_subscriber_client()
+        .map_err(unreachable)?;
     commands.init().await.map_err(unreachable)?;
     // After Redis comes back, subscribe again to every channel (the adapter's and ours).
     tasks.spawn(resubscribe(subscriber.clone()));

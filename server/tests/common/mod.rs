@@ -257,6 +257,24 @@ impl ProcessServer {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// SIGSTOP (`pause`) and SIGCONT (`resume`): a node that stalls for a moment, as on a
+    /// busy machine, while the others go on.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = std::process::Command::new("kill")
+            .args([which, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {which} failed");
+    }
+
     /// SIGKILL: no chance to flush or say goodbye.
     pub fn kill(mut self) {
         let _ = self.child.kill();
@@ -379,6 +397,14 @@ impl SioClient {
             .await
             .expect("timed out waiting for an event")
             .expect("client closed")
+    }
+
+    /// The next event, if one comes within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Received> {
+        tokio::time::timeout(wait, self.events.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The next event, which must be `event`; returns its arguments.
