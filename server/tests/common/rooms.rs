@@ -13,11 +13,11 @@ use tokio::sync::Barrier;
 
 use super::{RawClient, Reachable, PATIENCE};
 
-/// How long a member listens after its reply for what the room still tells it (quiet for
-/// this long: nothing more is coming). Between processes the news goes through Redis, and
-/// with the other Redis tests' nodes and bots on the same two cores 700 ms was sometimes
-/// too short (2 of 4 runs of `server/tests/redis.rs`).
-const SETTLE: Duration = Duration::from_secs(2);
+/// How long a member keeps listening once it sees the room as it should: time enough for a
+/// stray `joined` or `left` (a ghost) to come, while the test waits for the news itself,
+/// however late, rather than for a quiet spell (2 s of quiet was once too short between two
+/// processes on a busy CI machine).
+const GRACE: Duration = Duration::from_millis(500);
 const CAPACITY: usize = 4;
 
 /// A node by its address.
@@ -40,6 +40,16 @@ struct Heard {
 }
 
 impl Heard {
+    fn new(client: RawClient) -> Heard {
+        Heard {
+            client,
+            listed: None,
+            refusal: None,
+            joined: Vec::new(),
+            left: Vec::new(),
+        }
+    }
+
     /// Who it believes is in the room with it now.
     fn view(&self) -> BTreeSet<String> {
         let mut view: BTreeSet<String> = self.listed.iter().flatten().cloned().collect();
@@ -49,57 +59,100 @@ impl Heard {
         }
         view
     }
-}
 
-/// Sends `event` with `args` (if any) once every task is ready, then reads until the room is
-/// quiet.
-async fn speak_and_listen(
-    mut client: RawClient,
-    event: &'static str,
-    args: Value,
-    start: Arc<Barrier>,
-) -> Heard {
-    start.wait().await;
-    if !event.is_empty() {
-        client.emit(event, args).await;
+    fn answered(&self) -> bool {
+        self.listed.is_some() || self.refusal.is_some()
     }
-    let mut heard = Heard {
-        client,
-        listed: None,
-        refusal: None,
-        joined: Vec::new(),
-        left: Vec::new(),
-    };
-    let mut answered = event != "join";
-    loop {
-        let wait = if answered { SETTLE } else { PATIENCE };
-        let Ok(Some((name, args))) = tokio::time::timeout(wait, heard.client.next_event()).await
+
+    /// Reads one event within `wait`; false when none came.
+    async fn hear(&mut self, wait: Duration) -> bool {
+        let Ok(Some((name, args))) = tokio::time::timeout(wait, self.client.next_event()).await
         else {
-            assert!(answered, "{}: no answer to its join", heard.client.sid);
-            return heard;
+            return false;
         };
         match name.as_str() {
             "room" => {
                 let members = args[0]["members"].as_array().expect("members");
-                heard.listed = Some(
+                self.listed = Some(
                     members
                         .iter()
                         .map(|m| m["id"].as_str().expect("id").to_owned())
                         .collect(),
                 );
-                answered = true;
             }
             "meetError" => {
-                heard.refusal = Some(args[0].as_str().unwrap_or_default().to_owned());
-                answered = true;
+                self.refusal = Some(args[0].as_str().unwrap_or_default().to_owned());
             }
-            "joined" => heard
+            "joined" => self
                 .joined
                 .push(args[0]["id"].as_str().expect("id").to_owned()),
-            "left" => heard.left.push(args[0].as_str().expect("id").to_owned()),
+            "left" => self.left.push(args[0].as_str().expect("id").to_owned()),
             _ => {}
         }
+        true
     }
+
+    /// Listens until it sees exactly `expected` (failing after [`PATIENCE`] of silence), then
+    /// for [`GRACE`] more, and checks that nothing changed it.
+    async fn until_view(&mut self, expected: &BTreeSet<String>, what: &str) {
+        while self.view() != *expected {
+            assert!(
+                self.hear(PATIENCE).await,
+                "{what}: {} sees {:?}, not {expected:?} (reply {:?}, joined {:?}, left {:?})",
+                self.client.sid,
+                self.view(),
+                self.listed,
+                self.joined,
+                self.left
+            );
+        }
+        while self.hear(GRACE).await {}
+        assert_eq!(
+            self.view(),
+            *expected,
+            "{what}: {} sees the room as it is",
+            self.client.sid
+        );
+    }
+}
+
+/// Sends `event` with `args` (if any) once every task is ready, then, for a `join`, reads
+/// until its answer (and whatever news came before it).
+async fn speak(client: RawClient, event: &'static str, args: Value, start: Arc<Barrier>) -> Heard {
+    let mut heard = Heard::new(client);
+    start.wait().await;
+    if !event.is_empty() {
+        heard.client.emit(event, args).await;
+    }
+    if event == "join" {
+        while !heard.answered() {
+            assert!(
+                heard.hear(PATIENCE).await,
+                "{}: no answer to its join",
+                heard.client.sid
+            );
+        }
+    }
+    heard
+}
+
+/// Each member listens, all at once, until it sees the room it should (see
+/// [`Heard::until_view`]).
+async fn until_all_see(members: Vec<(Heard, BTreeSet<String>, String)>) -> Vec<Heard> {
+    let tasks: Vec<_> = members
+        .into_iter()
+        .map(|(mut heard, expected, what)| {
+            tokio::spawn(async move {
+                heard.until_view(&expected, &what).await;
+                heard
+            })
+        })
+        .collect();
+    let mut heard = Vec::new();
+    for task in tasks {
+        heard.push(task.await.expect("listener"));
+    }
+    heard
 }
 
 /// `rooms` fresh rooms, each with `per_room` sockets (spread over `nodes` in turn) that all
@@ -118,10 +171,7 @@ pub async fn joins_at_once(nodes: &[At], rooms: usize, per_room: usize) {
         .into_iter()
         .map(|(r, client)| {
             let args = json!([format!("at-once-{tag}-{r}"), format!("m{r}")]);
-            (
-                r,
-                tokio::spawn(speak_and_listen(client, "join", args, start.clone())),
-            )
+            (r, tokio::spawn(speak(client, "join", args, start.clone())))
         })
         .collect();
     let mut by_room: HashMap<usize, Vec<Heard>> = HashMap::new();
@@ -131,54 +181,70 @@ pub async fn joins_at_once(nodes: &[At], rooms: usize, per_room: usize) {
             .or_default()
             .push(task.await.expect("listener"));
     }
-    for (r, heard) in &by_room {
-        check_room(*r, heard, per_room);
+    let mut listening = Vec::new();
+    let mut room_of = Vec::new();
+    for (r, heard) in by_room {
+        let seated = check_replies(r, heard, per_room);
+        let ids: BTreeSet<String> = seated.iter().map(|h| h.client.sid.clone()).collect();
+        for heard in seated {
+            let mut others = ids.clone();
+            others.remove(&heard.client.sid);
+            listening.push((heard, others, format!("room {r}")));
+            room_of.push(r);
+        }
+    }
+    let mut by_room: HashMap<usize, Vec<Heard>> = HashMap::new();
+    for (r, heard) in room_of.into_iter().zip(until_all_see(listening).await) {
+        by_room.entry(r).or_default().push(heard);
+    }
+    for (r, seated) in &by_room {
+        check_news(*r, seated);
     }
 }
 
-fn check_room(r: usize, heard: &[Heard], per_room: usize) {
-    let seated: Vec<&Heard> = heard.iter().filter(|h| h.listed.is_some()).collect();
-    let refused: Vec<&Heard> = heard.iter().filter(|h| h.refusal.is_some()).collect();
+/// Checks a room's answers (its first `CAPACITY` seated, the rest refused as full, and of any
+/// two seated exactly one found the other in its reply); hands back the seated.
+fn check_replies(r: usize, heard: Vec<Heard>, per_room: usize) -> Vec<Heard> {
+    let (seated, refused): (Vec<Heard>, Vec<Heard>) =
+        heard.into_iter().partition(|h| h.listed.is_some());
     assert_eq!(seated.len(), per_room.min(CAPACITY), "room {r}: seated");
     assert_eq!(refused.len(), per_room - seated.len(), "room {r}: refused");
     for h in &refused {
         let why = h.refusal.as_deref().unwrap_or_default();
         assert!(why.contains("full"), "room {r}: {why}");
     }
-    let ids: BTreeSet<String> = seated.iter().map(|h| h.client.sid.clone()).collect();
-    for a in &seated {
-        let listed = a.listed.as_ref().expect("seated");
-        for b in &seated {
-            if a.client.sid >= b.client.sid {
-                continue;
-            }
-            let b_listed = b.listed.as_ref().expect("seated");
-            let a_knows_b = listed.contains(&b.client.sid);
-            let b_knows_a = b_listed.contains(&a.client.sid);
-            assert!(
-                a_knows_b != b_knows_a,
-                "room {r}: exactly one of a pair finds the other in its reply ({} {a_knows_b}, {} {b_knows_a})",
-                a.client.sid,
-                b.client.sid
-            );
-            // The earlier one hears of the later one.
-            let (earlier, later) = if a_knows_b { (b, a) } else { (a, b) };
-            assert!(
-                earlier.joined.contains(&later.client.sid),
-                "room {r}: {} never heard that {} joined",
-                earlier.client.sid,
-                later.client.sid
-            );
-        }
-        let mut others = ids.clone();
-        others.remove(&a.client.sid);
-        assert_eq!(
-            a.view(),
-            others,
-            "room {r}: {} sees the room as it is",
-            a.client.sid
+    for (a, b) in pairs(&seated) {
+        let a_knows_b = a.listed.iter().flatten().any(|id| *id == b.client.sid);
+        let b_knows_a = b.listed.iter().flatten().any(|id| *id == a.client.sid);
+        assert!(
+            a_knows_b != b_knows_a,
+            "room {r}: exactly one of a pair finds the other in its reply ({} {a_knows_b}, {} {b_knows_a})",
+            a.client.sid,
+            b.client.sid
         );
     }
+    seated
+}
+
+/// Of any two seated, the earlier one (not in the other's reply) heard `joined` of the later.
+fn check_news(r: usize, seated: &[Heard]) {
+    for (a, b) in pairs(seated) {
+        let a_knows_b = a.listed.iter().flatten().any(|id| *id == b.client.sid);
+        let (earlier, later) = if a_knows_b { (b, a) } else { (a, b) };
+        assert!(
+            earlier.joined.contains(&later.client.sid),
+            "room {r}: {} never heard that {} joined",
+            earlier.client.sid,
+            later.client.sid
+        );
+    }
+}
+
+fn pairs(heard: &[Heard]) -> impl Iterator<Item = (&Heard, &Heard)> {
+    heard
+        .iter()
+        .enumerate()
+        .flat_map(move |(i, a)| heard[i + 1..].iter().map(move |b| (a, b)))
 }
 
 /// Waits for the client's own `room`. The news that the member before it joined may come
@@ -230,7 +296,7 @@ pub async fn leaves_while_others_join(nodes: &[At], rooms: usize, come: usize) {
             (
                 r,
                 event,
-                tokio::spawn(speak_and_listen(client, event, args, start.clone())),
+                tokio::spawn(speak(client, event, args, start.clone())),
             )
         })
         .collect();
@@ -244,21 +310,20 @@ pub async fn leaves_while_others_join(nodes: &[At], rooms: usize, come: usize) {
             _ => {}
         }
     }
+    let mut listening = Vec::new();
     for (r, stayer) in stayed {
-        let arrived = &newcomers[&r];
-        // The one who stayed hears the newcomers join and the leaver leave.
+        let arrived = newcomers.remove(&r).unwrap_or_default();
+        // The one who stayed hears the newcomers join and the leaver leave; each newcomer
+        // sees it and the other newcomers, and no ghost of the one who left.
         let present: BTreeSet<String> = arrived.iter().map(|h| h.client.sid.clone()).collect();
-        assert_eq!(stayer.view(), present, "room {r}: the one who stayed");
         for newcomer in arrived {
             let mut expected = present.clone();
             expected.remove(&newcomer.client.sid);
             expected.insert(stayer.client.sid.clone());
-            assert_eq!(
-                newcomer.view(),
-                expected,
-                "room {r}: newcomer {} (no ghost of the one who left)",
-                newcomer.client.sid
-            );
+            let what = format!("room {r}: newcomer");
+            listening.push((newcomer, expected, what));
         }
+        listening.push((stayer, present, format!("room {r}: the one who stayed")));
     }
+    until_all_see(listening).await;
 }
