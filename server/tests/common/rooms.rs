@@ -270,6 +270,7 @@ async fn until_seated(client: &mut RawClient) {
 pub async fn leaves_while_others_join(nodes: &[At], rooms: usize, come: usize) {
     let tag = std::process::id();
     let mut movers = Vec::new();
+    let mut leaver_of = HashMap::new();
     for r in 0..rooms {
         let room = format!("churn-{tag}-{r}");
         let mut seated = Vec::new();
@@ -282,6 +283,7 @@ pub async fn leaves_while_others_join(nodes: &[At], rooms: usize, come: usize) {
         // Each hears of the second seat (the first) or nothing (the second).
         seated[0].expect("joined").await;
         let leaver = seated.remove(0);
+        leaver_of.insert(r, leaver.sid.clone());
         movers.push((r, seated.remove(0), "", json!(null)));
         movers.push((r, leaver, "leave", json!([])));
         for i in 0..come {
@@ -302,12 +304,19 @@ pub async fn leaves_while_others_join(nodes: &[At], rooms: usize, come: usize) {
         .collect();
     let mut newcomers: HashMap<usize, Vec<Heard>> = HashMap::new();
     let mut stayed = Vec::new();
+    // Connected until the end: the `left` the others wait for must come from `leave` itself,
+    // not from a disconnect.
+    let mut leavers = Vec::new();
     for (r, event, task) in tasks {
-        let heard = task.await.expect("listener");
+        let mut heard = task.await.expect("listener");
         match event {
             "join" => newcomers.entry(r).or_default().push(heard),
-            "" => stayed.push((r, heard)),
-            _ => {}
+            "" => {
+                // Its reply named the one who leaves (seated before it).
+                heard.listed = Some(vec![leaver_of[&r].clone()]);
+                stayed.push((r, heard));
+            }
+            _ => leavers.push(heard),
         }
     }
     let mut listening = Vec::new();
@@ -326,4 +335,5 @@ pub async fn leaves_while_others_join(nodes: &[At], rooms: usize, come: usize) {
         listening.push((stayer, present, format!("room {r}: the one who stayed")));
     }
     until_all_see(listening).await;
+    drop(leavers);
 }
