@@ -211,13 +211,14 @@ impl RedisClients {
     /// The node has started: from now on a command answers within [`REQUEST_TIMEOUT`] or
     /// fails (what the pages wait for is never held up by a Redis that went away).
     pub fn started(&self) {
-        use fred::prelude::ClientLike;
-        let mut performance = self.commands.perf_config();
-        performance.default_command_timeout = REQUEST_TIMEOUT;
-        self.commands.update_perf_config(performance);
-        let mut performance = self.subscriber.perf_config();
-        performance.default_command_timeout = REQUEST_TIMEOUT;
-        self.subscriber.update_perf_config(performance);
+        fn answer_within_a_request(client: &impl fred::prelude::ClientLike) {
+            // Each keeps the rest of its own settings (the subscriber's longer queue).
+            let mut performance = client.perf_config();
+            performance.default_command_timeout = REQUEST_TIMEOUT;
+            client.update_perf_config(performance);
+        }
+        answer_within_a_request(&self.commands);
+        answer_within_a_request(&self.subscriber);
     }
 
     /// Closes both connections: fred's own tasks end with them.

@@ -60,6 +60,14 @@ impl Heard {
         view
     }
 
+    /// Whether its `room` reply named `other`.
+    fn found_in_reply(&self, other: &Heard) -> bool {
+        self.listed
+            .iter()
+            .flatten()
+            .any(|id| *id == other.client.sid)
+    }
+
     fn answered(&self) -> bool {
         self.listed.is_some() || self.refusal.is_some()
     }
@@ -181,25 +189,21 @@ pub async fn joins_at_once(nodes: &[At], rooms: usize, per_room: usize) {
             .or_default()
             .push(task.await.expect("listener"));
     }
-    let mut listening = Vec::new();
-    let mut room_of = Vec::new();
-    for (r, heard) in by_room {
+    // Every room's members listen at once; then each room's news is checked.
+    let rooms_listen = by_room.into_iter().map(|(r, heard)| async move {
         let seated = check_replies(r, heard, per_room);
         let ids: BTreeSet<String> = seated.iter().map(|h| h.client.sid.clone()).collect();
-        for heard in seated {
-            let mut others = ids.clone();
-            others.remove(&heard.client.sid);
-            listening.push((heard, others, format!("room {r}")));
-            room_of.push(r);
-        }
-    }
-    let mut by_room: HashMap<usize, Vec<Heard>> = HashMap::new();
-    for (r, heard) in room_of.into_iter().zip(until_all_see(listening).await) {
-        by_room.entry(r).or_default().push(heard);
-    }
-    for (r, seated) in &by_room {
-        check_news(*r, seated);
-    }
+        let listening = seated
+            .into_iter()
+            .map(|heard| {
+                let mut others = ids.clone();
+                others.remove(&heard.client.sid);
+                (heard, others, format!("room {r}"))
+            })
+            .collect();
+        check_news(r, &until_all_see(listening).await);
+    });
+    futures_util::future::join_all(rooms_listen).await;
 }
 
 /// Checks a room's answers (its first `CAPACITY` seated, the rest refused as full, and of any
@@ -214,8 +218,7 @@ fn check_replies(r: usize, heard: Vec<Heard>, per_room: usize) -> Vec<Heard> {
         assert!(why.contains("full"), "room {r}: {why}");
     }
     for (a, b) in pairs(&seated) {
-        let a_knows_b = a.listed.iter().flatten().any(|id| *id == b.client.sid);
-        let b_knows_a = b.listed.iter().flatten().any(|id| *id == a.client.sid);
+        let (a_knows_b, b_knows_a) = (a.found_in_reply(b), b.found_in_reply(a));
         assert!(
             a_knows_b != b_knows_a,
             "room {r}: exactly one of a pair finds the other in its reply ({} {a_knows_b}, {} {b_knows_a})",
@@ -229,8 +232,7 @@ fn check_replies(r: usize, heard: Vec<Heard>, per_room: usize) -> Vec<Heard> {
 /// Of any two seated, the earlier one (not in the other's reply) heard `joined` of the later.
 fn check_news(r: usize, seated: &[Heard]) {
     for (a, b) in pairs(seated) {
-        let a_knows_b = a.listed.iter().flatten().any(|id| *id == b.client.sid);
-        let (earlier, later) = if a_knows_b { (b, a) } else { (a, b) };
+        let (earlier, later) = if a.found_in_reply(b) { (b, a) } else { (a, b) };
         assert!(
             earlier.joined.contains(&later.client.sid),
             "room {r}: {} never heard that {} joined",
